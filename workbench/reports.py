@@ -11,6 +11,7 @@ import copy
 import datetime as _dt
 import html
 import json
+import re
 import shutil
 from pathlib import Path
 from typing import Any, Iterable
@@ -104,10 +105,31 @@ def _exporter(hide_code: bool):
     return _exporters[hide_code]
 
 
+_REMOTE_SCRIPT = re.compile(r"""<script\b[^>]*\bsrc\s*=\s*["']?(?:https?:)?//[^>]*>\s*</script>""", re.I)
+
+
+def strip_remote_scripts(nb) -> int:
+    """Remove ``<script src="https://...">`` tags from HTML outputs (e.g. plotly's MathJax loader):
+    a report must not reach out to a CDN. Returns how many were removed."""
+    removed = 0
+    for cell in nb.cells:
+        for out in cell.get("outputs", []) if cell.get("cell_type") == "code" else []:
+            data = out.get("data") or {}
+            if "text/html" in data:
+                text = data["text/html"]
+                text = "".join(text) if isinstance(text, list) else text
+                new, n = _REMOTE_SCRIPT.subn("", text)
+                if n:
+                    data["text/html"] = new
+                    removed += n
+    return removed
+
+
 def render_report(nb, rec: dict[str, Any], hide_code: bool = False) -> str:
     """The offline HTML report of an executed notebook ``nb`` described by run record ``rec``."""
     nb = copy.deepcopy(nb)
     _widgets.staticize_widgets(nb)
+    strip_remote_scripts(nb)
     nb.metadata["title"] = f'{rec.get("notebook", "report")} · {rec.get("run_id", "")}'
     body, _ = _exporter(hide_code).from_notebook_node(
         nb, resources={"workbench_header": header_html(rec), "workbench_css": CSS})
