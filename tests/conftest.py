@@ -47,6 +47,15 @@ def render_dom(html_file: str | Path, budget_ms: int = 15000) -> str:
     return proc.stdout
 
 
+def remote_references(html: str) -> list[str]:
+    """``src``/``href`` attributes of tags (not inside script bodies) that point to another host."""
+    import re
+
+    markup = re.sub(r"(<script\b[^>]*>).*?(</script>)", r"\1\2", html, flags=re.S | re.I)
+    tags = re.findall(r"<(?:script|link|img|iframe)\b[^>]*>", markup, flags=re.I)
+    return [t for t in tags if re.search(r"""(?:src|href)\s*=\s*["']?(?:https?:)?//""", t, re.I)]
+
+
 def make_notebook(path: Path, parameters: str, *cells: str, markdown: str | None = None) -> Path:
     """Write a small notebook: optional markdown, a ``parameters`` cell, then code cells."""
     nb = nbformat.v4.new_notebook()

@@ -192,8 +192,15 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _skip_slow_optional_imports() -> None:
+    """jsonschema imports ``rfc3987_syntax`` when installed, only to check IRI formats, which nbformat
+    never uses; it compiles a grammar on import (about a second). The CLI goes without it."""
+    sys.modules.setdefault("rfc3987_syntax", None)  # type: ignore[arg-type]
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    _skip_slow_optional_imports()
     try:
         return args.func(args)
     except WorkbenchError as e:

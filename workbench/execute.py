@@ -17,7 +17,7 @@ from typing import Any, Iterator, Mapping
 from .errors import RunFailedError
 from .params import inspect_parameters, read_notebook, validate
 from .record import read_records
-from .reports import update_index, write_report
+from .reports import update_index, warm_up, write_report
 from .runs import (RECORD_NAME, git_info, new_run_id, notebook_name, package_versions, rerun_command,
                    run_dir, utcnow, write_json)
 
@@ -146,9 +146,11 @@ def run_notebook(notebook: str | Path, params: Mapping[str, Any] | None = None, 
     error: BaseException | None = None
     if progress is None:
         progress = sys.stderr.isatty()
+    nb = None
+    warm_up(hide_code)  # overlaps the exporter's start-up with the kernel's work
     try:
         with _environ(kernel_environment(rec, out_dir)):
-            pm.execute_notebook(
+            nb = pm.execute_notebook(
                 str(notebook), str(partial), parameters=full, kernel_name=kernel_name,
                 progress_bar=progress, execution_timeout=timeout, log_output=False,
                 request_save_on_cell_execute=True,
@@ -173,10 +175,11 @@ def run_notebook(notebook: str | Path, params: Mapping[str, Any] | None = None, 
 
     import nbformat
 
-    nb = nbformat.read(str(partial), as_version=4) if partial.exists() else read_notebook(notebook)
+    if nb is None:  # failed: papermill saved the notebook up to the failing cell (or nothing at all)
+        nb = nbformat.read(str(partial), as_version=4) if partial.exists() else read_notebook(notebook)
+        nbformat.write(nb, str(partial))
     rec["metrics"] = read_records(nb)
-    nbformat.write(nb, str(partial))
-    partial.replace(out_dir / "notebook.ipynb")
+    partial.replace(out_dir / "notebook.ipynb")  # papermill wrote it in full; the rename makes it visible
     rec["pid"] = None
     try:
         write_report(out_dir / "report.html", nb, rec, hide_code=hide_code)

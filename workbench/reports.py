@@ -13,6 +13,7 @@ import html
 import json
 import re
 import shutil
+import threading
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -91,9 +92,26 @@ def header_html(rec: dict[str, Any]) -> str:
 
 
 _exporters: dict[bool, Any] = {}
+_exporter_lock = threading.Lock()
+
+
+def warm_up(hide_code: bool = False) -> threading.Thread:
+    """Import nbconvert and compile the report template in a background thread.
+
+    The runner calls this while the kernel executes (the main thread only waits on the kernel
+    then), so the export at the end does not pay for it.
+    """
+    t = threading.Thread(target=_exporter, args=(hide_code,), name="workbench-report-warmup", daemon=True)
+    t.start()
+    return t
 
 
 def _exporter(hide_code: bool):
+    with _exporter_lock:
+        return _make_exporter(hide_code)
+
+
+def _make_exporter(hide_code: bool):
     if hide_code not in _exporters:
         from nbconvert import HTMLExporter
 
@@ -101,6 +119,9 @@ def _exporter(hide_code: bool):
         ex.exclude_input = hide_code
         ex.exclude_input_prompt = hide_code
         ex.embed_images = True
+        # compile the template now (first render otherwise pays for it)
+        ex.from_notebook_node(__import__("nbformat").v4.new_notebook(),
+                              resources={"workbench_header": "", "workbench_css": ""})
         _exporters[hide_code] = ex
     return _exporters[hide_code]
 

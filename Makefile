@@ -1,0 +1,37 @@
+# workbench: `make demo` installs everything and renders every notebook into reports/;
+# `make test` runs the whole test suite (slow end-to-end and browser tests included).
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+
+.PHONY: install demo test test-fast chromium lab clean-reports
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e ".[dev]"
+	touch $@
+
+install: $(VENV)/.installed
+
+demo: install
+	$(VENV)/bin/workbench demo notebooks
+
+# Chromium renders the reports in the browser tests (Debian package; needs root or sudo).
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	  elif command -v sudo >/dev/null 2>&1; then sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	  else echo "chromium missing: browser tests will be skipped"; fi; }
+
+test: install chromium
+	WANDB_MODE=offline $(PY) -m pytest -q
+
+test-fast: install
+	WANDB_MODE=offline $(PY) -m pytest -q -m "not slow"
+
+lab: install
+	$(VENV)/bin/jupyter lab notebooks
+
+clean-reports:
+	rm -rf reports/*/ reports/index.html
