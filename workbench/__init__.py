@@ -3,6 +3,8 @@
 Public API (heavy parts are imported on first use, so ``import workbench`` in a notebook is cheap)::
 
     workbench.record(name, value)        # record a metric for this run
+    workbench.record_curve(name, x, y)   # a curve for comparison pages (ROC, learning curve)
+    workbench.track()                    # W&B tracking: history, tables, figures, artifacts
     workbench.run_notebook(path, params) # one headless run into reports/
     workbench.inspect_parameters(path)   # a notebook's parameter signature
     workbench.load_dataset(name_or_path) # a registered dataset or a CSV/Parquet file
@@ -15,7 +17,7 @@ from typing import Any
 
 from .errors import (DatasetError, ModelError, NotebookNotFoundError, ParameterError, RunFailedError,
                      WorkbenchError)
-from .record import record
+from .record import record, record_curve
 from ._context import artifacts_dir, in_headless_run, run_id
 
 __version__ = "0.1.0"
@@ -25,9 +27,10 @@ _LAZY = {
     "inspect_parameters": ("params", "inspect_parameters"),
     "load_dataset": ("data", "load_dataset"),
     "Dataset": ("data", "Dataset"),
+    "track": ("tracking", "track"),
 }
 
-__all__ = ["record", "artifacts_dir", "in_headless_run", "run_id", "WorkbenchError", "ParameterError",
+__all__ = ["record", "record_curve", "artifacts_dir", "in_headless_run", "run_id", "WorkbenchError", "ParameterError",
            "NotebookNotFoundError", "DatasetError", "ModelError", "RunFailedError", *_LAZY]
 
 

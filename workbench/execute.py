@@ -8,16 +8,21 @@ report and a ``failed`` record, then :class:`RunFailedError` is raised.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import sys
 import time
+import warnings
 from pathlib import Path
 from typing import Any, Iterator, Mapping
 
+from .cache import cache_key, data_fingerprints, find_cached, link_tree
 from .errors import RunFailedError
-from .params import inspect_parameters, read_notebook, validate
-from .record import read_records
+from .params import inspect_parameters, validate
+from .record import read_curves, read_records
 from .reports import update_index, warm_up, write_report
+from .tracking import REDACTED, Publisher, decide_mode, is_secret, redact
+from .tracking import kernel_env as tracking_kernel_env
 from .runs import (RECORD_NAME, git_info, new_run_id, notebook_name, package_versions, rerun_command,
                    run_dir, utcnow, write_json)
 
@@ -61,12 +66,7 @@ def kernel_environment(rec: dict[str, Any], out_dir: Path) -> dict[str, str]:
     }
     if rec.get("sweep_id"):
         env["WORKBENCH_SWEEP_ID"] = rec["sweep_id"]
-    try:
-        from .tracking import kernel_env as _tracking_env
-    except ImportError:  # pragma: no cover - tracking is optional
-        _tracking_env = None
-    if _tracking_env is not None:
-        env.update(_tracking_env())
+    env.update(tracking_kernel_env())
     return env
 
 
@@ -84,7 +84,7 @@ def run_notebook(notebook: str | Path, params: Mapping[str, Any] | None = None, 
                  reports: str | Path = DEFAULT_REPORTS, timeout: float | None = None,
                  hide_code: bool = False, progress: bool | None = None, kernel_name: str | None = None,
                  raw: Mapping[str, str] | None = None, sweep_id: str | None = None,
-                 extra_record: Mapping[str, Any] | None = None) -> dict[str, Any]:
+                 force: bool = False, extra_record: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """Run ``notebook`` with ``params`` into ``reports/<notebook>/<run_id>/``; return its record.
 
     Parameters
@@ -97,6 +97,7 @@ def run_notebook(notebook: str | Path, params: Mapping[str, Any] | None = None, 
     progress : per-cell progress bar (default: when stderr is a terminal).
     raw : command-line text of each value, used when a ``str`` parameter got a non-string.
     sweep_id : the sweep this run belongs to, if any.
+    force : execute even when an identical earlier run could be reused (see :mod:`workbench.cache`).
 
     Raises
     ------
@@ -105,34 +106,45 @@ def run_notebook(notebook: str | Path, params: Mapping[str, Any] | None = None, 
     RunFailedError
         After the failed run's report and record were written.
     """
-    import papermill as pm
-    from papermill.exceptions import PapermillExecutionError
-
     notebook = Path(notebook)
-    read_notebook(notebook)
     given, full = prepare_params(notebook, dict(params or {}), raw)
     reports = Path(reports)
+    packages = package_versions()
+    fingerprints = data_fingerprints(full)
+    key = cache_key(notebook, full, fingerprints, packages)
     started = utcnow()
     run_id = new_run_id(started)
     out_dir = run_dir(reports, notebook, run_id)
-    (out_dir / "artifacts").mkdir(parents=True, exist_ok=False)
     extra = [] if timeout is None else ["--timeout", f"{timeout:g}"]
     if hide_code:
         extra.append("--hide-code")
+    hit = None if force else find_cached(reports, notebook, key)
+    if hit is not None:
+        return _reuse(hit, out_dir, reports, run_id=run_id, started=started, params=full, given=given,
+                      rerun=rerun_command(str(notebook), given, extra), sweep_id=sweep_id)
+
+    import papermill as pm
+    from papermill.exceptions import PapermillExecutionError
+    from traitlets.config import Config
+
+    (out_dir / "artifacts").mkdir(parents=True, exist_ok=False)
     rec: dict[str, Any] = {
         "run_id": run_id,
         "notebook": str(notebook),
         "notebook_name": notebook_name(notebook),
         "status": "running",
-        "params": full,
-        "given_params": given,
+        "params": redact(full),
+        "given_params": redact(given),
         "metrics": {},
         "started": started.isoformat(timespec="milliseconds"),
         "ended": None,
         "duration_s": None,
         "git": git_info(notebook.parent),
-        "packages": package_versions(),
-        "rerun_command": rerun_command(str(notebook), given, extra),
+        "packages": packages,
+        "data": fingerprints,
+        "cache_key": key,
+        "cached_from": None,
+        "rerun_command": rerun_command(str(notebook), redact(given), extra),
         "pid": os.getpid(),
         "host": os.uname().nodename,
         "sweep_id": sweep_id,
@@ -140,6 +152,10 @@ def run_notebook(notebook: str | Path, params: Mapping[str, Any] | None = None, 
     }
     rec.update(extra_record or {})
     write_json(out_dir / RECORD_NAME, rec)
+    mode, reason = decide_mode()
+    if mode == "offline" and "did not answer" in reason:
+        warnings.warn(reason, stacklevel=2)
+    publisher = Publisher(rec, out_dir, mode, reason).start()  # W&B start-up overlaps the kernel
 
     partial = out_dir / ".executing.ipynb"
     t0 = time.perf_counter()
@@ -149,11 +165,14 @@ def run_notebook(notebook: str | Path, params: Mapping[str, Any] | None = None, 
     nb = None
     warm_up(hide_code)  # overlaps the exporter's start-up with the kernel's work
     try:
-        with _environ(kernel_environment(rec, out_dir)):
+        with _environ({**kernel_environment(rec, out_dir), "WORKBENCH_PARAMS": json.dumps(full, default=str)}):
             nb = pm.execute_notebook(
                 str(notebook), str(partial), parameters=full, kernel_name=kernel_name,
                 progress_bar=progress, execution_timeout=timeout, log_output=False,
                 request_save_on_cell_execute=True,
+                # IPC sockets named after the kernel's own connection file: no TCP ports to race
+                # for when several runs start at once
+                config=Config({"KernelManager": {"transport": "ipc", "ip": _ipc_path(run_id)}}),
             )
         rec["status"] = "succeeded"
     except PapermillExecutionError as e:
@@ -176,14 +195,20 @@ def run_notebook(notebook: str | Path, params: Mapping[str, Any] | None = None, 
     import nbformat
 
     if nb is None:  # failed: papermill saved the notebook up to the failing cell (or nothing at all)
-        nb = nbformat.read(str(partial), as_version=4) if partial.exists() else read_notebook(notebook)
+        nb = nbformat.read(str(partial if partial.exists() else notebook), as_version=4)
+    if _scrub_secrets(nb, full) or not partial.exists():
         nbformat.write(nb, str(partial))
     rec["metrics"] = read_records(nb)
+    curves = read_curves(nb)
+    if curves:
+        write_json(out_dir / "curves.json", curves)
     partial.replace(out_dir / "notebook.ipynb")  # papermill wrote it in full; the rename makes it visible
     rec["pid"] = None
     try:
         write_report(out_dir / "report.html", nb, rec, hide_code=hide_code)
     finally:
+        write_json(out_dir / RECORD_NAME, rec)
+        rec["tracking"] = publisher.finish()
         write_json(out_dir / RECORD_NAME, rec)
         with reports_lock(reports):
             update_index(reports, rec["notebook_name"])
@@ -192,6 +217,51 @@ def run_notebook(notebook: str | Path, params: Mapping[str, Any] | None = None, 
         raise error
     if error is not None:
         raise RunFailedError(failure_summary(rec), rec) from error
+    return rec
+
+
+def _ipc_path(run_id: str) -> str:
+    """Prefix of the kernel's IPC sockets: unique per run (jupyter_client's default, ``kernel-ipc`` in
+    the working directory, collides when several runs start in one folder)."""
+    import tempfile
+
+    return os.path.join(tempfile.gettempdir(), f"wbk-{run_id}")
+
+
+def _scrub_secrets(nb, params: Mapping[str, Any]) -> bool:
+    """Hide secret-looking parameter values (key, token, password, ...) that papermill wrote into
+    the injected-parameters cell and the notebook metadata. Returns whether anything changed."""
+    secrets = {k: v for k, v in params.items() if is_secret(k) and isinstance(v, str) and v}
+    if not secrets:
+        return False
+    for cell in nb.cells:
+        for value in secrets.values():
+            if value in cell.source:
+                cell.source = cell.source.replace(repr(value), repr(REDACTED)).replace(value, REDACTED)
+    meta = nb.metadata.get("papermill", {}).get("parameters")
+    if isinstance(meta, dict):
+        nb.metadata["papermill"]["parameters"] = redact(meta)
+    return True
+
+
+def _reuse(hit: dict[str, Any], out_dir: Path, reports: Path, *, run_id: str, started, params: dict[str, Any],
+           given: dict[str, Any], rerun: str, sweep_id: str | None) -> dict[str, Any]:
+    """Record a cache hit as a run of its own whose files are hard links to the earlier run's."""
+    t0 = time.perf_counter()
+    link_tree(Path(hit["_dir"]), out_dir)
+    rec = {k: v for k, v in hit.items() if not k.startswith("_")}
+    rec.update({
+        "run_id": run_id, "status": "succeeded", "params": params, "given_params": given,
+        "started": started.isoformat(timespec="milliseconds"), "cached_from": hit["run_id"],
+        "rerun_command": rerun, "sweep_id": sweep_id, "pid": None, "host": os.uname().nodename,
+        "executed_duration_s": hit.get("duration_s"),
+    })
+    rec["ended"] = utcnow().isoformat(timespec="milliseconds")
+    rec["duration_s"] = round(time.perf_counter() - t0, 3)
+    write_json(out_dir / RECORD_NAME, rec)
+    with reports_lock(reports):
+        update_index(reports, rec["notebook_name"])
+    rec["_dir"] = str(out_dir)
     return rec
 
 

@@ -38,9 +38,13 @@ class Parameter:
     help: str = ""
 
 
-def read_notebook(path: str | Path):
-    """Read a notebook with nbformat, with a clear error when it is missing or not a notebook."""
-    import nbformat
+def read_notebook(path: str | Path) -> dict[str, Any]:
+    """A notebook's JSON (as plain dicts), with a clear error when it is missing or not a notebook.
+
+    Plain ``json`` rather than nbformat: inspecting parameters must stay cheap (the run cache
+    answers without importing the execution stack).
+    """
+    import json
 
     p = Path(path)
     if not p.is_file():
@@ -53,16 +57,24 @@ def read_notebook(path: str | Path):
     if p.suffix != ".ipynb":
         raise NotebookNotFoundError(f"{str(path)!r} is not a notebook: expected a .ipynb file")
     try:
-        return nbformat.read(str(p), as_version=4)
-    except Exception as e:  # nbformat raises several types for broken JSON
+        nb = json.loads(p.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as e:
         raise NotebookNotFoundError(f"{str(path)!r} is not a readable notebook: {e}") from e
+    if not isinstance(nb, dict) or not isinstance(nb.get("cells"), list):
+        raise NotebookNotFoundError(f"{str(path)!r} is not a readable notebook: no 'cells' list")
+    return nb
 
 
-def parameters_cell(nb) -> tuple[int, str] | None:
+def _source(cell: Mapping[str, Any]) -> str:
+    src = cell.get("source", "")
+    return "".join(src) if isinstance(src, list) else str(src)
+
+
+def parameters_cell(nb: Mapping[str, Any]) -> tuple[int, str] | None:
     """Index and source of the first code cell tagged ``parameters``, or None."""
-    for i, cell in enumerate(nb.cells):
-        if cell.cell_type == "code" and "parameters" in cell.get("metadata", {}).get("tags", []):
-            return i, cell.source
+    for i, cell in enumerate(nb.get("cells", [])):
+        if cell.get("cell_type") == "code" and "parameters" in (cell.get("metadata") or {}).get("tags", []):
+            return i, _source(cell)
     return None
 
 

@@ -14,6 +14,7 @@ import numbers
 from typing import Any
 
 MIME = "application/vnd.workbench.record+json"
+CURVE_MIME = "application/vnd.workbench.curve+json"
 
 
 def _to_scalar(name: str, value: Any) -> float | int | str | bool | None:
@@ -74,4 +75,46 @@ def read_records(nb: Any) -> dict[str, Any]:
                 if isinstance(payload, str):
                     payload = json.loads(payload)
                 out[payload["name"]] = payload["value"]
+    return out
+
+
+def record_curve(name: str, x: Any, y: Any, xlabel: str = "", ylabel: str = "") -> None:
+    """Record a curve (e.g. ROC, a learning curve) for comparison pages; it is not displayed.
+
+    Parameters
+    ----------
+    name : curve name; curves with the same name overlay on ``workbench compare`` pages.
+    x, y : equal-length sequences of numbers (long curves are thinned to 500 points).
+    """
+    xs = [float(v) for v in list(x)]
+    ys = [float(v) for v in list(y)]
+    if len(xs) != len(ys):
+        raise ValueError(f"record_curve({name!r}): x has {len(xs)} points, y has {len(ys)}; they must match")
+    if len(xs) > 500:
+        step = len(xs) / 500
+        idx = sorted({int(i * step) for i in range(500)} | {len(xs) - 1})
+        xs, ys = [xs[i] for i in idx], [ys[i] for i in idx]
+    try:
+        from IPython.display import display
+    except ImportError:  # pragma: no cover
+        return
+    payload = {"name": name, "x": xs, "y": ys, "xlabel": xlabel, "ylabel": ylabel}
+    display({CURVE_MIME: payload, "text/plain": ""}, raw=True)
+
+
+def read_curves(nb: Any) -> dict[str, dict[str, Any]]:
+    """Curves recorded in an executed notebook, by name."""
+    if not hasattr(nb, "cells"):
+        import nbformat
+
+        nb = nbformat.read(str(nb), as_version=4)
+    out: dict[str, dict[str, Any]] = {}
+    for cell in nb.cells:
+        for o in cell.get("outputs", []) if cell.get("cell_type") == "code" else []:
+            data = o.get("data", {}) if o.get("output_type") == "display_data" else {}
+            if CURVE_MIME in data:
+                payload = data[CURVE_MIME]
+                if isinstance(payload, str):
+                    payload = json.loads(payload)
+                out[payload["name"]] = {k: payload.get(k) for k in ("x", "y", "xlabel", "ylabel")}
     return out

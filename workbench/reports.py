@@ -189,7 +189,8 @@ def index_html(reports: Path, records: Iterable[dict[str, Any]], extra_links: di
             f'<td>{esc(r.get("notebook", ""))}</td>'
             f'<td><code>{esc(r.get("run_id", ""))}</code></td>'
             f'<td>{esc(str(r.get("started", ""))[:19].replace("T", " "))}</td>'
-            f'<td><span class="wb-status wb-status-{esc(r.get("status", ""))}">{esc(r.get("status", ""))}</span></td>'
+            f'<td><span class="wb-status wb-status-{esc(r.get("status", ""))}">{esc(r.get("status", ""))}</span>'
+            f'{" <span class=wb-muted>reused " + esc(r["cached_from"]) + "</span>" if r.get("cached_from") else ""}</td>'
             f'<td>{f"{dur:.1f} s" if isinstance(dur, (int, float)) else ""}</td>'
             f'<td>{esc(_key_params(r.get("params") or {}))}</td>'
             f"<td>{esc(metrics)}</td>"
