@@ -161,3 +161,15 @@ def test_four_concurrent_runs_give_four_records_and_one_consistent_index(workdir
     listing = run_cli("runs", cwd=workdir).stdout.splitlines()
     assert len(listing) == 5 and listing[1].split()[0] == runs[-1].name  # newest first
     assert not list((workdir / "reports").rglob("*.tmp"))
+
+
+@pytest.mark.slow
+def test_notebooks_stay_runnable_with_plain_papermill(workdir, demo):
+    from workbench.record import read_records
+
+    papermill = Path(sys.executable).parent / "papermill"
+    proc = subprocess.run([str(papermill), "demo.ipynb", "out.ipynb", "-p", "n", "3", "--no-progress-bar"],
+                          cwd=workdir, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert read_records(workdir / "out.ipynb") == {"total": 6.0, "label": "demo"}
+    assert not (workdir / "reports").exists()
