@@ -17,8 +17,8 @@ from pathlib import Path
 from typing import Any, Iterator, Mapping
 
 from .cache import cache_key, data_fingerprints, find_cached, link_tree
-from .errors import RunFailedError
-from .params import inspect_parameters, validate
+from .errors import ParameterError, RunFailedError
+from .params import inspect_parameters, read_notebook, validate
 from .record import read_curves, read_records
 from .reports import update_index, warm_up, write_report
 from .tracking import REDACTED, Publisher, decide_mode, is_secret, redact
@@ -108,6 +108,8 @@ def run_notebook(notebook: str | Path, params: Mapping[str, Any] | None = None, 
     """
     notebook = Path(notebook)
     given, full = prepare_params(notebook, dict(params or {}), raw)
+    if kernel_name:
+        _check_kernel(kernel_name)
     reports = Path(reports)
     packages = package_versions()
     fingerprints = data_fingerprints(full)
@@ -122,10 +124,6 @@ def run_notebook(notebook: str | Path, params: Mapping[str, Any] | None = None, 
     if hit is not None:
         return _reuse(hit, out_dir, reports, run_id=run_id, started=started, params=full, given=given,
                       rerun=rerun_command(str(notebook), given, extra), sweep_id=sweep_id)
-
-    import papermill as pm
-    from papermill.exceptions import PapermillExecutionError
-    from traitlets.config import Config
 
     (out_dir / "artifacts").mkdir(parents=True, exist_ok=False)
     rec: dict[str, Any] = {
@@ -152,26 +150,32 @@ def run_notebook(notebook: str | Path, params: Mapping[str, Any] | None = None, 
     }
     rec.update(extra_record or {})
     write_json(out_dir / RECORD_NAME, rec)
+    env = {**kernel_environment(rec, out_dir), "WORKBENCH_PARAMS": json.dumps(full, default=str)}
+    t0 = time.perf_counter()
+    km = _start_kernel(notebook, kernel_name, env, run_id)  # boots while papermill is imported
+
+    import papermill as pm
+    from papermill.exceptions import PapermillExecutionError
+    from traitlets.config import Config
+
     mode, reason = decide_mode()
     if mode == "offline" and "did not answer" in reason:
         warnings.warn(reason, stacklevel=2)
     publisher = Publisher(rec, out_dir, mode, reason).start()  # W&B start-up overlaps the kernel
 
     partial = out_dir / ".executing.ipynb"
-    t0 = time.perf_counter()
     error: BaseException | None = None
     if progress is None:
         progress = sys.stderr.isatty()
     nb = None
     warm_up(hide_code)  # overlaps the exporter's start-up with the kernel's work
     try:
-        with _environ({**kernel_environment(rec, out_dir), "WORKBENCH_PARAMS": json.dumps(full, default=str)}):
+        with _environ(env):
             nb = pm.execute_notebook(
                 str(notebook), str(partial), parameters=full, kernel_name=kernel_name,
                 progress_bar=progress, execution_timeout=timeout, log_output=False,
-                request_save_on_cell_execute=True,
-                # IPC sockets named after the kernel's own connection file: no TCP ports to race
-                # for when several runs start at once
+                request_save_on_cell_execute=True, km=km,
+                # if the early start failed, papermill starts the kernel, on the same IPC sockets
                 config=Config({"KernelManager": {"transport": "ipc", "ip": _ipc_path(run_id)}}),
             )
         rec["status"] = "succeeded"
@@ -188,6 +192,8 @@ def run_notebook(notebook: str | Path, params: Mapping[str, Any] | None = None, 
         error = e
         rec["status"] = "failed"
         rec["error"] = {"cell_index": None, "ename": type(e).__name__, "evalue": str(e).strip()[:2000]}
+    finally:
+        _stop_kernel(km)
     ended = utcnow()
     rec["ended"] = ended.isoformat(timespec="milliseconds")
     rec["duration_s"] = round(time.perf_counter() - t0, 3)
@@ -218,6 +224,47 @@ def run_notebook(notebook: str | Path, params: Mapping[str, Any] | None = None, 
     if error is not None:
         raise RunFailedError(failure_summary(rec), rec) from error
     return rec
+
+
+def _check_kernel(name: str) -> None:
+    from jupyter_client.kernelspec import KernelSpecManager
+
+    specs = KernelSpecManager().find_kernel_specs()
+    if name not in specs:
+        raise ParameterError(f"no Jupyter kernel named {name!r}; installed kernels: {', '.join(sorted(specs))} "
+                             "(`jupyter kernelspec list`)")
+
+
+def _start_kernel(notebook: Path, kernel_name: str | None, env: Mapping[str, str], run_id: str):
+    """Start the run's fresh kernel now, so it boots while the runner imports papermill.
+
+    The kernel talks over IPC sockets unique to the run (no TCP ports to race for when several runs
+    start at once). Returns the kernel manager, or None (papermill then starts the kernel itself).
+    """
+    try:
+        from jupyter_client.manager import AsyncKernelManager
+        from jupyter_core.utils import run_sync
+
+        spec = read_notebook(notebook).get("metadata", {}).get("kernelspec", {})
+        km = AsyncKernelManager(kernel_name=kernel_name or spec.get("name") or "python3", transport="ipc",
+                                ip=_ipc_path(run_id))
+        run_sync(km.start_kernel)(env={**os.environ, **env})
+        return km
+    except Exception as e:  # e.g. an unknown kernel name: papermill reports it properly
+        warnings.warn(f"early kernel start failed ({type(e).__name__}: {e}); papermill starts it", stacklevel=2)
+        return None
+
+
+def _stop_kernel(km) -> None:
+    if km is None:
+        return
+    from jupyter_core.utils import run_sync
+
+    try:
+        if run_sync(km.is_alive)():
+            run_sync(km.shutdown_kernel)(now=False)
+    except Exception:  # pragma: no cover - best effort: the kernel ends with this process anyway
+        pass
 
 
 def _ipc_path(run_id: str) -> str:
