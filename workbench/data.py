@@ -124,6 +124,9 @@ def _read_file(path: Path) -> pd.DataFrame:
             return pd.read_csv(path, sep=None, engine="python") if suffix.startswith(".txt") else pd.read_csv(path)
     except pd.errors.EmptyDataError as e:
         raise DatasetError(f"{str(path)!r} is empty: it has no header and no rows") from e
+    except UnicodeDecodeError as e:
+        raise DatasetError(f"{str(path)!r} is not UTF-8 text ({e.reason} at byte {e.start}): "
+                           "re-save it as UTF-8 (e.g. 'Save as CSV UTF-8')") from e
     except (pd.errors.ParserError, UnicodeDecodeError, ValueError, OSError) as e:
         raise DatasetError(f"{str(path)!r} could not be read as {suffix or 'a table'}: {e}") from e
     except Exception as e:  # pyarrow raises its own errors for corrupt files

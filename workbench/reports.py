@@ -52,7 +52,7 @@ def _fmt(v: Any) -> str:
 
 def _kv_table(d: dict[str, Any], head: tuple[str, str]) -> str:
     if not d:
-        return '<span class="wb-muted">none</span>'
+        return ' <span class="wb-muted">none</span>'
     rows = "".join(f"<tr><td>{html.escape(str(k))}</td><td>{html.escape(_fmt(v))}</td></tr>" for k, v in d.items())
     return f'<table class="wb-kv"><tr><th>{head[0]}</th><th>{head[1]}</th></tr>{rows}</table>'
 
