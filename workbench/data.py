@@ -12,11 +12,12 @@ import hashlib
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
-from typing import Any, Callable
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any, Callable
 
 from .errors import DatasetError
+
+if TYPE_CHECKING:  # pandas is imported where frames are made: the run cache reads this registry cheaply
+    import pandas as pd
 
 
 @dataclass
@@ -108,11 +109,15 @@ def frame_fingerprint(df: pd.DataFrame) -> str:
     """A content hash of a frame (values, column names and dtypes), stable across runs."""
     h = hashlib.sha256()
     h.update(repr([(str(c), str(t)) for c, t in df.dtypes.items()]).encode())
+    import pandas as pd
+
     h.update(pd.util.hash_pandas_object(df, index=False).values.tobytes())
     return h.hexdigest()[:16]
 
 
 def _read_file(path: Path) -> pd.DataFrame:
+    import pandas as pd
+
     suffix = "".join(path.suffixes[-2:]).lower() if path.suffix.lower() in (".gz", ".bz2", ".zip", ".xz") \
         else path.suffix.lower()
     try:
