@@ -2,8 +2,8 @@
 
 Both sides execute the same small notebook (a plotly figure, a widget, a recorded metric) in a fresh
 kernel and end with an HTML file. The sides alternate (A B A B ...) and medians are compared, since
-this machine's speed drifts from minute to minute. A third row times `workbench.run_notebook` called
-in-process (as sweeps and tests do).
+this machine's speed drifts from minute to minute. More rows: the CLI with W&B tracking off, and
+`workbench.run_notebook` called in-process.
 
     python benchmarks/bench_run.py [--repeat 5]
 """
@@ -35,9 +35,11 @@ def notebook(folder: Path) -> Path:
         "workbench.record('total', sum(range(n)))")
 
 
-def side_workbench(folder: Path) -> None:
-    subprocess.run([str(BIN / "workbench"), "run", "bench.ipynb", "-p", "n", "60", "--no-progress"], cwd=folder,
-                   check=True, capture_output=True)
+def side_workbench(folder: Path, tracking: bool = True) -> None:
+    env = {**os.environ, **({} if tracking else {"WORKBENCH_TRACKING": "off"})}
+    # --force: executed every time (an identical run would otherwise be answered from the cache)
+    subprocess.run([str(BIN / "workbench"), "run", "bench.ipynb", "-p", "n", "60", "--no-progress", "--force"],
+                   cwd=folder, check=True, capture_output=True, env=env)
 
 
 def side_chained(folder: Path) -> None:
@@ -57,14 +59,15 @@ def main() -> None:
     from workbench import run_notebook
 
     times: dict[str, list[float]] = {"workbench run (CLI)": [], "papermill + nbconvert CLIs": [],
-                                     "run_notebook (in-process)": []}
+                                     "workbench run, W&B off": [], "run_notebook (in-process)": []}
     side_workbench(folder), side_chained(folder)  # warm the file cache once
     for i in range(args.repeat):
         for name, fn in (("workbench run (CLI)", lambda: side_workbench(folder)),
                          ("papermill + nbconvert CLIs", lambda: side_chained(folder)),
+                         ("workbench run, W&B off", lambda: side_workbench(folder, tracking=False)),
                          ("run_notebook (in-process)",
                           lambda: run_notebook(folder / "bench.ipynb", {"n": 60}, reports=folder / "reports",
-                                               progress=False))):
+                                               progress=False, force=True))):
             t = time.perf_counter()
             fn()
             times[name].append(time.perf_counter() - t)
@@ -74,8 +77,9 @@ def main() -> None:
     print(f"\nmedians over {args.repeat} alternating rounds:")
     for k, v in med.items():
         print(f"  {k:30s} {v:6.2f} s   {base / v:5.2f}x vs papermill + nbconvert")
-    print("note: the workbench side also writes run.json, the index and latest.html, and renders the widget "
-          "statically; the chained side writes a plain HTML file.")
+    print("note: every workbench side executes (--force); it also writes run.json, the index and latest.html, "
+          "renders the widget statically and, unless W&B is off, publishes an offline W&B run; the chained side "
+          "writes a plain HTML file.")
     shutil.rmtree(folder, ignore_errors=True)
 
 

@@ -11,6 +11,7 @@ import contextlib
 import json
 import os
 import sys
+import threading
 import time
 import warnings
 from pathlib import Path
@@ -193,7 +194,9 @@ def run_notebook(notebook: str | Path, params: Mapping[str, Any] | None = None, 
         rec["status"] = "failed"
         rec["error"] = {"cell_index": None, "ename": type(e).__name__, "evalue": str(e).strip()[:2000]}
     finally:
-        _stop_kernel(km)
+        # the graceful shutdown (up to a second of waiting) overlaps the report export
+        stopper = threading.Thread(target=_stop_kernel, args=(km,), name="workbench-kernel-stop", daemon=True)
+        stopper.start()
     ended = utcnow()
     rec["ended"] = ended.isoformat(timespec="milliseconds")
     rec["duration_s"] = round(time.perf_counter() - t0, 3)
@@ -219,6 +222,7 @@ def run_notebook(notebook: str | Path, params: Mapping[str, Any] | None = None, 
         with reports_lock(reports):
             update_index(reports, rec["notebook_name"])
     rec["_dir"] = str(out_dir)
+    stopper.join(timeout=30)
     if isinstance(error, KeyboardInterrupt):
         raise error
     if error is not None:
@@ -262,7 +266,7 @@ def _stop_kernel(km) -> None:
 
     try:
         if run_sync(km.is_alive)():
-            run_sync(km.shutdown_kernel)(now=False)
+            run_sync(km.shutdown_kernel)(now=True)  # every cell has finished: nothing to wait for
     except Exception:  # pragma: no cover - best effort: the kernel ends with this process anyway
         pass
 
