@@ -89,3 +89,8 @@ def test_identical_run_is_reused_and_any_change_reruns(project: Path):
     nbformat.write(n, str(project / "sum.ipynb"))
     code = run_cli("run", "sum.ipynb", "--no-progress", cwd=project)
     assert "reused" not in code.stdout and _last(project)["metrics"] == {"total": 15.0}
+
+
+def test_packaged_image_dataset_is_fingerprinted_by_its_package_version():
+    fp = data_fingerprints({"dataset": "elpv"})
+    assert fp["dataset"].startswith("elpv@elpv-dataset==")

@@ -28,6 +28,7 @@ _LAZY = {
     "load_dataset": ("data", "load_dataset"),
     "Dataset": ("data", "Dataset"),
     "track": ("tracking", "track"),
+    "load_image_dataset": ("images", "load_image_dataset"),
 }
 
 __all__ = ["record", "record_curve", "artifacts_dir", "in_headless_run", "run_id", "WorkbenchError", "ParameterError",

@@ -47,13 +47,10 @@ def registered_version(name: str) -> str | None:
 
     version = data.dataset_version(name) if name in data.dataset_names() else None
     if version is None:
-        try:
-            from . import images  # image datasets, when the vision layer is installed
-        except ImportError:
-            return None
-        names = getattr(images, "dataset_names", lambda: [])()
-        if name in names:
-            pkg = getattr(images, "dataset_package", lambda n: None)(name)
+        from . import images
+
+        if name in images.image_dataset_names():
+            pkg = images.IMAGE_DATASET_PACKAGES.get(name)
             try:
                 version = f"{name}@{pkg}=={metadata.version(pkg)}" if pkg else f"{name}@workbench"
             except metadata.PackageNotFoundError:

