@@ -111,6 +111,11 @@ def test_offline_run_has_config_summary_history_and_artifacts(workdir, tracked):
         if path.is_file():
             assert SECRET.encode() not in path.read_bytes(), f"secret leaked into {path}"
     assert (run / "curves.json").exists()
+
+    again = run_cli("run", "tracked.ipynb", "--no-progress", cwd=workdir, env={"WANDB_MODE": "offline"})
+    assert again.returncode == 0 and "reused run" in again.stdout
+    for path in (workdir / "reports").rglob("*.json"):
+        assert SECRET not in path.read_text(), f"secret leaked into {path}"
     assert json.loads((run / "curves.json").read_text())["val_loss"]["xlabel"] == "epoch"
 
 

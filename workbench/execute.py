@@ -123,8 +123,9 @@ def run_notebook(notebook: str | Path, params: Mapping[str, Any] | None = None, 
         extra.append("--hide-code")
     hit = None if force else find_cached(reports, notebook, key)
     if hit is not None:
-        return _reuse(hit, out_dir, reports, run_id=run_id, started=started, params=full, given=given,
-                      rerun=rerun_command(str(notebook), given, extra), sweep_id=sweep_id)
+        return _reuse(hit, out_dir, reports, run_id=run_id, started=started, params=redact(full),
+                      given=redact(given), rerun=rerun_command(str(notebook), redact(given), extra),
+                      sweep_id=sweep_id, git=git_info(notebook.parent))
 
     (out_dir / "artifacts").mkdir(parents=True, exist_ok=False)
     rec: dict[str, Any] = {
@@ -296,7 +297,7 @@ def _scrub_secrets(nb, params: Mapping[str, Any]) -> bool:
 
 
 def _reuse(hit: dict[str, Any], out_dir: Path, reports: Path, *, run_id: str, started, params: dict[str, Any],
-           given: dict[str, Any], rerun: str, sweep_id: str | None) -> dict[str, Any]:
+           given: dict[str, Any], rerun: str, sweep_id: str | None, git: dict[str, Any]) -> dict[str, Any]:
     """Record a cache hit as a run of its own whose files are hard links to the earlier run's."""
     t0 = time.perf_counter()
     link_tree(Path(hit["_dir"]), out_dir)
@@ -305,7 +306,8 @@ def _reuse(hit: dict[str, Any], out_dir: Path, reports: Path, *, run_id: str, st
         "run_id": run_id, "status": "succeeded", "params": params, "given_params": given,
         "started": started.isoformat(timespec="milliseconds"), "cached_from": hit["run_id"],
         "rerun_command": rerun, "sweep_id": sweep_id, "pid": None, "host": os.uname().nodename,
-        "executed_duration_s": hit.get("duration_s"),
+        "executed_duration_s": hit.get("duration_s"), "git": git,
+        "tracking": {"mode": "none: reused run", "wandb_id": (hit.get("tracking") or {}).get("wandb_id")},
     })
     rec["ended"] = utcnow().isoformat(timespec="milliseconds")
     rec["duration_s"] = round(time.perf_counter() - t0, 3)
