@@ -48,10 +48,9 @@ def redact(obj: Any) -> Any:
 def _has_api_key() -> bool:
     if os.environ.get("WANDB_API_KEY"):
         return True
-    netrc = Path(os.environ.get("NETRC", Path.home() / ".netrc"))
-    try:
-        return "api.wandb.ai" in netrc.read_text() or bool(os.environ.get("WANDB_BASE_URL")) and \
-            os.environ["WANDB_BASE_URL"].split("//")[-1].split("/")[0] in netrc.read_text()
+    host = os.environ.get("WANDB_BASE_URL", "https://api.wandb.ai").split("//")[-1].split("/")[0]
+    try:  # `wandb login` stores the key in ~/.netrc under the server's host
+        return host in Path(os.environ.get("NETRC", Path.home() / ".netrc")).read_text()
     except OSError:
         return False
 
