@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import html
 import json
+import os
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -38,8 +39,10 @@ def _label(rec: dict[str, Any], varying: Sequence[str]) -> str:
     return ", ".join(parts) if parts else rec["run_id"]
 
 
-def compare_html(records: list[dict[str, Any]], baseline: str | None = None, title: str = "Run comparison") -> str:
-    """The comparison page of ``records`` (run records with ``_dir``); deltas against ``baseline``."""
+def compare_html(records: list[dict[str, Any]], baseline: str | None = None, title: str = "Run comparison",
+                 page_dir: str | Path = ".") -> str:
+    """The comparison page of ``records`` (run records with ``_dir``); deltas against ``baseline``.
+    Links to the run reports are relative to ``page_dir``, where the page will be written."""
     import plotly.graph_objects as go
     from plotly.offline import get_plotlyjs
 
@@ -74,7 +77,7 @@ def compare_html(records: list[dict[str, Any]], baseline: str | None = None, tit
             cells.append(f"<td>{esc(_fmt(v)) if v is not None else ''}{delta}</td>")
         mrow.append(f"<tr><td>{esc(m)}</td>{''.join(cells)}</tr>")
     status = "".join(f'<td><span class="wb-status wb-status-{esc(r.get("status", ""))}">{esc(r.get("status", ""))}'
-                     f'</span> <a href="{esc(_relative_report(r))}">report</a></td>' for r in records)
+                     f'</span> <a href="{esc(_report_link(r, page_dir))}">report</a></td>' for r in records)
 
     figs = []
     for m in metrics:
@@ -122,8 +125,8 @@ def compare_html(records: list[dict[str, Any]], baseline: str | None = None, tit
     )
 
 
-def _relative_report(rec: dict[str, Any]) -> str:
-    return Path(rec["_dir"], "report.html").resolve().as_uri()
+def _report_link(rec: dict[str, Any], page_dir: str | Path) -> str:
+    return os.path.relpath(Path(rec["_dir"], "report.html").resolve(), Path(page_dir).resolve())
 
 
 def write_compare(reports: str | Path, run_ids: Sequence[str] = (), sweep: str | None = None,
@@ -142,12 +145,6 @@ def write_compare(reports: str | Path, run_ids: Sequence[str] = (), sweep: str |
         records = [find_run(reports, r) for r in run_ids]
         out = Path(output) if output else reports / "compare" / ("-".join(r["run_id"][-6:] for r in records) + ".html")
         title = "Run comparison"
-    page = compare_html(records, baseline=baseline, title=title)
-    # links to the run reports, relative to where the page lands
-    import os
-
-    for r in records:
-        page = page.replace(_relative_report(r), os.path.relpath(Path(r["_dir"], "report.html").resolve(),
-                                                                 out.parent.resolve()))
+    page = compare_html(records, baseline=baseline, title=title, page_dir=out.parent)
     atomic_write_text(out, page)
     return out
