@@ -90,24 +90,29 @@ def bench_training(args, ds, px) -> dict:
 
 
 def bench_frozen(args, ds, px) -> dict:
-    from workbench._vision_train import ConcatPool, _run_epoch, build_classifier, encode, to_input
+    from workbench._vision_train import _run_epoch, build_classifier, encode, eval_batch_size, to_input
 
     n = min(len(px), args.frozen_images)
     y = torch.as_tensor(ds.labels[:n], dtype=torch.long)
     w = torch.ones(2)
     model = build_classifier("efficientnet_lite0", 2).eval()
-    body = model.body
-    for p in body.parameters():
+    for p in model.parameters():
         p.requires_grad_(False)
+    nf = model.head[-1].in_features
+
+    class Features(torch.nn.Module):  # the frozen backbone's pooled tap features (the head's input)
+        def forward(self, x):
+            return model.features(x)
 
     def head():
         torch.manual_seed(0)
-        return torch.nn.Linear(2 * 1280, 2)
+        return torch.nn.Linear(nf, 2)
 
     def run_cached() -> float:
         t = time.perf_counter()
-        cl = body.to(memory_format=torch.channels_last)
-        feats = encode(torch.nn.Sequential(cl, ConcatPool()), px[:n], (0.5,) * 3, (0.5,) * 3, 64, torch.device("cpu"))
+        model.to(memory_format=torch.channels_last)
+        cpu = torch.device("cpu")
+        feats = encode(Features(), px[:n], (0.5,) * 3, (0.5,) * 3, eval_batch_size(cpu), cpu)
         h = head()
         opt = torch.optim.AdamW(h.parameters(), 1e-3)
         gen = torch.Generator().manual_seed(0)
@@ -117,7 +122,7 @@ def bench_frozen(args, ds, px) -> dict:
 
     def run_per_epoch() -> float:
         t = time.perf_counter()
-        b = body.to(memory_format=torch.contiguous_format)
+        model.to(memory_format=torch.contiguous_format)
         h = head()
         opt = torch.optim.AdamW(h.parameters(), 1e-3)
         x_all = to_input(px[:n], (0.5,) * 3, (0.5,) * 3).contiguous()
@@ -126,7 +131,7 @@ def bench_frozen(args, ds, px) -> dict:
             for i in range(0, n, args.batch):
                 idx = perm[i:i + args.batch]
                 with torch.no_grad():
-                    f = ConcatPool()(b(x_all[idx]))
+                    f = model.features(x_all[idx])
                 loss = F.cross_entropy(h(f), y[idx])
                 opt.zero_grad()
                 loss.backward()

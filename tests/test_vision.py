@@ -11,7 +11,8 @@ import torch
 
 from workbench import vision
 from workbench._vision_backbones import backbone_names, create_body
-from workbench._vision_train import TrainConfig, augment, build_classifier
+from workbench._vision_train import (TrainConfig, augment, build_classifier, flip_features, flip_view,
+                                     tta_views)
 from workbench.errors import DatasetError, ModelError
 from workbench.images import load_image_dataset
 
@@ -86,6 +87,13 @@ def test_training_on_user_folder_with_corrupt_files(folder_run):
     np.testing.assert_allclose(run.test_probs.sum(1), 1, atol=1e-5)
     assert set(run.metrics) == {"accuracy", "balanced_accuracy", "macro_f1"}  # no ROC for 3 classes
     assert run.fit.history["phase"] == ["frozen"] * 3 + ["fine-tune"]
+    # unfreeze=3: stages 0-3 cached and unchanged, stages 4-6 and the head trained
+    assert run.fit.cut == 4
+    fresh = build_classifier("efficientnet_lite0", 3)
+    for i in range(7):
+        same = all(torch.equal(a, b) for a, b in zip(fresh.body[i].state_dict().values(),
+                                                     run.model.body[i].state_dict().values()))
+        assert same == (i < 4), i
     assert run.timings["train_seconds"] > 0
     rep = vision.class_report(run)
     assert list(rep.index) == run.classes and list(rep.columns) == ["precision", "recall", "f1", "support"]
@@ -148,8 +156,30 @@ def test_full_unfreeze_trains_online_and_too_small_classes_fail(tmp_path):
         vision.train(load_image_dataset(str(tmp_path / "f")), **QUICK)
 
 
-def test_classifier_head_uses_concat_pooling():
+def test_classifier_head_reads_concat_pooled_middle_stages():
     m = build_classifier("efficientnet_lite0", 2, pretrained=False).eval()
+    # default taps: blocks 3-5 (80, 112 and 192 channels), average + max pooled; later stages dropped
+    assert m.taps == [4, 5, 6] and len(m.body) == 7
+    assert m.head[-1].in_features == 2 * (80 + 112 + 192)
+    x = torch.randn(2, 3, 64, 64)
     with torch.inference_mode():
-        assert m(torch.zeros(2, 3, 32, 32)).shape == (2, 2)
-    assert m.head[-1].in_features == 2560
+        assert m(x).shape == (2, 2)
+        # starting from a cached stage output gives the same result as the whole network
+        torch.testing.assert_close(m(m.body[:4](x), start=4), m(x))
+    last = build_classifier("efficientnet_lite0", 2, pretrained=False, taps=[-1])
+    assert len(last.body) == 9 and last.head[-1].in_features == 2560
+    with pytest.raises(ModelError, match="out of range.*9 stages"):
+        build_classifier("efficientnet_lite0", 2, pretrained=False, taps=[12])
+    for bad in ({"taps": 5}, {"taps": []}, {"class_weight": "inverse"}, {"lr_finetune": 0}):
+        with pytest.raises(ModelError, match=next(iter(bad))):
+            TrainConfig(**bad).validate()
+
+
+def test_feature_flips_and_tta_views():
+    x = torch.arange(2 * 3 * 4 * 4, dtype=torch.float32).view(2, 3, 4, 4)
+    assert torch.equal(flip_view(x, "hvflip"), x.flip(2).flip(3)) and torch.equal(flip_view(x, "none"), x)
+    assert tta_views(True) == ("none", "hflip", "vflip", "hvflip") and tta_views(False) == ("none",)
+    y = flip_features(x, torch.Generator().manual_seed(0))
+    for a, b in zip(x, y):  # each sample is one of its four flips
+        assert any(torch.equal(flip_view(a[None], v)[0], b) for v in tta_views(True))
+    assert y.is_contiguous(memory_format=torch.channels_last)

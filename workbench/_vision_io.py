@@ -57,7 +57,7 @@ def load_model(folder: str | os.PathLike, device: str | None = None):
     digest = hashlib.sha256(wfile.read_bytes()).hexdigest()
     if meta.get("sha256") and meta["sha256"] != digest:
         raise ModelError(f"{wfile} does not match the sha256 recorded in {side}; the files were changed")
-    model = build_classifier(meta["backbone"], len(meta["classes"]), pretrained=False)
+    model = build_classifier(meta["backbone"], len(meta["classes"]), pretrained=False, taps=meta.get("taps"))
     try:
         model.load_state_dict(load_file(str(wfile)))
     except RuntimeError as e:
@@ -82,18 +82,18 @@ def expand_inputs(items: Iterable[str | os.PathLike]) -> list[str]:
     return out
 
 
-def predict_arrays(model, meta: dict[str, Any], pixels: np.ndarray, batch_size: int = 64) -> np.ndarray:
+def predict_arrays(model, meta: dict[str, Any], pixels: np.ndarray, batch_size: int | None = None) -> np.ndarray:
     """Class probabilities for uint8 ``(n, size, size, 3)`` pixels, with the model's TTA."""
     import torch
 
-    from ._vision_train import predict_proba, to_input
+    from ._vision_train import eval_batch_size, flip_view, predict_proba, to_input, tta_views
 
     if len(pixels) == 0:
         return np.zeros((0, len(meta["classes"])))
     dev = next(model.parameters()).device
     x = to_input(pixels, meta["mean"], meta["std"])
-    views = [x, x.flip(3)] if meta.get("tta", True) else [x]
-    return predict_proba(model, views, batch_size, dev)
+    views = [flip_view(x, v) for v in tta_views(meta.get("tta", True))]
+    return predict_proba(model, views, batch_size or eval_batch_size(dev), dev)
 
 
 def predictions_frame(paths: Sequence[str], probs: np.ndarray, classes: Sequence[str], errors=None):

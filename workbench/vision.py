@@ -120,16 +120,15 @@ def train(ds: ImageDataset | str, test_size: float = 0.25, **config: Any) -> Vis
     # test predictions through the same frozen stages (cached once) and the trained tail
     t = time.perf_counter()
     spec = get_backbone_spec(cfg.backbone)
-    from ._vision_train import pick_device
+    from ._vision_train import eval_batch_size, pick_device, tta_views
 
     dev = pick_device(cfg.device)
+    bs = eval_batch_size(dev)
     test_px = pick(test_ds)
     frozen = fit.cache["frozen"]
-    import torch
 
-    views = [encode(frozen, test_px, spec.mean, spec.std, 64, dev, v) for v in (["none", "hflip"] if cfg.tta else ["none"])]
-    net = torch.nn.Sequential(fit.model.body[fit.cut:], fit.model.head)
-    probs = predict_proba(net, views, 64, dev)
+    views = [encode(frozen, test_px, spec.mean, spec.std, bs, dev, v) for v in tta_views(cfg.tta)]
+    probs = predict_proba(fit.tail(), views, bs, dev)
     timings = {"decode_seconds": decode_seconds, **fit.timings, "test_seconds": time.perf_counter() - t,
                "total_seconds": time.perf_counter() - t0}
     run = VisionRun(fit, fit_ds, val_ds, test_ds, test_px, probs, timings=timings)
