@@ -170,7 +170,8 @@ def test_classifier_head_reads_concat_pooled_middle_stages():
     assert len(last.body) == 9 and last.head[-1].in_features == 2560
     with pytest.raises(ModelError, match="out of range.*9 stages"):
         build_classifier("efficientnet_lite0", 2, pretrained=False, taps=[12])
-    for bad in ({"taps": 5}, {"taps": []}, {"class_weight": "inverse"}, {"lr_finetune": 0}):
+    for bad in ({"taps": 5}, {"taps": []}, {"class_weight": "inverse"}, {"lr_finetune": 0},
+                {"label_smoothing": 1.0}):
         with pytest.raises(ModelError, match=next(iter(bad))):
             TrainConfig(**bad).validate()
 

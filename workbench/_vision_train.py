@@ -36,7 +36,8 @@ class TrainConfig:
     ``feature_flips``); phase 1 trains the head at ``lr``, phase 2 at ``lr_finetune`` (None: ``lr``)
     with the first fine-tuned stage at ``lr_finetune * lr_ratio`` and later ones geometrically closer;
     ``train_bn=False`` keeps the pretrained batch-norm statistics; ``class_weight="balanced"`` weights
-    the loss by inverse class frequency (higher recall on rare classes, lower accuracy).
+    the loss by inverse class frequency (higher recall on rare classes, lower accuracy);
+    ``label_smoothing`` is passed to the cross-entropy loss.
     """
 
     backbone: str = "efficientnet_lite0"
@@ -81,6 +82,8 @@ class TrainConfig:
         if self.unfreeze != "all" and not (isinstance(self.unfreeze, int) and self.unfreeze >= 0):
             raise ModelError(f"unfreeze must be a number of trailing stages (>= 0; -1 for all) or 'all', "
                              f"got {self.unfreeze!r}")
+        if not 0 <= self.label_smoothing < 1:
+            raise ModelError(f"label_smoothing must be in [0, 1), got {self.label_smoothing!r}")
         if self.class_weight not in (None, "balanced"):
             raise ModelError(f"class_weight must be None or 'balanced', got {self.class_weight!r}")
         if self.taps is not None:
@@ -99,8 +102,8 @@ class ConcatPool(nn.Module):
 
 
 class ImageClassifier(nn.Module):
-    """Backbone stages, then a head on the concat-pooled outputs of the ``taps`` stages (mid-level
-    stages see small defects that the last, most ImageNet-specific stage blurs): batch norm
+    """Backbone stages, then a head on the concat-pooled outputs of the ``taps`` stages (on ELPV the
+    middle stages of efficientnet_lite0 classify defects better than the last one): batch norm
     (standardizes the features), dropout and a linear layer. Stages after the last tap are dropped."""
 
     def __init__(self, body: nn.Sequential, channels: list[int], num_classes: int, dropout: float = 0.5,
