@@ -46,6 +46,9 @@ def make_folder(root: Path, per_class: int = 4) -> Path:
 
 def test_registry_lists_elpv():
     assert "elpv" in image_dataset_names()
+    from workbench.data import IMAGE_DATASET_PACKAGES  # every image dataset has a version for the run cache
+
+    assert set(IMAGE_DATASET_PACKAGES) == set(image_dataset_names())
 
 
 def test_elpv_binary_and_4class():

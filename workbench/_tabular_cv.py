@@ -20,6 +20,7 @@ import pandas as pd
 
 from ._tabular_prep import METRICS, REGISTRY, TIMES, Metric, TabularTask, build_model, validate_models
 from .errors import ModelError
+from .runs import atomic_write_text
 
 
 def cpu_count() -> int:
@@ -171,12 +172,6 @@ def _sorted_board(records: list[dict[str, Any]], metric: Metric) -> pd.DataFrame
     return lb.drop(columns=["_err", "_key"])
 
 
-def _write_atomic(df: pd.DataFrame, path: Path) -> None:
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    df.to_csv(tmp)
-    tmp.replace(path)
-
-
 def compare_models(task: TabularTask, models: Sequence[str] | None = None, *, n_jobs: int | None = None,
                    out_dir: str | Path | None = None, verbose: bool = True, backend: str = "loky") -> Comparison:
     """Stratified k-fold CV of each model on the train split; the leaderboard sorted by the task metric.
@@ -235,7 +230,7 @@ def compare_models(task: TabularTask, models: Sequence[str] | None = None, *, n_
             rec = _aggregate(name, per_model[name], errors.get(name))
             records.append(rec)
             if path is not None:
-                _write_atomic(_sorted_board(records, task.metric), path)
+                atomic_write_text(path, _sorted_board(records, task.metric).to_csv())
             if verbose:
                 m = task.metric.key
                 what = (f"{task.metric.label} {rec[m + '_mean']:.4f} ± {rec[m + '_std']:.4f}"
@@ -245,7 +240,7 @@ def compare_models(task: TabularTask, models: Sequence[str] | None = None, *, n_
     folds = pd.DataFrame(fold_rows).sort_values(["model", "fold"]).reset_index(drop=True) if fold_rows else \
         pd.DataFrame(columns=["model", "fold"])
     if out_dir is not None:
-        _write_atomic(folds.set_index(["model", "fold"]), Path(out_dir) / "fold_scores.csv")
+        atomic_write_text(Path(out_dir) / "fold_scores.csv", folds.set_index(["model", "fold"]).to_csv())
     ok = board.index[board["status"] == "ok"]
     return Comparison(task=task, leaderboard=board, fold_scores=folds, oof={n: oof[n] for n in ok},
                       wall_time=time.perf_counter() - t0, n_jobs=n_jobs)

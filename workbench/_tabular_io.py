@@ -19,8 +19,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ._tabular_prep import REGISTRY, CatBoostFrameClassifier, coerce_frame
+from ._tabular_prep import CatBoostFrameClassifier, coerce_frame
+from .data import file_sha256
 from .errors import ModelError
+from .runs import atomic_write_text, package_versions, write_json
 
 SIDECAR = "model.json"
 FORMAT_VERSION = 1
@@ -104,16 +106,8 @@ def _jsonable(v: Any) -> Any:
     return v
 
 
-def _sha256(path: Path) -> str:
-    from .data import file_sha256
-
-    return file_sha256(path)
-
-
 def save_model(model: TabularModel, folder: str | Path) -> Path:
     """Write ``model`` into ``folder`` (created): the model file and ``model.json``; return the folder."""
-    from importlib import metadata
-
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     est = model.estimator
@@ -125,15 +119,10 @@ def save_model(model: TabularModel, folder: str | Path) -> Path:
 
         fname, fmt = "model.skops", "skops"
         sio.dump(est, folder / fname)
-    versions = {}
-    for pkg in ("workbench", "scikit-learn", "catboost", "skops", "pandas", "numpy"):
-        try:
-            versions[pkg] = metadata.version(pkg)
-        except metadata.PackageNotFoundError:  # pragma: no cover
-            pass
+    versions = package_versions(("workbench", "scikit-learn", "catboost", "skops", "pandas", "numpy"))
     side = {
         "format_version": FORMAT_VERSION, "model": model.name, "file": fname, "format": fmt,
-        "sha256": _sha256(folder / fname), "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "sha256": file_sha256(folder / fname), "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "features": model.features, "numeric": model.numeric, "categorical": model.categorical,
         "classes": model.classes, "positive_label": model.positive_label, "threshold": model.threshold,
         "threshold_rule": model.threshold_rule, "id_columns": model.id_columns, "packages": versions,
@@ -142,9 +131,7 @@ def save_model(model: TabularModel, folder: str | Path) -> Path:
     if isinstance(est, CatBoostFrameClassifier):
         side["catboost"] = {"cat_features": list(est.cat_features_), "feature_order": list(est.feature_names_in_),
                             "estimator_classes": list(est.classes_)}
-    tmp = folder / (SIDECAR + ".tmp")
-    tmp.write_text(json.dumps(_jsonable(side), indent=2))
-    tmp.replace(folder / SIDECAR)
+    write_json(folder / SIDECAR, _jsonable(side))
     return folder
 
 
@@ -174,7 +161,7 @@ def load_model(folder: str | Path) -> TabularModel:
     path = folder / side["file"]
     if not path.is_file():
         raise ModelError(f"model file {str(path)!r} named by {SIDECAR} is missing")
-    digest = _sha256(path)
+    digest = file_sha256(path)
     if digest != side.get("sha256"):
         raise ModelError(f"{str(path)!r} does not match the sha256 recorded in {SIDECAR} (expected "
                          f"{side.get('sha256')}, got {digest}); the file was changed after saving; refusing to load")
@@ -226,12 +213,5 @@ def score_file(model_dir: str | Path, data: str | Path, output: str | Path) -> i
         print(f"workbench: warning: {w.message}", file=sys.stderr, flush=True)
     output = Path(output)
     output.parent.mkdir(parents=True, exist_ok=True)
-    tmp = output.with_name(output.name + ".tmp")
-    out.to_csv(tmp, index=False)
-    tmp.replace(output)
+    atomic_write_text(output, out.to_csv(index=False))
     return len(out)
-
-
-def model_kind(name: str) -> str:
-    """``"catboost"`` or ``"sklearn"`` for a registry name."""
-    return REGISTRY[name].native

@@ -373,7 +373,6 @@ class ModelSpec:
     description: str
     build: Callable[[list[str], list[str], int, int], Any]
     cost: float = 1.0
-    native: str = "sklearn"  # "sklearn" (skops) or "catboost" (cbm)
 
 
 def _sk(estimator_factory: Callable[[int, int], Any], scale: bool = True):
@@ -416,7 +415,7 @@ REGISTRY: dict[str, ModelSpec] = {s.name: s for s in [
     ModelSpec("logreg", "logistic regression (one-hot + scaled numerics)", _sk(_logreg), 0.3),
     ModelSpec("random_forest", "random forest, 300 trees", _sk(_rf, scale=False), 2.0),
     ModelSpec("hist_gb", "histogram gradient boosting, 300 iterations", _sk(_hgb, scale=False), 2.0),
-    ModelSpec("catboost", "CatBoost, 400 iterations, native categoricals", _catboost, 6.0, native="catboost"),
+    ModelSpec("catboost", "CatBoost, 400 iterations, native categoricals", _catboost, 6.0),
 ]}
 _MODEL_ALIASES = {"rf": "random_forest", "randomforest": "random_forest", "hgb": "hist_gb",
                   "histgradientboosting": "hist_gb", "hist_gradient_boosting": "hist_gb", "lr": "logreg",

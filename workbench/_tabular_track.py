@@ -28,6 +28,9 @@ def log_comparison(tracker: Any, task: TabularTask, comparison: Comparison, mode
     for fig in overlay_figures(comparison):
         tracker.log_figure(str(fig.layout.title.text).split(" ")[0].lower() + "_oof", fig)
     tracker.log_artifact(model_dir, name=f"model-{model.name}", type="model")
-    y, s, _ = _curve_inputs(task.y_test, np.asarray(model.predict_proba(task.X_test)), task.classes)
+    proba = model.meta.get("_test_proba")  # computed by fit_best; predict only for models built elsewhere
+    if proba is None:
+        proba = model.predict_proba(task.X_test)
+    y, s, _ = _curve_inputs(task.y_test, np.asarray(proba), task.classes)
     fpr, tpr, _ = roc_curve(y, s)
     record_curve("test ROC (best model)", fpr, tpr, "false positive rate", "true positive rate")

@@ -291,8 +291,11 @@ class FitResult:
     history: dict[str, list] = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)
     best: dict[str, Any] = field(default_factory=dict)
-    cut: int = 0  # first stage not cached (test images: cache the stages before, then ``tail()``)
-    cache: dict[str, Any] = field(default_factory=dict, repr=False)
+    cut: int = 0  # first stage not cached (test images: ``frozen()``, then ``tail()``)
+
+    def frozen(self) -> nn.Module:
+        """The cached stages (an empty, identity ``Sequential`` when nothing was cached)."""
+        return self.model.body[: self.cut]
 
     def tail(self) -> nn.Module:
         """The model from the first uncached stage on (evaluation)."""
@@ -394,7 +397,7 @@ def fit_classifier(train_pixels: np.ndarray, train_labels: np.ndarray, val_pixel
     # stages before ``train_from`` stay frozen; those before ``cut`` (never after the first tap) are cached
     train_from = 0 if config.unfreeze == "all" else max(0, n_stages - int(config.unfreeze))
     cut = min(train_from, model.taps[0])
-    frozen = model.body[:cut]
+    frozen = model.body[:cut]  # empty (identity) when cut is 0
     for p in model.body[:train_from].parameters():
         p.requires_grad_(False)
     ytr, yva = torch.as_tensor(train_labels, dtype=torch.long), np.asarray(val_labels)
@@ -405,24 +408,20 @@ def fit_classifier(train_pixels: np.ndarray, train_labels: np.ndarray, val_pixel
 
     # cache: outputs of the frozen stages, per view
     t = time.perf_counter()
-    n_views = int(config.views) if cut > 0 else 0
-    total = len(train_pixels) * max(n_views, 1) + len(val_pixels) * len(tta_views(config.tta))
+    # nothing cached (cut 0): the pixels themselves, augmented online in phase 2
+    kinds = (["none", "hflip"] + ["aug"] * max(0, int(config.views) - 2))[: int(config.views)] if cut > 0 else ["none"]
+    total = len(train_pixels) * len(kinds) + len(val_pixels) * len(tta_views(config.tta))
     bar = tqdm(total=total, desc="frozen features", disable=not show, leave=False)
-    kinds = ["none", "hflip"] + ["aug"] * max(0, n_views - 2)
     bs_eval = eval_batch_size(device)
-    if cut > 0:
-        tr_views = [encode(frozen, train_pixels, spec.mean, spec.std, bs_eval, device, v, gen, bar)
-                    for v in kinds[:n_views]]
-    else:
-        tr_views = [encode(nn.Identity(), train_pixels, spec.mean, spec.std, bs_eval, device, "none")]
-    va_views = [encode(frozen if cut > 0 else nn.Identity(), val_pixels, spec.mean, spec.std, bs_eval, device, v,
-                       progress=bar) for v in tta_views(config.tta)]
+    tr_views = [encode(frozen, train_pixels, spec.mean, spec.std, bs_eval, device, v, gen, bar) for v in kinds]
+    va_views = [encode(frozen, val_pixels, spec.mean, spec.std, bs_eval, device, v, progress=bar)
+                for v in tta_views(config.tta)]
     bar.close()
     timings["cache_seconds"] = time.perf_counter() - t
 
     # phase 1: frozen backbone, train the head on pooled features of every cached view
     t = time.perf_counter()
-    tail = StartAt(model, cut, train_from).eval()
+    model.eval()
     best = {"val_loss": math.inf, "val_accuracy": 0.0, "phase": "frozen", "epoch": 0}
     best_state = copy.deepcopy(model.state_dict())
     if config.epochs_frozen > 0:
@@ -462,7 +461,7 @@ def fit_classifier(train_pixels: np.ndarray, train_labels: np.ndarray, val_pixel
         per_epoch = math.ceil(len(ytr) / config.batch_size)
         sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=[g["lr"] for g in groups],
                                                     total_steps=config.epochs * per_epoch, pct_start=0.3)
-        net = tail
+        net = StartAt(model, cut, train_from)
         if cut == 0:
             aug = lambda x: augment(x, gen)  # noqa: E731
         elif config.feature_flips:
@@ -504,4 +503,4 @@ def fit_classifier(train_pixels: np.ndarray, train_labels: np.ndarray, val_pixel
     for p in model.parameters():
         p.requires_grad_(True)
     model.eval()
-    return FitResult(model, list(classes), config, hist, timings, best, cut, cache={"frozen": frozen})
+    return FitResult(model, list(classes), config, hist, timings, best, cut)

@@ -11,7 +11,6 @@ import hashlib
 import json
 import os
 import shutil
-from importlib import metadata
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -45,17 +44,9 @@ def registered_version(name: str) -> str | None:
     """Version string of a registered (packaged) dataset, tabular or image, without loading it."""
     from . import data
 
-    version = data.dataset_version(name) if name in data.dataset_names() else None
-    if version is None:
-        from . import images
-
-        if name in images.image_dataset_names():
-            pkg = images.IMAGE_DATASET_PACKAGES.get(name)
-            try:
-                version = f"{name}@{pkg}=={metadata.version(pkg)}" if pkg else f"{name}@workbench"
-            except metadata.PackageNotFoundError:
-                version = f"{name}@{pkg}"
-    return version
+    if name in data.dataset_names() or name in data.IMAGE_DATASET_PACKAGES:
+        return data.dataset_version(name)
+    return None
 
 
 def data_fingerprints(params: Mapping[str, Any], cwd: str | Path = ".") -> dict[str, str]:

@@ -82,11 +82,16 @@ def dataset_names() -> list[str]:
     return sorted(_REGISTRY)
 
 
+# image datasets (:mod:`workbench.images`) and the PyPI distribution shipping each: its version is the
+# data's version for the run cache (kept here, free of numpy, so fingerprinting a run stays cheap)
+IMAGE_DATASET_PACKAGES: dict[str, str] = {"elpv": "elpv-dataset"}
+
+
 def dataset_version(name_or_path: str) -> str | None:
-    """A cheap version string without loading: package version for a registered dataset, content
-    hash for a file; None when neither applies."""
-    if name_or_path in _REGISTRY:
-        pkg = _REGISTRY[name_or_path].package
+    """A cheap version string without loading: package version for a registered (tabular or image)
+    dataset, content hash for a file; None when neither applies."""
+    pkg = _REGISTRY[name_or_path].package if name_or_path in _REGISTRY else IMAGE_DATASET_PACKAGES.get(name_or_path)
+    if pkg:
         try:
             return f"{name_or_path}@{pkg}=={metadata.version(pkg)}"
         except metadata.PackageNotFoundError:

@@ -195,7 +195,7 @@ def run_notebook(notebook: str | Path, params: Mapping[str, Any] | None = None, 
         rec["status"] = "failed"
         rec["error"] = {"cell_index": None, "ename": type(e).__name__, "evalue": str(e).strip()[:2000]}
     finally:
-        # the graceful shutdown (up to a second of waiting) overlaps the report export
+        # stopping the kernel (kill, then process and socket clean-up) overlaps the report export
         stopper = threading.Thread(target=_stop_kernel, args=(km,), name="workbench-kernel-stop", daemon=True)
         stopper.start()
     ended = utcnow()

@@ -91,7 +91,6 @@ def _elpv(task: str = "binary") -> ImageDataset:
     ``task="4class"``: the four probabilities 0, 1/3, 2/3, 1 as classes.
     """
     try:
-        import elpv_dataset  # noqa: F401
         from elpv_dataset.utils import load_dataset
     except ImportError as e:  # pragma: no cover - dependency of the project
         raise DatasetError("the 'elpv' dataset needs the PyPI package elpv-dataset (pip install elpv-dataset)") from e
@@ -115,9 +114,7 @@ def _elpv(task: str = "binary") -> ImageDataset:
                         info={"module_type": np.asarray(types), "defect_probability": probs, "task": task})
 
 
-IMAGE_DATASETS: dict[str, Callable[..., ImageDataset]] = {"elpv": _elpv}
-# the PyPI distribution that ships each dataset: its version is the data's version for the run cache
-IMAGE_DATASET_PACKAGES: dict[str, str] = {"elpv": "elpv-dataset"}
+IMAGE_DATASETS: dict[str, Callable[..., ImageDataset]] = {"elpv": _elpv}  # packages: data.IMAGE_DATASET_PACKAGES
 
 
 def image_dataset_names() -> list[str]:

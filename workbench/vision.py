@@ -125,7 +125,7 @@ def train(ds: ImageDataset | str, test_size: float = 0.25, **config: Any) -> Vis
     dev = pick_device(cfg.device)
     bs = eval_batch_size(dev)
     test_px = pick(test_ds)
-    frozen = fit.cache["frozen"]
+    frozen = fit.frozen()
 
     views = [encode(frozen, test_px, spec.mean, spec.std, bs, dev, v) for v in tta_views(cfg.tta)]
     probs = predict_proba(fit.tail(), views, bs, dev)
