@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 
-.PHONY: install demo test test-fast chromium lab clean-reports
+.PHONY: install demo test test-fast lint chromium lab clean-reports
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -24,7 +24,11 @@ chromium:
 	  elif command -v sudo >/dev/null 2>&1; then sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
 	  else echo "chromium missing: browser tests will be skipped"; fi; }
 
-test: install chromium
+lint: install
+	$(VENV)/bin/ruff check workbench tests benchmarks
+	$(VENV)/bin/lint-imports
+
+test: install chromium lint
 	WANDB_MODE=offline $(PY) -m pytest -q
 
 test-fast: install

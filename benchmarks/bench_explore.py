@@ -162,7 +162,8 @@ def main(argv: list[str] | None = None) -> int:
         mem_ours = _subprocess(sys.executable, "workbench", data, args.max_rows, args.timeout)
         mem_theirs = _subprocess(args.ydata_python, "ydata", data, args.max_rows, args.timeout) if have_ydata else None
     med_ours = statistics.median(ours)
-    print(f"workbench EDA blocks: median {med_ours:.2f} s over {len(ours)} runs; peak RSS +{mem_ours['peak_increase_mb']:.0f} MiB "
+    print(f"workbench EDA blocks: median {med_ours:.2f} s over {len(ours)} runs; "
+          f"peak RSS +{mem_ours['peak_increase_mb']:.0f} MiB "
           f"over the loaded table ({mem_ours['rss_after_load_mb']:.0f} MiB)")
     if mem_theirs is not None:
         med_theirs = statistics.median(theirs)

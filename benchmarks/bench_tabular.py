@@ -94,7 +94,7 @@ def main(argv: list[str] | None = None) -> int:
 
     import workbench
     from workbench import tabular
-    from workbench._tabular_cv import cpu_count
+    from workbench.core.parallel import cpu_count
 
     models = tabular.validate_models(args.models) if args.models else list(tabular.DEFAULT_MODELS)
     with warnings.catch_warnings():

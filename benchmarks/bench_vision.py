@@ -25,7 +25,7 @@ import torch.nn.functional as F
 
 
 def _setup(args):
-    from workbench.images import load_image_dataset, load_pixels
+    from workbench.data import load_image_dataset, load_pixels
 
     ds = load_image_dataset("elpv", max_images=args.images, seed=0)
     px, _ = load_pixels(ds.paths, args.size)
@@ -36,7 +36,8 @@ def bench_training(args, ds, px) -> dict:
     from PIL import Image
     from torchvision import transforms as T
 
-    from workbench._vision_train import _run_epoch, augment, build_classifier, seed_everything, to_input
+    from workbench.vision import augment, build_classifier, seed_everything, to_input
+    from workbench.vision._train import _run_epoch
 
     n = args.batch * args.steps
     y = torch.as_tensor(ds.labels[:n], dtype=torch.long)
@@ -90,7 +91,8 @@ def bench_training(args, ds, px) -> dict:
 
 
 def bench_frozen(args, ds, px) -> dict:
-    from workbench._vision_train import _run_epoch, build_classifier, encode, eval_batch_size, to_input
+    from workbench.vision import build_classifier, encode, eval_batch_size, to_input
+    from workbench.vision._train import _run_epoch
 
     n = min(len(px), args.frozen_images)
     y = torch.as_tensor(ds.labels[:n], dtype=torch.long)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import yaml
 
-from workbench.params import inspect_parameters, parameters_cell
+from workbench.runner.params import inspect_parameters, parameters_cell
 
 REPO = Path(__file__).resolve().parents[1]
 # conda-forge names that differ from PyPI names
@@ -65,3 +65,62 @@ def test_package_exposes_a_small_public_api():
 
     for name in workbench.__all__:
         assert getattr(workbench, name) is not None
+
+
+PACKAGE = REPO / "workbench"
+
+
+def test_root_holds_only_the_public_api_and_errors():
+    files = sorted(p.name for p in PACKAGE.iterdir() if p.is_file())
+    assert files == ["__init__.py", "errors.py", "py.typed"]
+    packages = sorted(p.name for p in PACKAGE.iterdir() if p.is_dir() and (p / "__init__.py").exists())
+    assert packages == ["cli", "core", "data", "evaluation", "explore", "models", "reports", "runner", "serve", "tabular",
+                        "vision"]
+
+
+def _functions(tree):
+    import ast
+
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            yield node
+
+
+def test_modules_and_functions_stay_small():
+    """Modules under 400 lines, functions under 60 (the CLI's argument tables excepted)."""
+    import ast
+
+    long_modules, long_functions = [], []
+    for path in PACKAGE.rglob("*.py"):
+        text = path.read_text()
+        if text.count("\n") > 400:
+            long_modules.append(f"{path.relative_to(REPO)}: {text.count(chr(10))} lines")
+        if path.parent.name == "cli" and path.name == "_parser.py":
+            continue
+        for fn in _functions(ast.parse(text)):
+            n = fn.end_lineno - fn.lineno + 1
+            if n > 60:
+                long_functions.append(f"{path.relative_to(REPO)}:{fn.lineno} {fn.name}: {n} lines")
+    assert not long_modules and not long_functions, long_modules + long_functions
+
+
+def test_import_layers_are_enforced_by_import_linter():
+    import shutil
+    import sys
+
+    exe = shutil.which("lint-imports", path=str(Path(sys.executable).parent))
+    assert exe, "import-linter is a dev dependency: pip install -e '.[dev]'"
+    proc = subprocess.run([exe], cwd=REPO, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    assert "broken" in proc.stdout and "0 broken" in proc.stdout
+
+
+def test_importing_workbench_stays_cheap():
+    """``import workbench`` (and the data registry the run cache reads) pulls in neither pandas, numpy nor torch."""
+    import sys
+
+    code = ("import sys, workbench, workbench.data, workbench.models._card, workbench.runner.cache; "
+            "print(sorted(m for m in ('pandas', 'numpy', 'torch', 'sklearn') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[]"

@@ -1,0 +1,163 @@
+"""End-to-end: notebooks/compare_models.ipynb through the real CLI, its report in Chromium, scoring round trip."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import nbformat
+import numpy as np
+import pandas as pd
+import pytest
+from support import REPO, render_dom, run_cli
+
+import workbench
+
+NOTEBOOK = REPO / "notebooks" / "compare_models.ipynb"
+
+
+def _run_dir(cwd: Path) -> Path:
+    (run,) = sorted((cwd / "reports" / "compare_models").glob("*/run.json"))
+    return run.parent
+
+
+def test_notebook_is_committed_clean():
+    nb = nbformat.read(str(NOTEBOOK), as_version=4)
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    assert code[0].metadata.get("tags") == ["parameters"]
+    assert all(not c.outputs and c.execution_count is None for c in code)
+    assert nb.metadata["kernelspec"]["name"] == "python3"
+    names = [line.split("=")[0].strip() for line in code[0].source.splitlines()]
+    assert names == ["dataset", "target", "positive_label", "models", "folds", "seed", "test_size", "metric"]
+    assert all("#" in line for line in code[0].source.splitlines())
+
+
+@pytest.fixture(scope="module")
+def defaults_run(tmp_path_factory) -> tuple[Path, dict]:
+    """The notebook on its defaults (telco_churn, five models, five folds)."""
+    cwd = tmp_path_factory.mktemp("defaults")
+    proc = run_cli("run", str(NOTEBOOK), "--no-progress", cwd=cwd)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    run = _run_dir(cwd)
+    return run, json.loads((run / "run.json").read_text())
+
+
+@pytest.mark.slow
+def test_defaults_on_telco_reach_published_auc(defaults_run):
+    run, rec = defaults_run
+    assert rec["status"] == "succeeded"
+    m = rec["metrics"]
+    assert m["metric"] == "roc_auc" and m["best_model"] in {"logreg", "random_forest", "hist_gb", "catboost"}
+    assert m["best_score"] >= 0.84, m
+    board = pd.read_csv(run / "artifacts" / "leaderboard.csv", index_col=0)
+    assert board.index.tolist()[0] == m["best_model"] and len(board) == 5 and (board["status"] == "ok").all()
+    assert board["roc_auc_mean"].is_monotonic_decreasing
+    card = json.loads((run / "artifacts" / "model" / "model.json").read_text())
+    assert card["name"] == m["best_model"] and card["metrics"]["test_score"] == pytest.approx(m["best_score"])
+    assert card["provenance"]["run_id"] == rec["run_id"] and card["provenance"]["notebook"] == "compare_models"
+    columns = {c["name"]: c for c in card["input_schema"]["columns"]}
+    assert card["provenance"]["data_fingerprint"] and columns["contract"]["categories"]
+    assert not (run.parents[2] / "catboost_info").exists() and not list(run.parents[2].glob("*.cbm"))
+
+
+@pytest.mark.slow
+@pytest.mark.browser
+def test_report_renders_offline(defaults_run):
+    run, _ = defaults_run
+    dom = render_dom(run / "report.html")
+    assert dom.count('class="main-svg"') >= 10
+    for text in ("ROC-AUC", "Permutation importance", "Confusion matrix", "F1-optimal", "best_score"):
+        assert text in dom, text
+    assert "Traceback" not in dom
+
+
+@pytest.mark.slow
+def test_scoring_round_trip_equals_notebook_predictions(defaults_run, tmp_path):
+    run, _ = defaults_run
+    saved = pd.read_csv(run / "artifacts" / "test_predictions.csv")
+    telco = workbench.load_dataset("telco_churn").frame
+    rows = telco.loc[saved["row"]].drop(columns=["churn"])
+    rows = rows[list(reversed(rows.columns))].assign(note="extra column, ignored")
+    rows.to_csv(tmp_path / "new.csv", index=False)
+    proc = run_cli("predict", str(run / "artifacts" / "model"), "new.csv", "-o", "pred.csv", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    pred = pd.read_csv(tmp_path / "pred.csv")
+    assert len(pred) == len(saved)
+    assert pred["rownames"].tolist() == rows["rownames"].tolist()
+    np.testing.assert_allclose(pred[["proba_No", "proba_Yes"]], saved[["proba_No", "proba_Yes"]], rtol=0, atol=1e-9)
+    assert (pred["prediction"] == saved["prediction"]).all()
+
+
+def _csv(df: pd.DataFrame, path: Path) -> Path:
+    df.to_csv(path, index=False)
+    return path
+
+
+@pytest.mark.slow
+def test_other_binary_csv_with_another_target(tmp_path):
+    from sklearn.datasets import load_breast_cancer
+
+    d = load_breast_cancer(as_frame=True)
+    df = d.frame.rename(columns={"target": "diagnosis"})
+    df["diagnosis"] = np.asarray(d.target_names)[df["diagnosis"]]
+    df.insert(0, "patient_id", [f"P{i:04d}" for i in range(len(df))])
+    path = _csv(df, tmp_path / "cancer.csv")
+    proc = run_cli("run", str(NOTEBOOK), "-p", "dataset", str(path), "-p", "target", "diagnosis",
+                   "-p", "positive_label", "", "-p", "models", "[logreg, random_forest]", "-p", "folds", "3",
+                   "--no-progress", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    rec = json.loads((_run_dir(tmp_path) / "run.json").read_text())
+    assert rec["metrics"]["best_score"] > 0.95
+    card = json.loads((_run_dir(tmp_path) / "artifacts" / "model" / "model.json").read_text())
+    assert card["positive_label"] == "malignant" and "patient_id" in card["details"]["dropped_columns"]
+
+
+@pytest.mark.slow
+def test_multiclass_csv(tmp_path):
+    from sklearn.datasets import load_iris
+
+    d = load_iris(as_frame=True)
+    df = d.frame.rename(columns={"target": "species"})
+    df["species"] = np.asarray(d.target_names)[df["species"]]
+    path = _csv(df, tmp_path / "iris.csv")
+    proc = run_cli("run", str(NOTEBOOK), "-p", "dataset", str(path), "-p", "target", "species",
+                   "-p", "models", "[dummy, logreg, hist_gb]", "-p", "folds", "3", "--no-progress", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    run = _run_dir(tmp_path)
+    rec = json.loads((run / "run.json").read_text())
+    assert rec["metrics"]["best_score"] > 0.95 and rec["metrics"]["best_model"] != "dummy"
+    pred = pd.read_csv(run / "artifacts" / "test_predictions.csv")
+    assert {"proba_setosa", "proba_versicolor", "proba_virginica"} <= set(pred.columns)
+
+
+@pytest.mark.slow
+def test_unknown_model_fails_fast_with_valid_names(tmp_path):
+    proc = run_cli("run", str(NOTEBOOK), "-p", "models", "[logreg, xgboost]", "--no-progress", cwd=tmp_path)
+    assert proc.returncode == 1
+    assert "xgboost" in proc.stderr and "valid models: dummy, logreg" in proc.stderr
+    rec = json.loads((_run_dir(tmp_path) / "run.json").read_text())
+    assert rec["status"] == "failed" and rec["error"]["ename"] == "ModelError"
+    assert not (_run_dir(tmp_path) / "artifacts" / "leaderboard.csv").exists()
+
+
+@pytest.mark.slow
+def test_defaults_run_is_tracked_in_wandb_offline(defaults_run):
+    """History per model and fold, the leaderboard table, figures, the report and the model as artifacts."""
+    import wandb_reader
+
+    run, rec = defaults_run
+    rec = json.loads((run / "run.json").read_text())
+    assert rec["tracking"]["mode"] == "offline", rec["tracking"]
+    got = wandb_reader.summarize(rec["tracking"]["offline_dir"])
+    assert got["run"]["job_type"] == "compare_models"
+    assert got["config"]["models"] == ["dummy", "logreg", "random_forest", "hist_gb", "catboost"]
+    assert got["summary"]["best_model"] == rec["metrics"]["best_model"]
+    folds = [h for h in got["history"] if "fold" in h]
+    assert len(folds) == 5 * 5 and {h["model"] for h in folds} == {"dummy", "logreg", "random_forest", "hist_gb",
+                                                                     "catboost"}
+    logged = {k.split("/")[0] for h in got["history"] for k in h}
+    assert {"leaderboard", "roc_oof"} <= logged
+    types = {a["type"] for a in got["artifacts"]}
+    assert {"report", "model"} <= types
+    curves = json.loads((run / "curves.json").read_text())
+    assert "test ROC (best model)" in curves

@@ -1,0 +1,133 @@
+"""End-to-end: notebooks/explore.ipynb through the real CLI, reports opened in headless Chromium."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import nbformat
+import numpy as np
+import pandas as pd
+import pytest
+from support import REPO, render_dom, run_cli
+
+NOTEBOOK = REPO / "notebooks" / "explore.ipynb"
+
+
+def only_run(workdir: Path) -> Path:
+    runs = sorted((workdir / "reports" / "explore").glob("*/run.json"))
+    assert len(runs) == 1, runs
+    return runs[0].parent
+
+
+def test_notebook_is_committed_clean_with_a_parameters_signature():
+    nb = nbformat.read(str(NOTEBOOK), as_version=4)
+    assert nb.metadata["kernelspec"]["name"] == "python3"
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    assert all(not c.outputs and c.execution_count is None for c in code)
+    assert "parameters" in code[0].metadata.get("tags", [])
+    proc = run_cli("params", str(NOTEBOOK), cwd=REPO, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    for name in ("dataset", "target", "max_rows_for_heavy_stats", "seed"):
+        assert name in proc.stdout
+
+
+@pytest.fixture(scope="module")
+def telco_run(tmp_path_factory) -> tuple[Path, dict, str]:
+    workdir = tmp_path_factory.mktemp("telco")
+    proc = run_cli("run", str(NOTEBOOK), "-p", "dataset", "telco_churn", "-p", "target", "churn", cwd=workdir)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    d = only_run(workdir)
+    return d, json.loads((d / "run.json").read_text()), render_dom(d / "report.html")
+
+
+@pytest.mark.slow
+@pytest.mark.browser
+def test_telco_run_records_headline_metrics(telco_run):
+    _, rec, _ = telco_run
+    m = rec["metrics"]
+    assert rec["status"] == "succeeded"
+    assert (m["rows"], m["columns"], m["duplicate_rows"], m["alerts"]) == (7043, 21, 0, 1)
+    assert m["missing_fraction"] == pytest.approx(11 / (7043 * 21), rel=1e-6)
+    assert m["target_rate"] == pytest.approx(1869 / 7043, rel=1e-6)
+
+
+@pytest.mark.slow
+@pytest.mark.browser
+def test_telco_report_renders_offline_with_plots_and_static_explorer(telco_run):
+    d, _, dom = telco_run
+    assert dom.count('class="main-svg"') >= 40          # section figures + two per explorer pane
+    assert 'class="wb-widget"' in dom and dom.count("<details") == 21  # one explorer pane per column
+    assert "Month-to-month" in dom and "id-like" in dom
+    assert "wb-note-error" not in dom and "Traceback" not in dom
+    assert (d / "report.html").stat().st_size < 8 * 2 ** 20  # histograms pre-binned, plotly.js once
+    assert (d / "report.html").read_text().count("PlotlyConfig = {MathJaxConfig") == 1
+
+
+@pytest.mark.slow
+@pytest.mark.browser
+def test_csv_with_awkward_columns_and_multiclass_target(tmp_path):
+    rng = np.random.default_rng(0)
+    n = 300
+    df = pd.DataFrame({
+        "id": [f"u{i}" for i in range(n)],
+        "signup": pd.date_range("2023-01-01", periods=n, freq="D").strftime("%Y-%m-%d"),
+        "âge 年齢": rng.integers(18, 80, n),
+        "Plan": rng.choice(["basic", "pro", "team"], n),
+        "plan ": rng.choice(["basic", "pro", "team"], n),
+        "nothing": np.nan,
+        "always": "same",
+        "spend": rng.lognormal(3, 1, n),
+        "segment": rng.choice(["a", "b", "c"], n),
+    })
+    csv = tmp_path / "customers.csv"
+    df.to_csv(csv, index=False)
+    proc = run_cli("run", str(NOTEBOOK), "-p", "dataset", str(csv), "-p", "target", "segment", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    d = only_run(tmp_path)
+    rec = json.loads((d / "run.json").read_text())
+    assert rec["metrics"]["rows"] == n and rec["metrics"]["columns"] == 9
+    assert "target_rate" not in rec["metrics"]  # 3 classes: no single rate
+    dom = render_dom(d / "report.html")
+    for text in ("3 classes, not 2", "all missing", "constant", "similar name", "parsed as datetimes", "id-like"):
+        assert text in dom, text
+    assert dom.count('class="main-svg"') >= 10 and "wb-note-error" not in dom
+
+
+@pytest.mark.slow
+def test_missing_target_column_fails_with_the_columns_listed(tmp_path):
+    csv = tmp_path / "t.csv"
+    pd.DataFrame({"a": [1, 2], "b": ["x", "y"]}).to_csv(csv, index=False)
+    proc = run_cli("run", str(NOTEBOOK), "-p", "dataset", str(csv), "-p", "target", "churn", cwd=tmp_path)
+    assert proc.returncode == 1
+    assert "DatasetError" in proc.stderr and "target column 'churn' not in 't'" in proc.stderr
+    rec = json.loads((only_run(tmp_path) / "run.json").read_text())
+    assert rec["status"] == "failed" and "columns: a, b" in rec["error"]["evalue"]
+
+
+@pytest.mark.slow
+def test_interactive_explorer_redraws_for_the_chosen_column(tmp_path, monkeypatch):
+    """In a live kernel (outside ``workbench run``) the dropdown's observer redraws the Output widget."""
+    from nbclient import NotebookClient
+    from support import make_notebook
+
+    monkeypatch.delenv("WORKBENCH_RUN_DIR", raising=False)
+    monkeypatch.delenv("PLOTLY_RENDERER", raising=False)
+    nb_path = make_notebook(
+        tmp_path / "lab.ipynb", "target = 'churn'  # target",
+        "from workbench.data import load_dataset\nfrom workbench.explore import Exploration\n"
+        "eda = Exploration(load_dataset('telco_churn'), target=target)\nbox = eda.explorer()\nbox",
+        "box.children[0].value = 'contract'")
+    nb = nbformat.read(str(nb_path), as_version=4)
+    NotebookClient(nb, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}).execute()
+    state = nb.metadata["widgets"]["application/vnd.jupyter.widget-state+json"]["state"]
+    models = {m["model_name"]: m["state"] for m in state.values()}
+    assert models["DropdownModel"]["index"] == list(load_telco_columns()).index("contract")
+    shown = json.dumps(models["OutputModel"]["outputs"])
+    assert "contract: distribution" in shown and "rownames: distribution" not in shown
+
+
+def load_telco_columns() -> list[str]:
+    from workbench.data import load_dataset
+
+    return list(load_dataset("telco_churn").frame.columns)

@@ -1,0 +1,83 @@
+from pathlib import Path
+
+import pytest
+from support import make_notebook
+
+from workbench.errors import NotebookNotFoundError, ParameterError
+from workbench.runner.params import inspect_parameters, parse_parameters_source, parse_value, validate
+
+SOURCE = '''# Parameters
+dataset = "telco_churn"  # registry name or a CSV path
+folds = 5  # number of CV folds
+lr = 0.001  # learning rate
+models = ["logreg", "catboost"]  # registry names
+opts = {"a": 1}  # extra options
+flag = False  # a switch
+# seed for everything
+seed = None
+threshold: float = 1  # annotated as float
+'''
+
+
+def test_parse_types_defaults_and_help():
+    params = {p.name: p for p in parse_parameters_source(SOURCE)}
+    assert list(params) == ["dataset", "folds", "lr", "models", "opts", "flag", "seed", "threshold"]
+    assert params["dataset"].type == "str" and params["dataset"].help == "registry name or a CSV path"
+    assert params["folds"].type == "int" and params["folds"].default == 5
+    assert params["lr"].type == "float"
+    assert params["models"].type == "list" and params["models"].default == ["logreg", "catboost"]
+    assert params["opts"].type == "dict"
+    assert params["flag"].type == "bool"
+    assert params["seed"].type == "any" and params["seed"].help == "seed for everything"
+    assert params["threshold"].type == "float"
+
+
+def test_non_literal_default_is_an_error():
+    with pytest.raises(ParameterError, match="literal default"):
+        parse_parameters_source("x = compute()  # nope")
+
+
+@pytest.mark.parametrize("text,value", [("3", 3), ("0.5", 0.5), ("[logreg, catboost]", ["logreg", "catboost"]),
+                                        ("{a: 1}", {"a": 1}), ("true", True), ("hello", "hello"), ("", "")])
+def test_values_parse_as_yaml(text, value):
+    assert parse_value(text) == value
+
+
+def test_validate_unknown_lists_valid_names():
+    params = parse_parameters_source(SOURCE)
+    with pytest.raises(ParameterError) as e:
+        validate(params, {"fold": 3}, notebook="nb.ipynb")
+    msg = str(e.value)
+    assert "'fold'" in msg and "folds" in msg and "dataset" in msg and "workbench params" in msg
+
+
+@pytest.mark.parametrize("name,value", [("folds", 2.5), ("folds", "five"), ("folds", True), ("models", "logreg"),
+                                        ("flag", 1), ("opts", [1])])
+def test_validate_wrong_type(name, value):
+    with pytest.raises(ParameterError, match=f"parameter '{name}'.*must be"):
+        validate(parse_parameters_source(SOURCE), {name: value})
+
+
+def test_validate_widening_and_raw_text_for_strings():
+    params = parse_parameters_source(SOURCE)
+    out = validate(params, {"lr": 1, "dataset": 123, "seed": [1]}, raw={"dataset": "123"})
+    assert out == {"lr": 1.0, "dataset": "123", "seed": [1]}
+    assert isinstance(out["lr"], float)
+
+
+def test_inspect_errors(tmp_path: Path):
+    with pytest.raises(NotebookNotFoundError, match="not found"):
+        inspect_parameters(tmp_path / "missing.ipynb")
+    (tmp_path / "x.txt").write_text("{}")
+    with pytest.raises(NotebookNotFoundError, match="not a notebook"):
+        inspect_parameters(tmp_path / "x.txt")
+    (tmp_path / "broken.ipynb").write_text("{not json")
+    with pytest.raises(NotebookNotFoundError, match="not a readable notebook"):
+        inspect_parameters(tmp_path / "broken.ipynb")
+    nb = make_notebook(tmp_path / "untagged.ipynb", "x = 1")
+    import nbformat
+    n = nbformat.read(str(nb), as_version=4)
+    n.cells[0].metadata["tags"] = []
+    nbformat.write(n, str(nb))
+    with pytest.raises(ParameterError, match="no cell tagged 'parameters'"):
+        inspect_parameters(nb)

@@ -1,0 +1,249 @@
+"""Unit tests of workbench.tabular on small real data (telco_churn slices, scikit-learn's bundled sets)."""
+
+from __future__ import annotations
+
+import json
+import operator
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+from support import run_cli
+
+import workbench
+from workbench import tabular
+from workbench.errors import DatasetError, ModelError
+from workbench.tabular import ModelSpec
+
+
+@pytest.fixture(scope="module")
+def telco() -> pd.DataFrame:
+    return workbench.load_dataset("telco_churn", target="churn").frame
+
+
+@pytest.fixture(scope="module")
+def small(telco) -> pd.DataFrame:
+    return telco.iloc[:1200].copy()
+
+
+def _iris() -> pd.DataFrame:
+    from sklearn.datasets import load_iris
+
+    d = load_iris(as_frame=True)
+    df = d.frame.rename(columns={"target": "species"})
+    df["species"] = np.asarray(d.target_names)[df["species"]]
+    return df
+
+
+def _prepare(df, target="churn", **kw):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        return tabular.prepare_task(df, target, **kw)
+
+
+# ------------------------------------------------------------------------------------- preparation
+def test_prepare_telco_types_split_and_id_drop(telco):
+    with pytest.warns(UserWarning, match="rownames.*ID-like"):
+        task = tabular.prepare_task(workbench.load_dataset("telco_churn"), "churn", positive_label="Yes", folds=5)
+    assert "rownames" in task.dropped and "rownames" not in task.features
+    assert task.classes == ["No", "Yes"] and task.positive_label == "Yes" and task.binary
+    assert "total_charges" in task.numeric and "contract" in task.categorical
+    assert len(task.y_train) + len(task.y_test) == len(telco) and len(task.folds) == 5
+    assert task.X_train["total_charges"].isna().sum() + task.X_test["total_charges"].isna().sum() == 11
+    assert set(task.categories["contract"]) == {"Month-to-month", "One year", "Two year"}
+    assert "ROC-AUC" in task.summary().to_string()
+
+
+@pytest.mark.filterwarnings("ignore:column 'rownames' dropped")
+def test_positive_label_inferred_or_checked(small):
+    with pytest.warns(UserWarning, match="minority class 'Yes'"):
+        task = tabular.prepare_task(small, "churn", positive_label="", models=["logreg"])
+    assert task.classes[-1] == "Yes"
+    with pytest.raises(DatasetError, match="positive_label 'Maybe'.*'No', 'Yes'"):
+        _prepare(small, positive_label="Maybe")
+    task = _prepare(small, positive_label="No")
+    assert task.classes == ["Yes", "No"]
+
+
+@pytest.mark.parametrize("change, error, match", [
+    (lambda df: df.drop(columns="churn"), DatasetError, "target column 'churn' not in .*columns: rownames"),
+    (lambda df: df.assign(churn="No"), DatasetError, "single class .*'No'"),
+    (lambda df: df.assign(churn=["Maybe"] + df["churn"].tolist()[1:]), DatasetError,
+     r"too rare for stratified 5-fold CV.*'Maybe': 1 sample.*at least 8; fix: drop or merge"),
+    (lambda df: df.assign(churn=["Maybe"] * 5 + df["churn"].tolist()[5:]), DatasetError,
+     r"'Maybe': 5 sample.*at least 8; fix: lower folds \(-p folds 3\)"),
+    (lambda df: df.assign(churn=df["monthly_charges"]), DatasetError, "looks continuous"),
+    (lambda df: df[["churn"]].assign(x=np.nan), DatasetError, "no usable feature columns"),
+])
+def test_bad_input_is_a_clear_error_before_training(small, change, error, match):
+    with pytest.raises(error, match=match):
+        _prepare(change(small), positive_label="Yes", folds=5)
+
+
+@pytest.mark.filterwarnings("ignore:column 'rownames' dropped")
+def test_all_missing_feature_dropped_with_warning(small):
+    with pytest.warns(UserWarning, match="'empty' dropped \\(all values missing\\)"):
+        task = tabular.prepare_task(small.assign(empty=np.nan), "churn", positive_label="Yes")
+    assert "empty" not in task.features
+
+
+def test_unknown_model_and_metric_list_valid_names(small):
+    with pytest.raises(ModelError, match="unknown model name.*'xgboost'.*valid models: dummy, logreg, random_forest, "
+                                         "hist_gb, catboost"):
+        _prepare(small, models=["logreg", "xgboost"])
+    with pytest.raises(ModelError, match="unknown ranking metric 'auroc'.*roc_auc"):
+        _prepare(small, metric="auroc")
+    assert tabular.validate_models(["LR", "rf", "hgb", "logreg"]) == ["logreg", "random_forest", "hist_gb"]
+    from workbench.evaluation import resolve_metric
+
+    assert resolve_metric("ROC-AUC").key == "roc_auc"
+
+
+def test_preprocessor_tolerates_unknown_categories(small):
+    task = _prepare(small, positive_label="Yes")
+    pre = tabular.make_preprocessor(task.numeric, task.categorical).fit(task.X_train)
+    X = task.X_test.copy()
+    X["contract"] = "Ten year"
+    out = pre.transform(X)
+    assert np.isfinite(out).all() and out.shape[0] == len(X)
+
+
+# --------------------------------------------------------------------------------------- comparison
+class _Broken:
+    """An estimator that always fails to fit (a stand-in for a crashing model)."""
+
+    def get_params(self, deep=True):
+        return {}
+
+    def fit(self, X, y):
+        raise RuntimeError("boom: this model cannot fit")
+
+
+def test_failing_model_is_an_error_row_and_leaderboard_persisted(small, tmp_path, request):
+    tabular.REGISTRY.register("broken", ModelSpec("broken", "fails", lambda *a: _Broken(), 0.1))
+    request.addfinalizer(lambda: tabular.REGISTRY.unregister("broken"))
+    task = _prepare(small, positive_label="Yes", folds=3, models=["dummy", "broken", "logreg"])
+    comp = tabular.compare_models(task, n_jobs=1, out_dir=tmp_path, verbose=False)
+    lb = comp.leaderboard
+    assert lb.index.tolist() == ["logreg", "dummy", "broken"]
+    assert lb.loc["broken", "status"] == "error" and "boom" in lb.loc["broken", "error"]
+    assert comp.best == "logreg" and lb.loc["logreg", "roc_auc_mean"] > 0.75
+    saved = pd.read_csv(tmp_path / "leaderboard.csv", index_col=0)
+    assert saved.index.tolist() == lb.index.tolist()
+    assert "error" in comp.table().columns
+    assert len(comp.fold_scores) == 6 and not np.isnan(comp.oof["logreg"]).any()
+
+
+def test_multiclass_parallel_comparison_is_reproducible():
+    task = _prepare(_iris(), "species", positive_label="Yes", folds=3, models=["logreg", "hist_gb", "catboost"])
+    assert not task.binary and any("ignored" in n for n in task.notes)
+    a = tabular.compare_models(task, n_jobs=2, verbose=False)
+    b = tabular.compare_models(task, models=["logreg"], n_jobs=2, verbose=False)
+    assert (a.leaderboard["status"] == "ok").all()
+    for key in ("roc_auc", "pr_auc", "f1", "log_loss", "brier"):
+        assert np.isfinite(a.leaderboard[f"{key}_mean"]).all()
+    assert a.leaderboard.loc["logreg", "roc_auc_mean"] > 0.95
+    assert a.leaderboard.loc["logreg", "f1_mean"] == b.leaderboard.loc["logreg", "f1_mean"]
+    model = tabular.fit_best(task, a)
+    figs = tabular.diagnostic_figures(task, model)
+    assert "micro-averaged" in figs[0].layout.title.text and len(tabular.overlay_figures(a)) == 3
+
+
+# ------------------------------------------------------------------------------ refit, save, score
+@pytest.fixture(scope="module")
+def fitted(small, tmp_path_factory):
+    """catboost and logreg refit on a telco slice, each saved to a folder."""
+    task = _prepare(small, positive_label="Yes", folds=3, models=["logreg", "catboost"])
+    comp = tabular.compare_models(task, n_jobs=1, verbose=False)
+    out = {}
+    for name in ("logreg", "catboost"):
+        model = tabular.fit_best(task, comp, name)
+        folder = tabular.save_model(model, tmp_path_factory.mktemp(name) / "model")
+        out[name] = (task, model, folder)
+    return out
+
+
+@pytest.mark.parametrize("name, file", [("logreg", "model.skops"), ("catboost", "model.cbm")])
+def test_save_load_round_trip_and_sidecar(fitted, small, name, file):
+    task, model, folder = fitted[name]
+    card = json.loads((folder / "model.json").read_text())
+    assert (folder / file).is_file() and list(card["files"]) == [file] and card["format_version"] == 2
+    assert card["kind"] == "tabular" and card["task"] == "binary" and card["name"] == name
+    columns = {c["name"]: c for c in card["input_schema"]["columns"]}
+    assert list(columns) == task.features and columns["contract"]["categories"]
+    assert columns["tenure"]["dtype"] == "int64" and card["input_schema"]["id_columns"] == ["rownames"]
+    assert card["metrics"]["test_metrics"]["roc_auc"] > 0.7 and "mean" in card["metrics"]["cv_metrics"]["roc_auc"]
+    assert card["threshold_rule"].startswith("F1-optimal") and card["classes"] == ["No", "Yes"]
+    assert card["output_schema"]["columns"] == ["rownames", "prediction", "proba_No", "proba_Yes", "error"]
+    loaded = tabular.load_model(folder)
+    raw = small.loc[task.X_test.index]
+    shuffled = raw.sample(frac=1.0, random_state=1)[list(reversed(raw.columns))].assign(extra="ignored")
+    expect = model.predict_frame(task.X_test)
+    got = tabular.score_frame(loaded, shuffled).set_index(shuffled.index).loc[raw.index]
+    np.testing.assert_allclose(got[["proba_No", "proba_Yes"]].to_numpy(), expect[["proba_No", "proba_Yes"]].to_numpy(),
+                               rtol=0, atol=1e-12)
+    assert (got["prediction"].to_numpy() == expect["prediction"].to_numpy()).all()
+    assert (got["rownames"].to_numpy() == raw["rownames"].to_numpy()).all()
+
+
+def test_scoring_unseen_categories_and_missing_columns(fitted, small):
+    task, model, folder = fitted["catboost"]
+    loaded = tabular.load_model(folder)
+    df = small.head(20).assign(contract="Ten year", payment_method=np.nan)
+    with pytest.warns(UserWarning, match="not seen in training.*contract: 20"):
+        out = tabular.score_frame(loaded, df)
+    assert len(out) == 20 and out["proba_Yes"].between(0, 1).all()
+    with pytest.raises(ModelError, match="lacks 2 column.*tenure, contract"):
+        tabular.score_frame(loaded, small.drop(columns=["tenure", "contract"]))
+
+
+def test_load_refuses_changed_file_and_untrusted_types(fitted, tmp_path):
+    import shutil
+
+    import skops.io as sio
+    from sklearn.preprocessing import FunctionTransformer
+
+    _, _, folder = fitted["logreg"]
+    copy = tmp_path / "m"
+    shutil.copytree(folder, copy)
+    with open(copy / "model.skops", "ab") as f:
+        f.write(b"\0")
+    with pytest.raises(ModelError, match="does not match the sha256"):
+        tabular.load_model(copy)
+    sio.dump(FunctionTransformer(func=operator.neg), copy / "model.skops")
+    from workbench.core.io import file_sha256
+
+    card = json.loads((copy / "model.json").read_text())
+    card["files"]["model.skops"] = file_sha256(copy / "model.skops")
+    (copy / "model.json").write_text(json.dumps(card))
+    with pytest.raises(ModelError, match="outside the allow-list.*operator"):
+        tabular.load_model(copy)
+    with pytest.raises(ModelError, match="no model.json"):
+        tabular.load_model(tmp_path)
+
+
+def test_catboost_writes_no_files_in_cwd(small, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    task = _prepare(small, positive_label="Yes", folds=3)
+    tabular.build_model("catboost", task.numeric, task.categorical).set_params(iterations=20).fit(
+        task.X_train, task.y_train)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_predict_cli_and_score_alias(fitted, small, tmp_path):
+    _, model, folder = fitted["catboost"]
+    small.head(50).drop(columns=["churn"]).to_csv(tmp_path / "new.csv", index=False)
+    proc = run_cli("predict", str(folder), "new.csv", "-o", "out/pred.csv", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert "predicted 50 row(s) with tabular model 'catboost'" in proc.stdout
+    pred = pd.read_csv(tmp_path / "out/pred.csv")
+    assert pred.columns.tolist() == ["rownames", "prediction", "proba_No", "proba_Yes", "error"]
+    alias = run_cli("score", str(folder), "new.csv", "-o", "out/pred2.csv", cwd=tmp_path)
+    assert alias.returncode == 0 and "alias of `workbench predict`" in alias.stderr
+    assert pd.read_csv(tmp_path / "out/pred2.csv").equals(pred)
+    assert pred["rownames"].tolist() == small["rownames"].head(50).tolist()
+    small.head(5).drop(columns=["tenure"]).to_csv(tmp_path / "bad.csv", index=False)
+    proc = run_cli("predict", str(folder), "bad.csv", "-o", "x.csv", cwd=tmp_path)
+    assert proc.returncode == 2 and "tenure" in proc.stderr and "lacks 1 column" in proc.stderr
+    assert not (tmp_path / "x.csv").exists()

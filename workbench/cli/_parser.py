@@ -1,0 +1,115 @@
+"""The argument parser of ``workbench``: subcommands, their options and help texts."""
+
+from __future__ import annotations
+
+import argparse
+
+from . import _commands as c
+
+EPILOG = """examples:
+  workbench run notebooks/compare_models.ipynb -p models '[logreg, catboost]' -p folds 5
+  workbench sweep notebooks/compare_models.ipynb -g folds=3,5 -g seed=0,1 --jobs 2
+  workbench compare RUN_ID RUN_ID        # or: workbench compare --sweep SWEEP_ID
+  workbench run notebooks/explore.ipynb -p dataset data/my_table.csv -p target label
+  workbench predict reports/compare_models/RUN_ID/artifacts/model new.csv -o predictions.csv
+  workbench params notebooks/explore.ipynb
+  workbench runs --notebook explore --status failed
+  workbench demo                      # every notebook in notebooks/ on its defaults
+"""
+
+
+def _params_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("-p", "--parameter", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),
+                   help="set a parameter; VALUE is read as YAML ('3' -> int, '[a, b]' -> list)")
+    p.add_argument("-f", "--parameters-file", metavar="YAML", help="parameters from a YAML mapping (-p wins)")
+
+
+def _reports(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--reports", default="reports", help="reports folder (default: ./reports)")
+
+
+def _timeout(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--timeout", type=float, default=None, metavar="S", help="per-cell timeout in seconds")
+
+
+def _run_parsers(sub) -> None:
+    p = sub.add_parser("run", help="run a notebook in a fresh kernel into reports/<notebook>/<run_id>/")
+    p.add_argument("notebook", help="path to the .ipynb")
+    _params_args(p)
+    _timeout(p)
+    p.add_argument("--hide-code", action="store_true", help="leave code cells out of the HTML report")
+    p.add_argument("--no-progress", action="store_true", help="no per-cell progress bar")
+    p.add_argument("--kernel", default=None, help="kernel name (default: the notebook's)")
+    p.add_argument("--force", action="store_true",
+                   help="execute even if an identical earlier run (same code, parameters, data, packages) exists")
+    p.add_argument("--sweep-id", default=None, help=argparse.SUPPRESS)
+    _reports(p)
+    p.set_defaults(func=c.cmd_run)
+
+    p = sub.add_parser("demo", help="run every notebook of a folder on its defaults (the main job)")
+    p.add_argument("folder", nargs="?", default="notebooks")
+    p.add_argument("--force", action="store_true", help="execute even where an identical run can be reused")
+    _timeout(p)
+    _reports(p)
+    p.set_defaults(func=c.cmd_demo)
+
+    p = sub.add_parser("sweep", help="run a parameter grid, each run in its own process and kernel")
+    p.add_argument("notebook")
+    p.add_argument("-g", "--grid", action="append", default=[], metavar="NAME=V1,V2",
+                   help="a grid axis; values are YAML (-g folds=3,5 -g models=[logreg],[logreg, catboost])")
+    _params_args(p)
+    p.add_argument("--jobs", "-j", type=int, default=1, help="runs at once on this machine (default 1)")
+    p.add_argument("--scheduler", metavar="ADDRESS", help="Dask scheduler address (tcp://host:8786): run there")
+    _timeout(p)
+    p.add_argument("--force", action="store_true", help="execute even where an identical run can be reused")
+    _reports(p)
+    p.set_defaults(func=c.cmd_sweep)
+
+
+def _inspect_parsers(sub) -> None:
+    p = sub.add_parser("runs", help="list runs, newest first")
+    p.add_argument("--notebook", "-n", help="only this notebook (name or path)")
+    p.add_argument("--status", "-s", choices=["succeeded", "failed", "running", "interrupted"])
+    p.add_argument("--limit", type=int, default=50)
+    _reports(p)
+    p.set_defaults(func=c.cmd_runs)
+
+    p = sub.add_parser("params", help="a notebook's parameters: type, default and help")
+    p.add_argument("notebook")
+    p.set_defaults(func=c.cmd_params)
+
+    p = sub.add_parser("compare", help="an offline HTML page comparing runs (or a sweep)")
+    p.add_argument("run_ids", nargs="*", metavar="RUN_ID", help="run ids or unique prefixes")
+    p.add_argument("--sweep", help="compare all runs of this sweep")
+    p.add_argument("--baseline", help="run id the deltas are taken against (default: the oldest)")
+    p.add_argument("-o", "--output", help="where to write the page")
+    _reports(p)
+    p.set_defaults(func=c.cmd_compare)
+
+    p = sub.add_parser("sync", help="upload offline W&B runs (needs W&B configured and a network)")
+    p.add_argument("--wandb-dir", default=None, help="folder holding wandb/ (default: $WANDB_DIR or .)")
+    p.set_defaults(func=c.cmd_sync)
+
+
+def _model_parsers(sub) -> None:
+    for name, alias in (("predict", None), ("score", "predict")):
+        p = sub.add_parser(name, help="predict with any saved model (tabular rows, images)" if alias is None
+                           else "alias of `predict`")
+        p.add_argument("model_dir", help="model folder (model.json and the model's files)")
+        p.add_argument("inputs", nargs="+", metavar="INPUT",
+                       help="tabular models: CSV/TSV/Parquet files; vision models: image files and folders")
+        p.add_argument("-o", "--output", required=True, help="where to write the predictions CSV")
+        p.add_argument("--force", action="store_true", help="replace the output file if it exists")
+        p.set_defaults(func=c.cmd_predict, alias_of=alias)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="workbench", description="Run parameterized notebooks into versioned, offline HTML reports.",
+        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+    _run_parsers(sub)
+    _inspect_parsers(sub)
+    _model_parsers(sub)
+    return parser

@@ -1,0 +1,39 @@
+"""Data shared by every domain: one dataset registry (tables and images), loaders, splits, profiling.
+
+- ``load_dataset(name_or_path, target=...)``: a registered table or a CSV/TSV/Parquet file, as a
+  :class:`Dataset` (frame + provenance).
+- ``load_image_dataset(name_or_folder)``: a registered image dataset or a folder of class subfolders,
+  as an :class:`ImageDataset`; ``load_pixels`` decodes them.
+- ``stratified_split``: the seeded, stratified split every domain uses.
+- column profiling (``prepare_frame``, ``column_summary``, ``overview``, ...), shared by exploration
+  and drift monitoring.
+
+Importing this package is cheap (no numpy or pandas): the heavy parts load on first use.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from ._registry import DATASETS, DatasetEntry, dataset_names, dataset_version, register_dataset, registered
+from ._tables import Dataset, frame_fingerprint, load_dataset
+
+_LAZY = {
+    "ImageDataset": "_images", "IMAGE_EXTENSIONS": "_images", "check_image_file": "_images",
+    "image_dataset_names": "_images", "load_image_dataset": "_images", "load_pixels": "_images",
+    "open_rgb": "_images", "scan_folder": "_images", "split_dataset": "_images",
+    "stratified_split": "_splits",
+    "KINDS": "_profile", "SampleInfo": "_profile", "as_float": "_profile", "column_summary": "_profile",
+    "heavy_sample": "_profile", "missing_patterns": "_profile", "overview": "_profile",
+    "prepare_frame": "_profile", "similar_names": "_profile", "HIST_BINS": "_profile",
+}
+
+__all__ = ["DATASETS", "DatasetEntry", "Dataset", "dataset_names", "dataset_version", "register_dataset",
+           "registered", "frame_fingerprint", "load_dataset", *_LAZY]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+    raise AttributeError(f"module 'workbench.data' has no attribute {name!r}")

@@ -1,0 +1,262 @@
+"""Relations between columns and with the target, for :mod:`workbench.explore`: target kinds and
+rates with intervals (all rows), and the expensive statistics run on the seeded sample: correlations,
+Cramér's V and single-column leakage scores."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ..core.parallel import parallel_map
+from ..data._profile import as_float
+
+# ----------------------------------------------------------------------------- target
+
+
+@dataclass(frozen=True)
+class TargetInfo:
+    """What kind of target a column is: ``binary``, ``multiclass``, ``numeric``, ``constant``, ``empty``."""
+
+    name: str
+    kind: str
+    positive: Any = None
+    classes: int = 0
+    message: str = ""
+
+
+_POSITIVE = ("yes", "y", "true", "1", "1.0", "positive", "pos", "churn", "churned", "default", "fraud", "t")
+
+
+def target_info(s: pd.Series) -> TargetInfo:
+    """Classify a target column; for a binary one pick the positive label (1, True, "Yes", else the rarer)."""
+    name = str(s.name)
+    vc = s.value_counts(dropna=True)
+    if vc.empty:
+        return TargetInfo(name, "empty", message=f"target {name!r} is all missing: target analysis skipped")
+    if len(vc) == 1:
+        return TargetInfo(name, "constant", classes=1,
+                          message=f"target {name!r} has a single value ({vc.index[0]!r}): target analysis skipped")
+    if len(vc) == 2:
+        labels = list(vc.index)
+        pos = next((v for v in labels if str(v).strip().lower() in _POSITIVE), None)
+        if pos is None:
+            pos = vc.index[-1]
+        return TargetInfo(name, "binary", positive=pos, classes=2)
+    numeric = pd.api.types.is_numeric_dtype(s.dtype) and not pd.api.types.is_bool_dtype(s.dtype)
+    if numeric and (len(vc) > 20 or not pd.api.types.is_integer_dtype(s.dtype)):
+        return TargetInfo(name, "numeric", message=f"target {name!r} is numeric: showing its mean by group")
+    return TargetInfo(name, "multiclass", classes=len(vc),
+                      message=f"target {name!r} has {len(vc)} classes, not 2: target rates need a binary target; "
+                              "showing its class distribution instead")
+
+
+def target_vector(s: pd.Series, info: TargetInfo) -> np.ndarray:
+    """The target as floats: 1/0 for a binary target (NaN where missing), values for a numeric one."""
+    if info.kind == "binary":
+        y = (s == info.positive).to_numpy(dtype="float64", na_value=0.0)
+        y[s.isna().to_numpy()] = np.nan
+        return y
+    return s.to_numpy(dtype="float64", na_value=np.nan)
+
+
+def wilson_interval(k: np.ndarray, n: np.ndarray, z: float = 1.96) -> tuple[np.ndarray, np.ndarray]:
+    """95% Wilson score interval of ``k`` successes in ``n`` trials (vectorized)."""
+    k, n = np.asarray(k, float), np.asarray(n, float)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        p = k / n
+        denom = 1 + z * z / n
+        center = (p + z * z / (2 * n)) / denom
+        half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
+    return center - half, center + half
+
+
+def group_codes(s: pd.Series, kind: str, bins: int = 10, top: int = 15, edges: np.ndarray | None = None,
+                factorized: tuple | None = None) -> tuple[np.ndarray, list[str]]:
+    """Integer group per row and the group labels: quantile bins for numbers (or the given bin
+    ``edges``), the ``top`` most frequent values (the rest as "(other)") for categories (reusing
+    ``factorized`` = (codes, uniques, counts) when given); "(missing)" as its own group."""
+    if kind in ("numeric", "datetime"):
+        v = as_float(s)
+        ok = ~np.isnan(v)
+        if edges is None:
+            finite = v[np.isfinite(v)]
+            edges = np.quantile(finite, np.linspace(0, 1, bins + 1)) if finite.size else np.array([0.0])
+        edges = np.unique(edges)
+        codes = np.zeros(len(v), dtype=np.int64)
+        for e in edges[1:-1]:  # a few comparisons beat a binary search per row
+            codes += v >= e
+        codes[~ok] = -1
+        fmt = (lambda x: str(pd.Timestamp(int(x)).date())) if kind == "datetime" else (lambda x: f"{x:.4g}")
+        if len(edges) == 1:
+            labels = [fmt(edges[0])]
+        else:
+            labels = [f"[{fmt(a)}, {fmt(b)}{']' if i == len(edges) - 2 else ')'}"
+                      for i, (a, b) in enumerate(zip(edges[:-1], edges[1:]))]
+    else:
+        if factorized is None:
+            codes, uniq = pd.factorize(s, sort=False)
+            counts = np.bincount(codes[codes >= 0], minlength=len(uniq))
+        else:
+            codes, uniq, counts = factorized
+        keep = np.argsort(-counts, kind="stable")[:top]
+        keep = keep[counts[keep] > 0]
+        remap = np.full(len(uniq) + 1, len(keep), dtype=np.int64)
+        remap[keep] = np.arange(len(keep))
+        remap[-1] = -1
+        codes = remap[codes]
+        labels = [str(uniq[i])[:40] for i in keep] + (["(other)"] if np.count_nonzero(counts) > len(keep) else [])
+    codes = np.asarray(codes, dtype=np.int64)
+    if (codes < 0).any():
+        labels = labels + ["(missing)"]
+        codes = np.where(codes < 0, len(labels) - 1, codes)
+    return codes, labels
+
+
+def target_by_group(s: pd.Series, kind: str, y: np.ndarray, target_kind: str, bins: int = 10,
+                    top: int = 15, edges: np.ndarray | None = None, factorized: tuple | None = None) -> pd.DataFrame:
+    """Target rate (binary, with a Wilson interval) or mean (numeric, normal interval) per group."""
+    codes, labels = group_codes(s, kind, bins=bins, top=top, edges=edges, factorized=factorized)
+    ok = ~np.isnan(y)
+    codes, yv = codes[ok], y[ok]
+    k = len(labels)
+    n = np.bincount(codes, minlength=k).astype(float)
+    total = np.bincount(codes, weights=yv, minlength=k)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        rate = total / n
+        if target_kind == "binary":
+            lo, hi = wilson_interval(total, n)
+        else:
+            sq = np.bincount(codes, weights=yv * yv, minlength=k)
+            var = np.maximum(sq / n - rate ** 2, 0) * n / np.maximum(n - 1, 1)
+            half = 1.96 * np.sqrt(var / n)
+            lo, hi = rate - half, rate + half
+    out = pd.DataFrame({"group": labels, "rows": n.astype(int), "rate": rate, "low": lo, "high": hi})
+    return out[out["rows"] > 0].reset_index(drop=True)
+
+
+# ----------------------------------------------------------------------------- heavy statistics
+
+
+def average_ranks(v: np.ndarray) -> np.ndarray:
+    """Ranks 1..n of the non-missing values of ``v`` (ties get their average rank), NaN stays NaN."""
+    out = np.full(len(v), np.nan)
+    ok = np.flatnonzero(~np.isnan(v))
+    if ok.size == 0:
+        return out
+    order = np.argsort(v[ok], kind="stable")
+    sv = v[ok][order]
+    change = np.concatenate(([True], sv[1:] != sv[:-1]))
+    starts = np.flatnonzero(change)
+    sizes = np.diff(np.concatenate((starts, [len(sv)])))
+    ranks = np.empty(len(sv))
+    ranks[order] = np.repeat(starts + (sizes + 1) / 2, sizes)
+    out[ok] = ranks
+    return out
+
+
+def numeric_correlation(df: pd.DataFrame, columns: list[str], method: str = "spearman") -> pd.DataFrame:
+    """Pairwise correlation (pairwise-complete rows); Spearman ranks each column once, on its own
+    non-missing values, then takes Pearson's correlation of the ranks."""
+    values = parallel_map(lambda c: as_float(df[c]), columns, heavy=len(df) >= 50_000)
+    if method == "spearman":
+        values = parallel_map(average_ranks, values, heavy=len(df) >= 50_000)
+    frame = pd.DataFrame(dict(zip(range(len(columns)), values)))
+    out = frame.corr(method="pearson")
+    out.index = out.columns = columns
+    return out
+
+
+def cramers_v_matrix(df: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
+    """Bias-corrected Cramér's V between categorical columns (rows missing either value dropped)."""
+    codes = {}
+    for c in columns:
+        cd, uniq = pd.factorize(df[c])
+        codes[c] = (np.asarray(cd, dtype=np.int64), len(uniq))
+    k = len(columns)
+    out = np.eye(k)
+    for i in range(k):
+        a, ka = codes[columns[i]]
+        for j in range(i + 1, k):
+            b, kb = codes[columns[j]]
+            ok = (a >= 0) & (b >= 0)
+            out[i, j] = out[j, i] = _cramers_v(a[ok], b[ok], ka, kb)
+    return pd.DataFrame(out, index=columns, columns=columns)
+
+
+def _cramers_v(a: np.ndarray, b: np.ndarray, ka: int, kb: int) -> float:
+    n = len(a)
+    if n < 2:
+        return float("nan")
+    table = np.bincount(a * kb + b, minlength=ka * kb).reshape(ka, kb).astype(float)
+    table = table[table.sum(1) > 0][:, table.sum(0) > 0]
+    r, c = table.shape
+    if r < 2 or c < 2:
+        return 0.0
+    expected = table.sum(1, keepdims=True) * table.sum(0, keepdims=True) / n
+    phi2 = float(((table - expected) ** 2 / expected).sum()) / n
+    phi2c = max(0.0, phi2 - (r - 1) * (c - 1) / (n - 1))
+    rc, cc = r - (r - 1) ** 2 / (n - 1), c - (c - 1) ** 2 / (n - 1)
+    d = min(rc - 1, cc - 1)
+    return float(np.sqrt(phi2c / d)) if d > 0 else 0.0
+
+
+def grouped_auc(score: np.ndarray, pos: np.ndarray, neg: np.ndarray) -> float:
+    """AUC when every row of group ``i`` has score ``score[i]``, from per-group positive and negative
+    counts: O(groups) instead of ranking every row. Groups with equal scores count as ties."""
+    uniq, inv = np.unique(score, return_inverse=True)
+    p = np.bincount(inv, weights=pos, minlength=len(uniq))
+    q = np.bincount(inv, weights=neg, minlength=len(uniq))
+    n1, n0 = p.sum(), q.sum()
+    if n1 == 0 or n0 == 0:
+        return float("nan")
+    below = np.concatenate(([0.0], np.cumsum(q)[:-1]))
+    return float((p * (below + 0.5 * q)).sum() / (n1 * n0))
+
+
+def single_column_scores(df: pd.DataFrame, kinds: dict[str, str], target: str, info: TargetInfo,
+                         seed: int = 0, bins: int = 50) -> pd.DataFrame:
+    """How well each column alone predicts the target on held-out rows.
+
+    Each column becomes groups (categories, or ``bins`` quantile bins); the per-group target mean is
+    fitted on a random half and scored on the other half: AUC for a binary target, accuracy for a
+    multiclass one, R² for a numeric one. Values seen only in the fitting half (IDs) score as chance.
+    """
+    ys = df[target]
+    keep = ys.notna().to_numpy()
+    all_rows = bool(keep.all())
+    ycodes = np.asarray(pd.factorize(ys)[0])[keep] if info.kind == "multiclass" else None
+    y = target_vector(ys, info)[keep] if info.kind in ("binary", "numeric") else None
+    n = int(keep.sum())
+    fit = np.random.default_rng(seed).random(n) < 0.5
+    ev = ~fit
+    cols = [c for c, kind in kinds.items() if c != target and kind != "empty"]
+    if fit.sum() < 2 or ev.sum() < 2 or not cols:
+        return pd.DataFrame(columns=["column", "metric", "score"])
+
+    def score(c: str) -> dict[str, Any]:
+        codes, labels = group_codes(df[c] if all_rows else df[c][keep], kinds[c], bins=bins, top=10 ** 9)
+        k = len(labels)
+        cnt = np.bincount(codes[fit], minlength=k).astype(float)
+        if info.kind == "multiclass":
+            nc = int(ycodes.max()) + 1
+            table = np.bincount(codes[fit] * nc + ycodes[fit], minlength=k * nc).reshape(k, nc)
+            majority = np.bincount(ycodes[fit], minlength=nc).argmax()
+            pred = np.where(cnt > 0, table.argmax(1), majority)[codes[ev]]
+            return {"column": c, "metric": "accuracy", "score": float((pred == ycodes[ev]).mean())}
+        prior = float(y[fit].mean())
+        means = (np.bincount(codes[fit], weights=y[fit], minlength=k) + prior) / (cnt + 1)
+        means[cnt == 0] = prior
+        if info.kind == "binary":
+            pos = np.bincount(codes[ev], weights=y[ev], minlength=k)
+            neg = np.bincount(codes[ev], minlength=k) - pos
+            return {"column": c, "metric": "AUC", "score": grouped_auc(means, pos, neg)}
+        pred = means[codes[ev]]
+        resid = float(((y[ev] - pred) ** 2).sum())
+        tot = float(((y[ev] - y[ev].mean()) ** 2).sum())
+        return {"column": c, "metric": "R²", "score": 1 - resid / tot if tot > 0 else float("nan")}
+
+    rows = parallel_map(score, cols, heavy=n >= 20_000)
+    return pd.DataFrame(rows, columns=["column", "metric", "score"])

@@ -1,0 +1,68 @@
+"""What every loaded model offers: ``predict(inputs) -> DataFrame`` with the same columns for every kind."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Sequence
+
+from ._card import ModelCard
+
+
+class Predictor:
+    """A loaded model (see :func:`workbench.models.load`).
+
+    Subclasses implement :meth:`predict` (in-memory inputs: a table, image files or arrays, users)
+    and :meth:`predict_files` (inputs named on the command line). Both return a ``pandas.DataFrame``
+    whose columns are the input key (e.g. ``path`` or the table's ID columns), ``prediction``,
+    ``proba_<class>`` per class (classification) and ``error`` (None, or why that row has no prediction).
+    """
+
+    def __init__(self, folder: str | Path, card: ModelCard):
+        self.folder, self.card = Path(folder), card
+
+    @property
+    def kind(self) -> str:
+        return self.card.kind
+
+    @property
+    def classes(self) -> list:
+        return list(self.card.classes)
+
+    def predict(self, inputs: Any):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def predict_files(self, paths: Sequence[str]):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.card.kind}/{self.card.name} {self.card.task} from {self.folder}>"
+
+
+def probability_frame(keys: dict[str, Any], proba: Any, classes: Sequence, predictions: Sequence | None = None,
+                      errors: Sequence[str | None] | None = None):
+    """The common prediction table: key columns, ``prediction``, ``proba_<class>``, ``error``.
+
+    Rows with an error get no prediction and NaN probabilities. ``predictions`` default to the most
+    probable class.
+    """
+    import numpy as np
+    import pandas as pd
+
+    classes = list(classes)
+    n = len(proba)
+    errors = list(errors) if errors is not None else [None] * n
+    ok = np.array([e is None for e in errors], dtype=bool)
+    proba = np.asarray(proba, dtype=float).reshape(n, len(classes))
+    out = pd.DataFrame({k: list(v) for k, v in keys.items()}, index=range(n))
+    pred = np.full(n, None, dtype=object)
+    if predictions is not None:
+        pred[ok] = np.asarray(predictions, dtype=object)[ok]
+    elif ok.any():
+        pred[ok] = np.asarray(classes, dtype=object)[proba[ok].argmax(1)]
+    out["prediction"] = pred
+    for j, c in enumerate(classes):
+        col = np.full(n, np.nan)
+        col[ok] = proba[ok, j]
+        out[f"proba_{c}"] = col
+    out["error"] = errors
+    return out

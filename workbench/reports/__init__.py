@@ -1,0 +1,15 @@
+"""HTML: the offline report of a run, the index of the reports tree, comparison pages.
+
+All page HTML comes from the Jinja templates in ``templates/`` (the nbconvert report template and
+``pages/``); ipywidgets are drawn statically from their saved state (``_widgets``).
+"""
+
+from __future__ import annotations
+
+from ._compare import compare_html, write_compare
+from ._export import header_html, render_report, strip_remote_scripts, warm_up, write_report
+from ._index import index_html, update_index
+from ._widgets import render_widget, staticize_widgets
+
+__all__ = ["compare_html", "write_compare", "header_html", "render_report", "strip_remote_scripts", "warm_up",
+           "write_report", "index_html", "update_index", "render_widget", "staticize_widgets"]

@@ -1,0 +1,104 @@
+"""The report of one run: a self-contained, offline HTML file.
+
+The exporter is nbconvert's lab template with every CDN reference taken out (see
+``templates/workbench_report``); ipywidgets are drawn statically from their saved state and a
+header (``templates/pages/header.html.j2``) shows the run's status, parameters, metrics, commit and
+rerun command.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+import threading
+from pathlib import Path
+from typing import Any
+
+from ..core.io import atomic_write_text
+from ..core.runs import RunRecord
+from . import _widgets
+from ._pages import CSS, TEMPLATES, render
+
+
+def header_html(rec: RunRecord | dict[str, Any]) -> str:
+    """The report header: status, run id, times, parameters, metrics, commit, rerun command."""
+    if isinstance(rec, dict):
+        rec = RunRecord.from_dict({"run_id": "", **rec})
+    git = rec.git or {}
+    commit = (git.get("commit") or "")[:12] or "not in git"
+    if git.get("dirty"):
+        commit += " (uncommitted changes)"
+    return render("header.html.j2", rec=rec, commit=commit, notes=rec.extra.get("notes", []),
+                  kernel_note=rec.extra.get("kernel_note"))
+
+
+_exporters: dict[bool, Any] = {}
+_exporter_lock = threading.Lock()
+
+
+def warm_up(hide_code: bool = False) -> threading.Thread:
+    """Import nbconvert and compile the report template in a background thread.
+
+    The runner calls this while the kernel executes (the main thread only waits on the kernel
+    then), so the export at the end does not pay for it.
+    """
+    t = threading.Thread(target=_exporter, args=(hide_code,), name="workbench-report-warmup", daemon=True)
+    t.start()
+    return t
+
+
+def _exporter(hide_code: bool):
+    with _exporter_lock:
+        return _make_exporter(hide_code)
+
+
+def _make_exporter(hide_code: bool):
+    if hide_code not in _exporters:
+        from nbconvert import HTMLExporter
+
+        ex = HTMLExporter(template_name="workbench_report", extra_template_basedirs=[str(TEMPLATES)])
+        ex.exclude_input = hide_code
+        ex.exclude_input_prompt = hide_code
+        ex.embed_images = True
+        # compile the template now (first render otherwise pays for it)
+        ex.from_notebook_node(__import__("nbformat").v4.new_notebook(),
+                              resources={"workbench_header": "", "workbench_css": ""})
+        _exporters[hide_code] = ex
+    return _exporters[hide_code]
+
+
+_REMOTE_SCRIPT = re.compile(r"""<script\b[^>]*\bsrc\s*=\s*["']?(?:https?:)?//[^>]*>\s*</script>""", re.I)
+
+
+def strip_remote_scripts(nb) -> int:
+    """Remove ``<script src="https://...">`` tags from HTML outputs (e.g. plotly's MathJax loader):
+    a report must not reach out to a CDN. Returns how many were removed."""
+    removed = 0
+    for cell in nb.cells:
+        for out in cell.get("outputs", []) if cell.get("cell_type") == "code" else []:
+            data = out.get("data") or {}
+            if "text/html" in data:
+                text = data["text/html"]
+                text = "".join(text) if isinstance(text, list) else text
+                new, n = _REMOTE_SCRIPT.subn("", text)
+                if n:
+                    data["text/html"] = new
+                    removed += n
+    return removed
+
+
+def render_report(nb, rec: RunRecord, hide_code: bool = False) -> str:
+    """The offline HTML report of an executed notebook ``nb`` described by run record ``rec``."""
+    nb = copy.deepcopy(nb)
+    _widgets.staticize_widgets(nb)
+    strip_remote_scripts(nb)
+    nb.metadata["title"] = f"{rec.notebook or 'report'} · {rec.run_id}"
+    body, _ = _exporter(hide_code).from_notebook_node(
+        nb, resources={"workbench_header": header_html(rec), "workbench_css": CSS})
+    return body
+
+
+def write_report(path: str | Path, nb, rec: RunRecord, hide_code: bool = False) -> None:
+    atomic_write_text(path, render_report(nb, rec, hide_code))
+
+

@@ -1,0 +1,212 @@
+"""Notebook parameters as a signature: inspect the ``parameters`` cell, parse and validate values.
+
+The ``parameters`` cell (papermill's convention) holds literal assignments, each with a comment
+that serves as help::
+
+    dataset = "telco_churn"  # registry name or a CSV/Parquet path
+    folds = 5                # number of cross-validation folds
+
+Values given on the command line are parsed as YAML literals (``-p models '[logreg, catboost]'``).
+An unknown name or a value whose type does not fit the default is a :class:`ParameterError`.
+"""
+
+from __future__ import annotations
+
+import ast
+import io
+import tokenize
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Mapping
+
+import yaml
+
+from ..errors import NotebookNotFoundError, ParameterError
+
+_TYPE_NAMES = {bool: "bool", int: "int", float: "float", str: "str", list: "list", dict: "dict",
+               tuple: "list", type(None): "any"}
+_ANNOTATIONS = {"bool": bool, "int": int, "float": float, "str": str, "list": list, "dict": dict}
+
+
+@dataclass(frozen=True)
+class Parameter:
+    """One notebook parameter: its name, type name, literal default and help text."""
+
+    name: str
+    type: str
+    default: Any
+    help: str = ""
+
+
+def read_notebook(path: str | Path) -> dict[str, Any]:
+    """A notebook's JSON (as plain dicts), with a clear error when it is missing or not a notebook.
+
+    Plain ``json`` rather than nbformat: inspecting parameters must stay cheap (the run cache
+    answers without importing the execution stack).
+    """
+    import json
+
+    p = Path(path)
+    if not p.is_file():
+        hint = ""
+        nbdir = Path("notebooks")
+        if nbdir.is_dir():
+            names = sorted(x.name for x in nbdir.glob("*.ipynb"))
+            hint = f"; notebooks here: {', '.join(names) or 'none'}"
+        raise NotebookNotFoundError(f"notebook {str(path)!r} not found{hint}")
+    if p.suffix != ".ipynb":
+        raise NotebookNotFoundError(f"{str(path)!r} is not a notebook: expected a .ipynb file")
+    try:
+        nb = json.loads(p.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as e:
+        raise NotebookNotFoundError(f"{str(path)!r} is not a readable notebook: {e}") from e
+    if not isinstance(nb, dict) or not isinstance(nb.get("cells"), list):
+        raise NotebookNotFoundError(f"{str(path)!r} is not a readable notebook: no 'cells' list")
+    return nb
+
+
+def _source(cell: Mapping[str, Any]) -> str:
+    src = cell.get("source", "")
+    return "".join(src) if isinstance(src, list) else str(src)
+
+
+def parameters_cell(nb: Mapping[str, Any]) -> tuple[int, str] | None:
+    """Index and source of the first code cell tagged ``parameters``, or None."""
+    for i, cell in enumerate(nb.get("cells", [])):
+        if cell.get("cell_type") == "code" and "parameters" in (cell.get("metadata") or {}).get("tags", []):
+            return i, _source(cell)
+    return None
+
+
+def _comments_by_line(source: str) -> dict[int, str]:
+    out: dict[int, str] = {}
+    try:
+        for tok in tokenize.generate_tokens(io.StringIO(source).readline):
+            if tok.type == tokenize.COMMENT:
+                out[tok.start[0]] = tok.string.lstrip("#").strip()
+    except (tokenize.TokenError, IndentationError):
+        pass
+    return out
+
+
+def parse_parameters_source(source: str, where: str = "parameters cell") -> list[Parameter]:
+    """Parameters declared in the source of a parameters cell."""
+    try:
+        tree = ast.parse(source)
+    except SyntaxError as e:
+        raise ParameterError(f"{where} is not valid Python: {e}") from e
+    comments = _comments_by_line(source)
+    params: list[Parameter] = []
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
+            name, value, ann = node.targets[0].id, node.value, None
+        elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name) and node.value is not None:
+            name, value, ann = node.target.id, node.value, node.annotation
+        else:
+            continue
+        try:
+            default = ast.literal_eval(value)
+        except ValueError as e:
+            raise ParameterError(
+                f"parameter {name!r} in the {where} must have a literal default "
+                f"(number, string, list, dict, bool or None), got {ast.unparse(value)!r}"
+            ) from e
+        if isinstance(default, tuple):
+            default = list(default)
+        tname = _TYPE_NAMES.get(type(default), "any")
+        if isinstance(ann, ast.Name) and ann.id in _ANNOTATIONS:
+            tname = ann.id
+        help_text = comments.get(node.lineno, "")
+        if not help_text and node.lineno - 1 in comments:
+            help_text = comments[node.lineno - 1]
+        params = [p for p in params if p.name != name]
+        params.append(Parameter(name, tname, default, help_text))
+    return params
+
+
+def inspect_parameters(notebook: str | Path) -> list[Parameter]:
+    """The parameters a notebook declares (error if it has no ``parameters`` cell)."""
+    nb = read_notebook(notebook)
+    found = parameters_cell(nb)
+    if found is None:
+        raise ParameterError(
+            f"{str(notebook)!r} has no cell tagged 'parameters': tag its first code cell "
+            "'parameters' (JupyterLab: Property Inspector > Cell Tags) so its values can be set"
+        )
+    return parse_parameters_source(found[1], where=f"parameters cell of {Path(notebook).name}")
+
+
+def parse_value(text: str) -> Any:
+    """Parse a command-line value as a YAML literal (``'[a, b]'`` -> list, ``'3'`` -> 3)."""
+    try:
+        return yaml.safe_load(text) if text.strip() else ""
+    except yaml.YAMLError:
+        return text
+
+
+def _fits(ptype: str, value: Any) -> tuple[bool, Any]:
+    """Whether ``value`` fits ``ptype``, and the value converted where a safe widening applies."""
+    if ptype == "any" or value is None:
+        return True, value
+    if ptype == "bool":
+        return isinstance(value, bool), value
+    if ptype == "int":
+        return isinstance(value, int) and not isinstance(value, bool), value
+    if ptype == "float":
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return True, float(value)
+        return False, value
+    if ptype == "str":
+        return isinstance(value, str), value
+    if ptype == "list":
+        return isinstance(value, (list, tuple)), list(value) if isinstance(value, tuple) else value
+    if ptype == "dict":
+        return isinstance(value, dict), value
+    return True, value
+
+
+def validate(params: list[Parameter], values: Mapping[str, Any], raw: Mapping[str, str] | None = None,
+             notebook: str = "notebook") -> dict[str, Any]:
+    """Check ``values`` against the declared parameters; return them converted.
+
+    ``raw`` maps names to the text given on the command line: a ``str`` parameter given a value
+    that YAML read as another type (``-p target 1``) keeps the text as given.
+    """
+    by_name = {p.name: p for p in params}
+    unknown = [k for k in values if k not in by_name]
+    if unknown:
+        valid = ", ".join(p.name for p in params) or "(none)"
+        raise ParameterError(
+            f"unknown parameter{'s' if len(unknown) > 1 else ''} {', '.join(map(repr, unknown))} "
+            f"for {notebook}; valid parameters: {valid} (see `workbench params {notebook}`)"
+        )
+    out: dict[str, Any] = {}
+    for name, value in values.items():
+        p = by_name[name]
+        if p.type == "str" and raw and name in raw and not isinstance(value, str):
+            value = raw[name]
+        ok, converted = _fits(p.type, value)
+        if not ok:
+            raise ParameterError(
+                f"parameter {name!r} of {notebook} must be {p.type} (default {p.default!r}), "
+                f"got {type(value).__name__} {value!r}"
+            )
+        out[name] = converted
+    return out
+
+
+def load_params_file(path: str | Path) -> dict[str, Any]:
+    """Parameters from a YAML file (a mapping of name to value)."""
+    p = Path(path)
+    if not p.is_file():
+        raise ParameterError(f"parameters file {str(path)!r} not found")
+    try:
+        data = yaml.safe_load(p.read_text(encoding="utf-8"))
+    except yaml.YAMLError as e:
+        raise ParameterError(f"parameters file {str(path)!r} is not valid YAML: {e}") from e
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ParameterError(f"parameters file {str(path)!r} must hold a mapping name: value, "
+                             f"got {type(data).__name__}")
+    return data

@@ -1,0 +1,158 @@
+"""Experiment tracking, runner side: one W&B run per workbench run, published from the run's journal.
+
+After the kernel ends, :class:`Publisher` replays the notebook's journal (history, tables, figures,
+summary, artifacts; see :mod:`workbench.core.tracking`), sets the summary to the recorded metrics and
+logs the report and model as artifacts. W&B start-up overlaps the kernel's work, and a W&B failure
+never fails a run. :func:`sync_offline_runs` uploads offline runs later.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+import warnings
+from pathlib import Path
+from typing import Any
+
+from ..core.context import JOURNAL_FILE
+from ..core.journal import read_journal
+from ..core.runs import RunRecord
+from ..core.secrets import redact
+from ..core.tracking import decide_mode, project_name, safe_name
+from ..errors import WorkbenchError
+
+
+class Publisher:
+    """Publishes one headless run to W&B from the runner process.
+
+    :meth:`start` begins W&B's start-up in a thread while the kernel works; :meth:`finish` replays
+    the notebook's journal, sets the summary and logs the report and model artifacts. Errors and
+    time-outs turn into a warning and a note in the run record, never a failed run.
+    """
+
+    def __init__(self, rec: RunRecord, out_dir: Path, work_dir: Path, mode: str, reason: str,
+                 wandb_dir: str | Path | None = None):
+        self.rec, self.out_dir, self.work_dir = rec, Path(out_dir), Path(work_dir)
+        self.mode, self.reason = mode, reason
+        self.wandb_dir = Path(wandb_dir or os.environ.get("WANDB_DIR") or Path.cwd())
+        self.run = None
+        self.error: str | None = None
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> "Publisher":
+        if self.mode != "off":
+            self._thread = threading.Thread(target=self._init, name="workbench-wandb-init", daemon=True)
+            self._thread.start()
+        return self
+
+    def _init(self) -> None:
+        try:
+            import wandb
+
+            self.wandb_dir.mkdir(parents=True, exist_ok=True)
+            self.run = wandb.init(
+                project=project_name(), id=self.rec.run_id, name=f"{self.rec.notebook_name}-{self.rec.run_id}",
+                job_type=self.rec.notebook_name, group=self.rec.sweep_id or None,
+                config=redact(self.rec.params), mode=self.mode, dir=str(self.wandb_dir),
+                tags=[self.rec.notebook_name], reinit="create_new",
+                settings=wandb.Settings(init_timeout=10, silent=True, console="off", x_disable_stats=True,
+                                        x_disable_meta=True, x_disable_machine_info=True, save_code=False),
+            )
+        except Exception as e:
+            self.error = f"W&B init failed: {type(e).__name__}: {e}"
+
+    def finish(self, timeout: float = 30.0) -> dict[str, Any]:
+        """Publish everything and close the W&B run; returns the ``tracking`` part of the record."""
+        info: dict[str, Any] = {"mode": self.mode, "reason": self.reason}
+        if self.mode == "off":
+            return info
+        t0 = time.perf_counter()
+        if self._thread is not None:
+            self._thread.join(timeout)
+        if self.run is None:
+            info["error"] = self.error or f"W&B did not start within {timeout:g} s"
+            warnings.warn(f"tracking skipped: {info['error']}", stacklevel=2)
+            return info
+        try:
+            self._publish()
+            info["wandb_id"] = self.run.id
+            info["project"] = self.run.project
+            if self.mode == "offline":
+                info["offline_dir"] = str(Path(self.run.dir).parent)
+            else:
+                info["url"] = self.run.url
+        except Exception as e:
+            info["error"] = f"W&B logging failed: {type(e).__name__}: {e}"
+            warnings.warn(f"tracking incomplete: {info['error']}", stacklevel=2)
+        finally:
+            try:
+                self.run.finish(exit_code=0 if self.rec.status == "succeeded" else 1)
+            except Exception as e:  # pragma: no cover - defensive
+                info.setdefault("error", f"W&B finish failed: {e}")
+        info["seconds"] = round(time.perf_counter() - t0, 3)
+        return info
+
+    def _publish(self) -> None:
+        import pandas as pd
+        import wandb
+
+        run = self.run
+        entries = read_journal(self.work_dir / JOURNAL_FILE)
+        for e in entries:
+            if e["kind"] == "history":
+                run.log(e["values"], step=e.get("step"))
+        for e in entries:
+            if e["kind"] == "table":
+                frame = pd.read_json(self.work_dir / e["path"], orient="split")
+                run.log({e["name"]: wandb.Table(dataframe=frame)})
+            elif e["kind"] == "figure":
+                import plotly.io as pio
+
+                fig = pio.read_json(str(self.work_dir / e["path"]))
+                run.log({e["name"]: wandb.Html(fig.to_html(include_plotlyjs="cdn"))})
+        for e in entries:
+            if e["kind"] == "summary":
+                run.summary.update(e["values"])
+        run.summary.update(self.rec.metrics or {})
+        run.summary["status"] = self.rec.status
+        self._log_artifacts(entries)
+
+    def _log_artifacts(self, entries: list[dict[str, Any]]) -> None:
+        import wandb
+
+        report = wandb.Artifact(f"report-{self.rec.notebook_name}", type="report",
+                                metadata={"run_id": self.rec.run_id, "status": self.rec.status})
+        for name in ("report.html", "run.json"):
+            if (self.out_dir / name).exists():
+                report.add_file(str(self.out_dir / name))
+        self.run.log_artifact(report)
+        for e in entries:
+            if e["kind"] == "artifact" and Path(e["path"]).exists():
+                art = wandb.Artifact(safe_name(e["name"]), type=e.get("type", "model"))
+                (art.add_dir if Path(e["path"]).is_dir() else art.add_file)(e["path"])
+                self.run.log_artifact(art)
+
+
+def sync_offline_runs(wandb_dir: str | Path | None = None) -> str:
+    """Upload offline W&B runs not yet synced (``wandb sync``); returns a one-line summary."""
+    import shutil
+    import subprocess
+
+
+    root = Path(wandb_dir or os.environ.get("WANDB_DIR") or ".") / "wandb"
+    runs = sorted(p for p in root.glob("offline-run-*") if p.is_dir() and not any(p.glob("*.synced")))
+    if not runs:
+        return f"nothing to sync under {root}"
+    mode, reason = decide_mode()
+    if mode != "online":
+        raise WorkbenchError(f"cannot sync {len(runs)} offline runs: {reason}. Configure W&B (`wandb login` or "
+                             "WANDB_API_KEY) on a machine with network access, then rerun `workbench sync`")
+    exe = shutil.which("wandb")
+    if exe is None:
+        raise WorkbenchError("the `wandb` command is not on PATH; activate the environment workbench runs in")
+    failed = [r.name for r in runs
+              if subprocess.run([exe, "sync", str(r)], capture_output=True, text=True).returncode != 0]
+    if failed:
+        raise WorkbenchError(f"{len(failed)} of {len(runs)} runs failed to sync: {', '.join(failed[:5])}")
+    return f"synced {len(runs)} offline runs from {root}"

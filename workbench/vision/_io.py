@@ -1,0 +1,164 @@
+"""Vision models through the saved-model contract: safetensors weights plus ``model.json`` (kind
+``vision``), loading (architecture rebuilt from the backbone registry, no pickle) and prediction."""
+
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+from typing import Any, Iterable, Sequence
+
+import numpy as np
+
+from ..errors import ModelError
+from ..models import ModelCard, Predictor, flavors, probability_frame, provenance, save_card
+
+WEIGHTS = "model.safetensors"
+
+
+def save_model(model, meta: dict[str, Any], folder: str | os.PathLike) -> Path:
+    """Write ``model.safetensors`` and ``model.json`` into ``folder``; ``meta`` is the fit's description
+    (backbone, classes, image size, normalization, taps, TTA, config) plus metrics and data sizes."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    flavors.save_safetensors(model.state_dict(), folder / WEIGHTS)
+    classes = list(meta["classes"])
+    card = ModelCard(
+        kind="vision", task="binary" if len(classes) == 2 else "multiclass", flavor="safetensors",
+        name=str(meta["backbone"]), files={WEIGHTS: ""},
+        input_schema={"type": "image", "size": int(meta["image_size"]), "channels": 3, "mean": list(meta["mean"]),
+                      "std": list(meta["std"])},
+        output_schema={"columns": ["path", "prediction", *[f"proba_{c}" for c in classes], "error"]},
+        classes=classes, metrics={"test": meta.get("metrics", {})},
+        provenance=provenance(**{k: meta[k] for k in ("dataset", "n_train", "n_val", "n_test", "timings")
+                                 if k in meta}),
+        details={"backbone": meta["backbone"], "taps": list(meta.get("taps") or []), "tta": bool(meta.get("tta", True)),
+                 "config": meta.get("config", {})})
+    return save_card(folder, card)
+
+
+def _meta(card: ModelCard) -> dict[str, Any]:
+    """What prediction needs from the card, type-checked (the card comes from an untrusted folder)."""
+    schema, details = card.input_schema, card.details
+    size, mean, std = schema.get("size"), schema.get("mean"), schema.get("std")
+    taps = details.get("taps")
+    ok = (isinstance(size, int) and 16 <= size <= 4096 and isinstance(mean, list) and isinstance(std, list)
+          and len(mean) == 3 and len(std) == 3 and all(isinstance(v, (int, float)) for v in mean + std)
+          and all(isinstance(v, (int, float)) and v > 0 for v in std)
+          and isinstance(details.get("backbone"), str) and (taps is None or (
+              isinstance(taps, list) and all(isinstance(t, int) and not isinstance(t, bool) for t in taps))))
+    if not ok or len(card.classes) < 2 or card.flavor != "safetensors" or WEIGHTS not in card.files:
+        raise ModelError("model.json does not describe a vision model: it needs input_schema size/mean/std, "
+                         f"details.backbone and taps, two or more classes and {WEIGHTS}")
+    return {"backbone": details["backbone"], "classes": [str(c) for c in card.classes], "image_size": size,
+            "mean": mean, "std": std, "tta": bool(details.get("tta", True)), "taps": taps or None}
+
+
+def build_model(folder: Path, card: ModelCard, device: str | None = None):
+    """The network in a verified folder, weights loaded (strictly: every tensor must fit)."""
+    import torch
+
+    from ._nets import build_classifier
+    from ._tensors import pick_device
+
+    meta = _meta(card)
+    model = build_classifier(meta["backbone"], len(meta["classes"]), pretrained=False, taps=meta["taps"])
+    state = flavors.load_safetensors(folder / WEIGHTS)
+    try:
+        model.load_state_dict(state)
+    except RuntimeError as e:
+        raise ModelError(f"weights in {folder / WEIGHTS} do not fit backbone {meta['backbone']!r}: {e}") from None
+    dev = pick_device(device)
+    return model.to(dev).to(memory_format=torch.channels_last).eval(), meta
+
+
+def expand_inputs(items: Iterable[str | os.PathLike]) -> list[str]:
+    """Files from files and folders (folders recursively, sorted, hidden files left out)."""
+    out: list[str] = []
+    for it in items:
+        p = Path(it)
+        if p.is_dir():
+            out += sorted(str(f) for f in p.rglob("*") if f.is_file()
+                          and not any(part.startswith(".") for part in f.relative_to(p).parts))
+        else:
+            out.append(str(p))
+    return out
+
+
+def predict_arrays(model, meta: dict[str, Any], pixels: np.ndarray, batch_size: int | None = None) -> np.ndarray:
+    """Class probabilities for uint8 ``(n, size, size, 3)`` pixels, with the model's TTA."""
+    from ._tensors import eval_batch_size, flip_view, predict_proba, to_input, tta_views
+
+    if len(pixels) == 0:
+        return np.zeros((0, len(meta["classes"])))
+    dev = next(model.parameters()).device
+    x = to_input(pixels, meta["mean"], meta["std"])
+    views = [flip_view(x, v) for v in tta_views(meta.get("tta", True))]
+    return predict_proba(model, views, batch_size or eval_batch_size(dev), dev)
+
+
+def predictions_frame(paths: Sequence[str], probs: np.ndarray, classes: Sequence[str], errors=None):
+    """The common prediction table for images: ``path``, ``prediction``, ``proba_<class>``, ``error``."""
+    return probability_frame({"path": list(paths)}, probs, classes, errors=errors)
+
+
+def _file_error(path: str) -> str | None:
+    """Why ``path`` cannot be read as an image file, before opening it (FIFOs and devices would block)."""
+    from ..data import IMAGE_EXTENSIONS
+
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        return "file not found"
+    except OSError as e:
+        return f"cannot read the file ({e.strerror})"
+    if not stat.S_ISREG(st.st_mode):
+        return "not a regular file"
+    if Path(path).suffix.lower() not in IMAGE_EXTENSIONS:
+        return f"not an image file (extension {Path(path).suffix or 'none'!r})"
+    return None
+
+
+class VisionPredictor(Predictor):
+    """A saved image classifier behind the common ``predict``: one row per image file."""
+
+    def __init__(self, folder: Path, card: ModelCard, device: str | None = None):
+        super().__init__(folder, card)
+        self.model, self.meta = build_model(folder, card, device)
+
+    def predict(self, inputs: Sequence[str | os.PathLike]):
+        """Predictions for image files (unreadable, corrupt or missing ones become rows with an ``error``)."""
+        from ..data import load_pixels
+
+        files = [str(p) for p in inputs]
+        errors: list[str | None] = [_file_error(f) for f in files]
+        todo = [i for i, e in enumerate(errors) if e is None]
+        pixels, load_errors = load_pixels([files[i] for i in todo], int(self.meta["image_size"]))
+        for i, e in zip(todo, load_errors):
+            errors[i] = e and f"unreadable image ({e})"
+        good = [j for j, i in enumerate(todo) if errors[i] is None]
+        probs = np.zeros((len(files), len(self.meta["classes"])))
+        for j, p in zip(good, predict_arrays(self.model, self.meta, pixels[good])):
+            probs[todo[j]] = p
+        return predictions_frame(files, probs, self.meta["classes"], errors)
+
+    def predict_files(self, paths: Sequence[str]):
+        """Predictions for image files and folders (folders recursively)."""
+        return self.predict(expand_inputs(paths))
+
+
+def load_predictor(folder: Path, card: ModelCard) -> VisionPredictor:
+    """Entry point of the ``vision`` model kind."""
+    return VisionPredictor(folder, card)
+
+
+def load_model(folder: str | os.PathLike, device: str | None = None):
+    """``(model, meta)`` from a saved vision model folder (card and hashes verified, no pickle)."""
+    from ..models import read_card, verify
+
+    folder = Path(folder)
+    card = read_card(folder)
+    if card.kind != "vision":
+        raise ModelError(f"{str(folder)!r} holds a {card.kind} model, not a vision one")
+    verify(folder, card)
+    return build_model(folder, card, device)
