@@ -134,3 +134,32 @@ def make_folder(root: Path, per_class: int = 4) -> Path:
     (root / "scratch" / "truncated.png").write_bytes(png[: len(png) // 2])
     (root / "scratch" / "empty.jpg").write_bytes(b"")
     return root
+
+
+class Answering:
+    """An HTTP server that answers every request with 200 "ok" (not a W&B server: the probe passes,
+    a run cannot start)."""
+
+    def __enter__(self):
+        import http.server
+        import socketserver
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def _ok(self):
+                self.send_response(200)
+                self.send_header("Content-Type", "text/plain")
+                self.end_headers()
+                self.wfile.write(b"ok")
+
+            do_GET = do_POST = _ok
+
+            def log_message(self, *a):
+                pass
+
+        self.server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        return f"http://127.0.0.1:{self.server.server_address[1]}"
+
+    def __exit__(self, *exc):
+        self.server.shutdown()
+        self.server.server_close()

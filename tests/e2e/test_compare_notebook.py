@@ -152,9 +152,14 @@ def test_defaults_run_is_tracked_in_wandb_offline(defaults_run):
     assert got["run"]["job_type"] == "compare_models"
     assert got["config"]["models"] == ["dummy", "logreg", "random_forest", "hist_gb", "catboost"]
     assert got["summary"]["best_model"] == rec["metrics"]["best_model"]
-    folds = [h for h in got["history"] if "fold" in h]
-    assert len(folds) == 5 * 5 and {h["model"] for h in folds} == {"dummy", "logreg", "random_forest", "hist_gb",
-                                                                     "catboost"}
+    folds = [h for h in got["history"] if "cv/fold" in h]
+    assert len(folds) == 5 * 5 and {h["cv/model"] for h in folds} == {"dummy", "logreg", "random_forest", "hist_gb",
+                                                                        "catboost"}
+    # the run-level summary is the run's own metrics, not the last fold's (W&B's runs table compares these)
+    for k, v in rec["metrics"].items():
+        assert got["summary"][k] == (pytest.approx(v) if isinstance(v, float) else v), k
+    assert not [k for k in got["summary"] if k.startswith("cv/")]
+    assert "model" not in got["summary"] and "roc_auc" not in got["summary"]
     logged = {k.split("/")[0] for h in got["history"] for k in h}
     assert {"leaderboard", "roc_oof"} <= logged
     types = {a["type"] for a in got["artifacts"]}

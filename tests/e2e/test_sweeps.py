@@ -6,7 +6,8 @@ from pathlib import Path
 import pytest
 from support import make_notebook, remote_references, render_dom, run_cli
 
-PARAMS = 'a = 1  # first factor\nb = 1.0  # second factor\nfail_on = -1  # value of a that fails'
+PARAMS = ('a = 1  # first factor\nb = 1.0  # second factor\nfail_on = -1  # value of a that fails\n'
+          'tag = "x"  # a label, text')
 CELLS = ("import workbench\nif a == fail_on:\n    raise RuntimeError('planned failure')",
          "workbench.record('product', a * b)\nworkbench.record_curve('line', [0, 1, 2], [0, a * b, 2 * a * b], 'x', 'y')")
 
@@ -42,11 +43,12 @@ def _check_sweep(workdir: Path, proc, expect_failed: int = 0) -> list[dict]:
 @pytest.mark.slow
 @pytest.mark.browser
 def test_local_sweep_two_jobs_one_failure_does_not_stop_the_rest(workdir, grid_nb):
-    proc = run_cli("sweep", "grid.ipynb", "-g", "a=2,3", "-g", "b=0.5,2", "-p", "fail_on", "3", "--jobs", "2",
-                   cwd=workdir)
+    proc = run_cli("sweep", "grid.ipynb", "-g", "a=2,3", "-g", "b=0.5,2", "-p", "fail_on", "3", "-p", "tag", "007",
+                   "--jobs", "2", cwd=workdir)
     assert proc.returncode == 1, proc.stderr
     assert "2/4 succeeded" in proc.stdout and proc.stdout.count("FAIL") == 2
     recs = _check_sweep(workdir, proc, expect_failed=2)
+    assert {r["params"]["tag"] for r in recs} == {"007"}, "a text value keeps the text given (not YAML's 7)"
     ok = sorted(r["metrics"]["product"] for r in recs if r["status"] == "succeeded")
     assert ok == [1.0, 4.0]
 

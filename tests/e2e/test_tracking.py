@@ -89,3 +89,17 @@ def test_sync_explains_what_is_missing(workdir, monkeypatch):
     assert proc.returncode == 2 and "cannot sync 1 offline runs" in proc.stderr and "WANDB_API_KEY" in proc.stderr
     empty = run_cli("sync", "--wandb-dir", str(workdir / "none"), cwd=workdir)
     assert empty.returncode == 0 and "nothing to sync" in empty.stdout
+
+
+@pytest.mark.slow
+def test_online_start_failure_falls_back_to_offline(workdir, tracked):
+    from support import Answering
+
+    with Answering() as url:
+        proc = run_cli("run", "tracked.ipynb", "--no-progress", "--force", cwd=workdir,
+                       env={"WANDB_API_KEY": "f" * 40, "WANDB_BASE_URL": url, "WANDB_MODE": "online"})
+    assert proc.returncode == 0, proc.stderr
+    rec = json.loads(max((workdir / "reports/tracked").glob("*/run.json")).read_text())
+    assert rec["tracking"]["mode"] == "offline" and "logged offline instead" in rec["tracking"]["reason"]
+    got = wandb_reader.summarize(rec["tracking"]["offline_dir"])
+    assert got["summary"]["best_auc"] == rec["metrics"]["best_auc"] == 0.9

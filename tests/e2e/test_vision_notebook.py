@@ -64,9 +64,12 @@ def test_quick_elpv_run_then_predict_round_trip(tmp_path):
     import wandb_reader
 
     got = wandb_reader.summarize(rec["tracking"]["offline_dir"])
-    epochs = [h for h in got["history"] if "val_loss" in h]
-    assert epochs and {h["phase"] for h in epochs} <= {"frozen", "fine-tune"}
-    assert got["summary"]["test_accuracy"] == rec["metrics"]["test_accuracy"]
+    epochs = [h for h in got["history"] if "epoch/val_loss" in h]
+    assert epochs and {h["epoch/phase"] for h in epochs} <= {"frozen", "fine-tune"}
+    for k, v in rec["metrics"].items():  # the summary is the run's metrics, not the last epoch's
+        assert got["summary"][k] == pytest.approx(v), k
+    assert got["summary"]["best_val_loss"] == pytest.approx(min(h["epoch/val_loss"] for h in epochs))
+    assert not [k for k in got["summary"] if k.startswith("epoch/")]
     assert {"report", "model"} <= {a["type"] for a in got["artifacts"]}
     assert {"validation loss", "validation accuracy"} <= set(json.loads((run_dir / "curves.json").read_text()))
 

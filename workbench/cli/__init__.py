@@ -26,12 +26,15 @@ def _terminate(signum, frame) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from ._parser import build_parser
+    from ._parser import build_parser, rewrite_parameters
 
-    args = build_parser().parse_args(argv)
+    args = build_parser().parse_args(rewrite_parameters(list(sys.argv[1:] if argv is None else argv)))
     _skip_slow_optional_imports()
     signal.signal(signal.SIGTERM, _terminate)  # timeouts, systemd, Kubernetes: end like Ctrl-C
     try:
+        reports = getattr(args, "reports", None)
+        if reports and os.path.exists(reports) and not os.path.isdir(reports):
+            raise WorkbenchError(f"--reports {reports!r} is a file; give a folder (it is created if missing)")
         return args.func(args)
     except WorkbenchError as e:
         print(f"workbench: error: {e}", file=sys.stderr)

@@ -20,7 +20,7 @@ def collect_params(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, 
     raw: dict[str, str] = {}
     if args.parameters_file:
         values.update(load_params_file(args.parameters_file))
-    for name, text in args.parameter:
+    for name, text in [*args.parameter, *zip(args.parameter_name, args.parameter_value)]:
         values[name] = parse_value(text)
         raw[name] = text
     return values, raw

@@ -20,8 +20,27 @@ EPILOG = """examples:
 
 def _params_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("-p", "--parameter", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),
-                   help="set a parameter; VALUE is read as YAML ('3' -> int, '[a, b]' -> list)")
+                   help="set a parameter; VALUE is read as YAML ('3' -> int, '[a, b]' -> list, '1e-4' -> float); "
+                        "a VALUE may start with '-'")
     p.add_argument("-f", "--parameters-file", metavar="YAML", help="parameters from a YAML mapping (-p wins)")
+    # what `-p NAME VALUE` becomes before parsing (see rewrite_parameters), so VALUE may start with '-'
+    p.add_argument("--parameter-name", action="append", default=[], help=argparse.SUPPRESS)
+    p.add_argument("--parameter-value", action="append", default=[], help=argparse.SUPPRESS)
+
+
+def rewrite_parameters(argv: list[str]) -> list[str]:
+    """``-p NAME VALUE`` as ``--parameter-name=NAME --parameter-value=VALUE``: argparse takes a VALUE
+    starting with '-' (``-p offset -3x``) for an option otherwise."""
+    out: list[str] = []
+    i = 0
+    while i < len(argv):
+        if argv[i] in ("-p", "--parameter") and i + 2 < len(argv):
+            out += [f"--parameter-name={argv[i + 1]}", f"--parameter-value={argv[i + 2]}"]
+            i += 3
+        else:
+            out.append(argv[i])
+            i += 1
+    return out
 
 
 def _reports(p: argparse.ArgumentParser) -> None:

@@ -128,6 +128,8 @@ def check_image_file(path: str | os.PathLike) -> str | None:
     p = Path(path)
     if p.suffix.lower() not in IMAGE_EXTENSIONS:
         return f"not an image file (extension {p.suffix or 'none'!r})"
+    if not p.is_file():  # a FIFO or device named *.png would block the reader forever
+        return "not a regular file"
     try:
         if p.stat().st_size == 0:
             return "empty file"

@@ -80,6 +80,20 @@ def _read_file(path: Path) -> pd.DataFrame:
     raise DatasetError(f"{str(path)!r} has an unsupported extension {path.suffix!r}: use .csv, .tsv or .parquet")
 
 
+def _check_flat(df: pd.DataFrame, key: str) -> None:
+    """Refuse nested columns (lists, structs, maps: Parquet allows them), naming them."""
+    import pandas as pd
+
+    nested = []
+    for c in [c for c in df.columns if pd.api.types.is_object_dtype(df[c])]:
+        first = df[c].dropna().head(50)
+        if any(isinstance(v, (list, tuple, dict, set)) or type(v).__name__ == "ndarray" for v in first):
+            nested.append(c)
+    if nested:
+        raise DatasetError(f"{key!r} has nested columns (lists, structs or maps): {', '.join(nested)}; "
+                           "workbench reads flat tables: flatten them (e.g. one column per field) or drop them")
+
+
 def load_dataset(name_or_path: str | Path, target: str | None = None) -> Dataset:
     """A registered dataset by name, or a CSV/TSV/Parquet file by path.
 
@@ -116,6 +130,7 @@ def load_dataset(name_or_path: str | Path, target: str | None = None) -> Dataset
     if df.shape[0] == 0:
         raise DatasetError(f"{key!r} has a header but no rows")
     df.columns = [str(c) for c in df.columns]
+    _check_flat(df, key)
     target = target or None
     if target is not None and target not in df.columns:
         near = [c for c in df.columns if c.lower() == str(target).lower()]

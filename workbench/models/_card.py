@@ -114,7 +114,7 @@ def _check_files(files: dict[str, Any], where: str) -> None:
                              "the model folder (letters, digits, '._-'; no paths)")
         if not isinstance(digest, str) or not _SHA256.fullmatch(digest):
             raise ModelError(f"{where}: file {name!r} has no valid sha256 (got {digest!r}); every model file "
-                             "must carry its hash")
+                             "must carry its hash; fix: re-create the folder by rerunning the notebook that saved it")
 
 
 def upgrade_v1(data: dict[str, Any], where: str) -> dict[str, Any]:

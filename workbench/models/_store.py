@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from ..core.context import current
-from ..core.io import file_sha256, write_json
+from ..core.io import dumps, file_sha256, write_json
 from ..core.registry import Registry
 from ..core.versions import package_versions
 from ..errors import ModelError
@@ -55,7 +55,8 @@ def save_card(folder: str | Path, card: ModelCard) -> Path:
     """Hash every file the card lists (they must already be in ``folder``) and write ``model.json``."""
     folder = Path(folder)
     card.files = {name: file_sha256(_inside(folder, name)) for name in card.files}
-    write_json(folder / CARD_NAME, ModelCard.from_dict(card.to_dict()).to_dict())
+    data = json.loads(dumps(card.to_dict()))  # plain JSON types (numpy scalars converted), then validated
+    write_json(folder / CARD_NAME, ModelCard.from_dict(data).to_dict())
     return folder
 
 

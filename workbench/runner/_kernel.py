@@ -101,7 +101,10 @@ def execute_notebook(run: "Run", progress: bool | None) -> BaseException | None:
     mode, reason = decide_mode()
     if mode == "offline" and "did not answer" in reason:
         warnings.warn(reason, stacklevel=3)
-    run.publisher = Publisher(rec, run.out_dir, run.work_dir, mode, reason).start()  # overlaps the kernel
+    from ._scrub import scrub_value
+
+    run.publisher = Publisher(rec, run.out_dir, run.work_dir, mode, reason,  # W&B start-up overlaps the kernel
+                              scrub=lambda v: scrub_value(v, plan.scrub_values)).start()
     prepared = prepare_notebook(run, kernel)
     warm_up(plan.hide_code)  # overlaps the exporter's start-up with the kernel's work
     error: BaseException | None = None

@@ -97,6 +97,8 @@ def plan_run(notebook: str | Path, params: Mapping[str, Any] | None = None, *, r
              kernel_name: str | None = None, sweep_id: str | None = None) -> Plan:
     """Validate everything about a run; raises :class:`ParameterError` and friends before any work."""
     notebook = Path(notebook)
+    if Path(reports).exists() and not Path(reports).is_dir():
+        raise ParameterError(f"--reports {str(reports)!r} is a file; give a folder (it is created if missing)")
     given, full, defaults = _params(notebook, dict(params or {}), raw)
     if kernel_name:
         _check_kernel(kernel_name)
@@ -212,6 +214,8 @@ class Run:
         self.partial = work_dir / "notebook.ipynb"
         self.error: BaseException | None = None
         self.nb = None
+        self.publisher = None
+        self.stopper = None
         self.context = RunContext(run_id=rec.run_id, run_dir=str(out_dir.resolve()), notebook=rec.notebook_name,
                                   work_dir=str(work_dir), params=rec.params, sweep_id=plan.sweep_id, git=plan.git)
         self.t0 = time.perf_counter()
@@ -269,11 +273,13 @@ class Run:
                                                 "evalue": f"the report could not be written: {e}"}
         finally:
             self.rec.save()
-            self.rec.tracking = self.publisher.finish()
-            self.rec.save()
+            if self.publisher is not None:
+                self.rec.tracking = self.publisher.finish()
+                self.rec.save()
             with reports_lock(self.plan.reports):
                 update_index(self.plan.reports, self.rec.notebook_name)
-            self.stopper.join(timeout=30)
+            if self.stopper is not None:
+                self.stopper.join(timeout=30)
 
 
 def failure_summary(rec: RunRecord) -> str:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import ast
 import io
+import re
 import tokenize
 from dataclasses import dataclass
 from pathlib import Path
@@ -136,12 +137,38 @@ def inspect_parameters(notebook: str | Path) -> list[Parameter]:
     return parse_parameters_source(found[1], where=f"parameters cell of {Path(notebook).name}")
 
 
-def parse_value(text: str) -> Any:
-    """Parse a command-line value as a YAML literal (``'[a, b]'`` -> list, ``'3'`` -> 3)."""
+MAX_VALUE_BYTES = 1 << 20
+"""Largest parameter value text (1 MiB): values are injected into the notebook as code."""
+_FLOAT = re.compile(r"[-+]?(?:\d+\.?\d*|\.\d+)[eE][-+]?\d+")
+
+
+def _safe_yaml(text: str, what: str) -> Any:
+    """YAML without anchors or aliases (``&a``/``*a`` can expand exponentially: a 170-character
+    value became 650 MB) and within the size limit."""
+    if len(text.encode("utf-8", "surrogateescape")) > MAX_VALUE_BYTES:
+        raise ParameterError(f"{what} is over {MAX_VALUE_BYTES >> 20} MiB; pass large data as a file path instead")
     try:
-        return yaml.safe_load(text) if text.strip() else ""
+        for event in yaml.parse(text, Loader=yaml.SafeLoader):
+            if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None):
+                raise ParameterError(f"{what} uses a YAML anchor or alias (&name / *name), which is not allowed; "
+                                     "write the value out in full")
+    except yaml.YAMLError:
+        pass  # not valid YAML: safe_load below says so (or the text is taken as it is)
+    return yaml.safe_load(text)
+
+
+def parse_value(text: str) -> Any:
+    """Parse a command-line value as a YAML literal (``'[a, b]'`` -> list, ``'3'`` -> 3, ``'1e-4'`` ->
+    0.0001); text that is not valid YAML stays text. Anchors and aliases are refused."""
+    if not text.strip():
+        return ""
+    try:
+        value = _safe_yaml(text, f"value {text[:40]!r}")
     except yaml.YAMLError:
         return text
+    if isinstance(value, str) and _FLOAT.fullmatch(value.strip()):
+        return float(value)  # YAML 1.1 reads 1e-4 as text; everyone else reads a number
+    return value
 
 
 def _fits(ptype: str, value: Any) -> tuple[bool, Any]:
@@ -154,6 +181,8 @@ def _fits(ptype: str, value: Any) -> tuple[bool, Any]:
         return isinstance(value, int) and not isinstance(value, bool), value
     if ptype == "float":
         if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return True, float(value)
+        if isinstance(value, str) and _FLOAT.fullmatch(value.strip()):
             return True, float(value)
         return False, value
     if ptype == "str":
@@ -200,8 +229,13 @@ def load_params_file(path: str | Path) -> dict[str, Any]:
     p = Path(path)
     if not p.is_file():
         raise ParameterError(f"parameters file {str(path)!r} not found")
+    if p.stat().st_size > 16 * MAX_VALUE_BYTES:
+        raise ParameterError(f"parameters file {str(path)!r} is over 16 MiB; pass large data as file paths")
     try:
-        data = yaml.safe_load(p.read_text(encoding="utf-8"))
+        data = _safe_yaml(p.read_text(encoding="utf-8"), f"parameters file {str(path)!r}")
+    except UnicodeDecodeError as e:
+        raise ParameterError(f"parameters file {str(path)!r} is not UTF-8 text ({e.reason} at byte {e.start}); "
+                             "save it as UTF-8") from None
     except yaml.YAMLError as e:
         raise ParameterError(f"parameters file {str(path)!r} is not valid YAML: {e}") from e
     if data is None:

@@ -8,12 +8,13 @@ never fails a run. :func:`sync_offline_runs` uploads offline runs later.
 
 from __future__ import annotations
 
+import io
 import os
 import threading
 import time
 import warnings
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from ..core.context import JOURNAL_FILE
 from ..core.journal import read_journal
@@ -21,6 +22,9 @@ from ..core.runs import RunRecord
 from ..core.secrets import redact
 from ..core.tracking import decide_mode, project_name, safe_name
 from ..errors import WorkbenchError
+
+NAMESPACES = ("cv", "epoch", "fold", "trial")
+"""History prefixes kept out of the W&B summary (per-fold, per-epoch, per-trial rows)."""
 
 
 class Publisher:
@@ -32,9 +36,9 @@ class Publisher:
     """
 
     def __init__(self, rec: RunRecord, out_dir: Path, work_dir: Path, mode: str, reason: str,
-                 wandb_dir: str | Path | None = None):
+                 wandb_dir: str | Path | None = None, scrub: Callable[[Any], Any] = lambda v: v):
         self.rec, self.out_dir, self.work_dir = rec, Path(out_dir), Path(work_dir)
-        self.mode, self.reason = mode, reason
+        self.mode, self.reason, self.scrub = mode, reason, scrub
         self.wandb_dir = Path(wandb_dir or os.environ.get("WANDB_DIR") or Path.cwd())
         self.run = None
         self.error: str | None = None
@@ -48,19 +52,37 @@ class Publisher:
 
     def _init(self) -> None:
         try:
-            import wandb
-
-            self.wandb_dir.mkdir(parents=True, exist_ok=True)
-            self.run = wandb.init(
-                project=project_name(), id=self.rec.run_id, name=f"{self.rec.notebook_name}-{self.rec.run_id}",
-                job_type=self.rec.notebook_name, group=self.rec.sweep_id or None,
-                config=redact(self.rec.params), mode=self.mode, dir=str(self.wandb_dir),
-                tags=[self.rec.notebook_name], reinit="create_new",
-                settings=wandb.Settings(init_timeout=10, silent=True, console="off", x_disable_stats=True,
-                                        x_disable_meta=True, x_disable_machine_info=True, save_code=False),
-            )
+            self.run = self._wandb_init(self.mode)
         except Exception as e:
             self.error = f"W&B init failed: {type(e).__name__}: {e}"
+            if self.mode == "online":  # the server answered the probe but the run could not start: go offline
+                try:
+                    import wandb
+
+                    wandb.teardown()  # the failed start holds the run id
+                    self.run = self._wandb_init("offline")
+                    self.reason = f"{self.error}; logged offline instead (`workbench sync` uploads later)"
+                    self.mode, self.error = "offline", None
+                except Exception as e2:
+                    self.error += f"; offline fallback failed too: {type(e2).__name__}: {e2}"
+
+    def _wandb_init(self, mode: str):
+        import wandb
+
+        self.wandb_dir.mkdir(parents=True, exist_ok=True)
+        run = wandb.init(
+            project=project_name(), id=self.rec.run_id, name=f"{self.rec.notebook_name}-{self.rec.run_id}",
+            job_type=self.rec.notebook_name, group=self.rec.sweep_id or None,
+            config=redact(self.rec.params), mode=mode, dir=str(self.wandb_dir),
+            tags=[self.rec.notebook_name], reinit="create_new",
+            settings=wandb.Settings(init_timeout=10, silent=True, console="off", x_disable_stats=True,
+                                    x_disable_meta=True, x_disable_machine_info=True, save_code=False),
+        )
+        # per-fold and per-epoch rows are history only: the run-level summary holds the run's own metrics,
+        # so W&B's runs table and parallel coordinates compare like with like
+        for prefix in NAMESPACES:
+            run.define_metric(f"{prefix}/*", summary="none")
+        return run
 
     def finish(self, timeout: float = 30.0) -> dict[str, Any]:
         """Publish everything and close the W&B run; returns the ``tracking`` part of the record."""
@@ -95,21 +117,22 @@ class Publisher:
 
     def _publish(self) -> None:
         import pandas as pd
+
         import wandb
 
-        run = self.run
-        entries = read_journal(self.work_dir / JOURNAL_FILE)
+        run, scrub = self.run, self.scrub
+        entries = scrub(read_journal(self.work_dir / JOURNAL_FILE))
         for e in entries:
             if e["kind"] == "history":
                 run.log(e["values"], step=e.get("step"))
         for e in entries:
             if e["kind"] == "table":
-                frame = pd.read_json(self.work_dir / e["path"], orient="split")
+                frame = pd.read_json(io.StringIO(scrub((self.work_dir / e["path"]).read_text())), orient="split")
                 run.log({e["name"]: wandb.Table(dataframe=frame)})
             elif e["kind"] == "figure":
                 import plotly.io as pio
 
-                fig = pio.read_json(str(self.work_dir / e["path"]))
+                fig = pio.from_json(scrub((self.work_dir / e["path"]).read_text()))
                 run.log({e["name"]: wandb.Html(fig.to_html(include_plotlyjs="cdn"))})
         for e in entries:
             if e["kind"] == "summary":
@@ -124,13 +147,13 @@ class Publisher:
         report = wandb.Artifact(f"report-{self.rec.notebook_name}", type="report",
                                 metadata={"run_id": self.rec.run_id, "status": self.rec.status})
         for name in ("report.html", "run.json"):
-            if (self.out_dir / name).exists():
-                report.add_file(str(self.out_dir / name))
+            if (self.out_dir / name).exists():  # immutable: referenced, not copied into W&B's staging area
+                report.add_file(str(self.out_dir / name), policy="immutable", skip_cache=True)
         self.run.log_artifact(report)
         for e in entries:
             if e["kind"] == "artifact" and Path(e["path"]).exists():
                 art = wandb.Artifact(safe_name(e["name"]), type=e.get("type", "model"))
-                (art.add_dir if Path(e["path"]).is_dir() else art.add_file)(e["path"])
+                (art.add_dir if Path(e["path"]).is_dir() else art.add_file)(e["path"], policy="immutable", skip_cache=True)
                 self.run.log_artifact(art)
 
 

@@ -21,8 +21,9 @@ def log_comparison(tracker: Any, task: TabularTask, comparison: Comparison, mode
     figures and the saved model; record the best model's test ROC curve for comparison pages."""
     from sklearn.metrics import roc_curve
 
+    # per-fold rows under cv/: history only, never the run's summary (which holds its test metrics)
     for i, row in enumerate(comparison.fold_scores.to_dict("records")):
-        tracker.log({k: v for k, v in row.items() if isinstance(v, (int, float, str)) and v == v}, step=i)
+        tracker.log({f"cv/{k}": v for k, v in row.items() if isinstance(v, (int, float, str)) and v == v}, step=i)
     tracker.log_table("leaderboard", comparison.leaderboard.reset_index())
     tracker.log_figure("leaderboard", leaderboard_figure(comparison))
     for fig in overlay_figures(comparison):

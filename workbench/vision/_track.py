@@ -13,8 +13,12 @@ def log_training(tracker: Any, run: Any, model_dir: str | Path) -> None:
     from ._report import confusion_matrix, learning_curves
 
     h = run.fit.history
+    # per-epoch rows under epoch/: history only; the summary holds the restored (best) epoch and the test metrics
     for step, row in enumerate(zip(*(h[k] for k in h))):
-        tracker.log(dict(zip(h, row)), step=step)
+        tracker.log({f"epoch/{k}": v for k, v in zip(h, row)}, step=step)
+    best = run.fit.best
+    tracker.summary({"best_phase": best.get("phase"), "best_epoch": best.get("epoch"),
+                     "best_val_loss": best.get("val_loss"), "best_val_accuracy": best.get("val_accuracy")})
     tracker.log_figure("learning_curves", learning_curves(run))
     tracker.log_figure("confusion_matrix", confusion_matrix(run))
     tracker.log_artifact(model_dir, name=f"model-{run.fit.config.backbone}", type="model")

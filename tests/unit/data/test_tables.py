@@ -114,3 +114,10 @@ def test_register_dataset_adds_a_name():
 
         DATASETS.unregister("_tiny_test_table")
     assert "_tiny_test_table" not in dataset_names()
+
+
+def test_nested_parquet_columns_are_named_in_the_error(tmp_path):
+    df = pd.DataFrame({"id": [1, 2], "tags": [["a", "b"], ["c"]], "meta": [{"k": 1}, {"k": 2}], "y": [0, 1]})
+    df.to_parquet(tmp_path / "nested.parquet")
+    with pytest.raises(DatasetError, match="nested columns.*tags, meta.*flatten"):
+        load_dataset(tmp_path / "nested.parquet")

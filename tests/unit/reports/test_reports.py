@@ -86,3 +86,17 @@ def test_records_listing_marks_dead_running_runs_and_index_regenerates(tmp_path:
     assert (reports / "nb" / "latest.html").read_text() == "report 0"
 
 
+
+
+def test_index_links_are_url_encoded(tmp_path: Path):
+    """A run folder whose name needs encoding (``#``, ``%``, spaces: written by an older version or by
+    hand) still links correctly."""
+    reports = tmp_path / "reports"
+    d = reports / "odd #1 100%" / "20260101T000000000Z-abcdef"
+    d.mkdir(parents=True)
+    write_json(d / "run.json", {"run_id": d.name, "notebook": "odd.ipynb", "notebook_name": "odd #1 100%",
+                                "status": "succeeded", "params": {}, "metrics": {}})
+    (d / "report.html").write_text("r")
+    update_index(reports)
+    index = (reports / "index.html").read_text()
+    assert 'href="odd%20%231%20100%25/20260101T000000000Z-abcdef/report.html"' in index

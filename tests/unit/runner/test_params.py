@@ -81,3 +81,42 @@ def test_inspect_errors(tmp_path: Path):
     nbformat.write(n, str(nb))
     with pytest.raises(ParameterError, match="no cell tagged 'parameters'"):
         inspect_parameters(nb)
+
+
+@pytest.mark.parametrize("text,value", [("1e-4", 0.0001), ("-2.5E3", -2500.0), ("3", 3), ("-3x", "-3x"),
+                                        ("1e-4x", "1e-4x")])
+def test_numbers_in_scientific_notation_are_numbers(text, value):
+    assert parse_value(text) == value
+
+
+def test_float_parameter_takes_scientific_notation_and_str_keeps_the_text():
+    declared = parse_parameters_source('lr = 0.1  # rate\nname = "a"  # text')
+    assert validate(declared, {"lr": parse_value("1e-4")}) == {"lr": 0.0001}
+    assert validate(declared, {"lr": "1e-4"}) == {"lr": 0.0001}  # from a YAML file, where 1e-4 is text
+    assert validate(declared, {"name": parse_value("1e-4")}, raw={"name": "1e-4"}) == {"name": "1e-4"}
+
+
+def test_yaml_anchors_and_aliases_are_refused_fast():
+    import time
+
+    bomb = "[&a [x,x,x,x,x,x,x,x,x], &b [*a,*a,*a,*a,*a,*a,*a,*a,*a], &c [*b,*b,*b,*b,*b,*b,*b,*b,*b], " \
+           "&d [*c,*c,*c,*c,*c,*c,*c,*c,*c], &e [*d,*d,*d,*d,*d,*d,*d,*d,*d], &f [*e,*e,*e,*e,*e,*e,*e,*e,*e]]"
+    t = time.perf_counter()
+    with pytest.raises(ParameterError, match="anchor or alias"):
+        parse_value(bomb)
+    assert time.perf_counter() - t < 1
+    with pytest.raises(ParameterError, match="anchor or alias"):
+        parse_value("&a [1, *a]")
+
+
+def test_values_and_files_have_size_and_encoding_limits(tmp_path):
+    from workbench.runner.params import MAX_VALUE_BYTES, load_params_file
+
+    with pytest.raises(ParameterError, match="over 1 MiB"):
+        parse_value("x" * (MAX_VALUE_BYTES + 1))
+    (tmp_path / "latin.yaml").write_bytes("name: José\n".encode("latin-1"))
+    with pytest.raises(ParameterError, match="not UTF-8"):
+        load_params_file(tmp_path / "latin.yaml")
+    (tmp_path / "alias.yaml").write_text("a: &x [1, 2]\nb: *x\n")
+    with pytest.raises(ParameterError, match="anchor or alias"):
+        load_params_file(tmp_path / "alias.yaml")

@@ -247,3 +247,39 @@ def test_predict_cli_and_score_alias(fitted, small, tmp_path):
     proc = run_cli("predict", str(folder), "bad.csv", "-o", "x.csv", cwd=tmp_path)
     assert proc.returncode == 2 and "tenure" in proc.stderr and "lacks 1 column" in proc.stderr
     assert not (tmp_path / "x.csv").exists()
+
+
+def test_predict_never_overwrites_inputs_the_model_or_files_without_force(fitted, small, tmp_path):
+    _, _, folder = fitted["logreg"]
+    small.head(20).drop(columns=["churn"]).to_csv(tmp_path / "new.csv", index=False)
+    before = (tmp_path / "new.csv").read_bytes()
+    cases = [(["-o", "new.csv", "--force"], "an input of this command"),
+             (["-o", str(folder / "model.json"), "--force"], "an input of this command"),
+             (["-o", str(folder / "preds.csv"), "--force"], "a file in"),
+             (["-o", "."], "is a folder")]
+    for args, message in cases:
+        proc = run_cli("predict", str(folder), "new.csv", *args, cwd=tmp_path)
+        assert proc.returncode == 2 and message in proc.stderr, (args, proc.stderr)
+    assert (tmp_path / "new.csv").read_bytes() == before and not (folder / "preds.csv").exists()
+    (tmp_path / "out.csv").write_text("keep me")
+    proc = run_cli("predict", str(folder), "new.csv", "-o", "out.csv", cwd=tmp_path)
+    assert proc.returncode == 2 and "exists" in proc.stderr and (tmp_path / "out.csv").read_text() == "keep me"
+    proc = run_cli("predict", str(folder), "new.csv", "-o", "out.csv", "--force", cwd=tmp_path)
+    assert proc.returncode == 0 and len(pd.read_csv(tmp_path / "out.csv")) == 20
+
+
+def test_integer_coded_multiclass_target_compares_diagnoses_and_saves(tmp_path):
+    from sklearn.datasets import load_wine
+
+    d = load_wine(as_frame=True)
+    df = d.frame.rename(columns={"target": "cultivar"})  # 0, 1, 2
+    task = _prepare(df, "cultivar", folds=3, models=["logreg", "random_forest"])
+    assert task.classes == [0, 1, 2] and not task.binary
+    comp = tabular.compare_models(task, n_jobs=1, verbose=False)
+    assert (comp.leaderboard["status"] == "ok").all() and comp.leaderboard["f1_mean"].min() > 0.8
+    model = tabular.fit_best(task, comp)
+    assert len(tabular.diagnostic_figures(task, model)) >= 5
+    folder = tabular.save_model(model, tmp_path / "m")
+    out = workbench.load_model(folder).predict(df.drop(columns=["cultivar"]).head(10))
+    assert out.columns.tolist()[-4:] == ["proba_0", "proba_1", "proba_2", "error"]
+    assert set(out["prediction"]) <= {0, 1, 2}

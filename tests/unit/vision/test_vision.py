@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 
 import numpy as np
 import pandas as pd
@@ -131,17 +132,18 @@ def test_save_load_and_predict_files_round_trip(folder_run, tmp_path):
     import workbench
 
     model = workbench.load_model(model_dir)
-    df = model.predict_files([*run.test.paths, str(extra), str(tmp_path / "missing.png")])
-    assert int(df["error"].notna().sum()) == 3
+    os.mkfifo(tmp_path / "pipe.png")  # a FIFO named like an image would block a reader forever
+    df = model.predict_files([*run.test.paths, str(extra), str(tmp_path / "missing.png"), str(tmp_path / "pipe.png")])
+    assert int(df["error"].notna().sum()) == 4
     assert df.columns.tolist() == ["path", "prediction", *[f"proba_{c}" for c in run.classes], "error"]
-    assert len(df) == len(run.test) + 5
+    assert len(df) == len(run.test) + 6
     head = df.iloc[: len(run.test)]
     saved = pd.read_csv(tmp_path / "test_predictions.csv")
     assert head["prediction"].tolist() == saved["prediction"].tolist()
     np.testing.assert_allclose(head.filter(like="proba_").to_numpy(), run.test_probs, atol=1e-5)
     errs = dict(zip(df["path"].str.rsplit("/", n=1).str[-1], df["error"]))
     assert "unreadable" in errs["broken.jpg"] and "not an image" in errs["readme.md"]
-    assert errs["missing.png"] == "file not found"
+    assert errs["missing.png"] == "file not found" and errs["pipe.png"] == "not a regular file"
     assert pd.isna(errs["gray.png"]) and pd.isna(errs["alpha.png"])
 
 
@@ -155,6 +157,27 @@ def test_load_model_refuses_missing_or_tampered_files(folder_run, tmp_path):
     (d / "model.safetensors").write_bytes(bytes(data))
     with pytest.raises(ModelError, match="sha256"):
         vision.load_model(d)
+    # an attacker rewrites the card's hash too: the file itself must still be refused, cleanly
+    from workbench.core.io import file_sha256
+    from workbench.models import load
+
+    card = json.loads((d / "model.json").read_text())
+    (d / "model.safetensors").write_bytes(b"\x08\x00\x00\x00\x00\x00\x00\x00{bogus}")
+    card["files"]["model.safetensors"] = file_sha256(d / "model.safetensors")
+    (d / "model.json").write_text(json.dumps(card))
+    with pytest.raises(ModelError, match="not a readable safetensors file"):
+        load(d)
+    from safetensors.torch import save_file
+
+    save_file({"head.2.weight": torch.zeros(3, 3)}, str(d / "model.safetensors"))  # valid file, wrong tensors
+    card["files"]["model.safetensors"] = file_sha256(d / "model.safetensors")
+    (d / "model.json").write_text(json.dumps(card))
+    with pytest.raises(ModelError, match="do not fit backbone"):
+        load(d)
+    card["input_schema"]["size"] = "224; rm -rf /"
+    (d / "model.json").write_text(json.dumps(card))
+    with pytest.raises(ModelError, match="does not describe a vision model"):
+        load(d)
 
 
 def test_full_unfreeze_trains_online_and_too_small_classes_fail(tmp_path):
