@@ -48,24 +48,36 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_demo(args: argparse.Namespace) -> int:
-    """Run every notebook in a folder on its defaults."""
-    from ..runner import run_notebook
+def demo_runs(folder: str | Path) -> list[tuple[Path, Path | None]]:
+    """What ``workbench demo`` runs: every notebook of ``folder`` on its defaults, each followed by its
+    parameter files ``<notebook>.<variant>.yaml`` next to it (e.g. ``compare_models.ames.yaml``)."""
+    runs: list[tuple[Path, Path | None]] = []
+    for nb in sorted(Path(folder).glob("*.ipynb")):
+        runs.append((nb, None))
+        runs += [(nb, f) for f in sorted(nb.parent.glob(f"{nb.stem}.*.yaml"))]
+    return runs
 
-    notebooks = sorted(Path(args.folder).glob("*.ipynb"))
-    if not notebooks:
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    """Run every notebook in a folder on its defaults, and on each of its parameter files."""
+    from ..runner import run_notebook
+    from ..runner.params import load_params_file
+
+    runs = demo_runs(args.folder)
+    if not runs:
         raise WorkbenchError(f"no notebooks in {args.folder!r}")
     failed = 0
-    for nb in notebooks:
-        print(f"== {nb}", flush=True)
+    for nb, params in runs:
+        print(f"== {nb}" + (f" -f {params}" if params else ""), flush=True)
         try:
-            rec = run_notebook(nb, {}, reports=args.reports, timeout=args.timeout, progress=None, force=args.force)
+            values = load_params_file(params) if params else {}
+            rec = run_notebook(nb, values, reports=args.reports, timeout=args.timeout, progress=None, force=args.force)
             print(f"   {rec.status} in {rec.duration_s:.1f} s -> {rec.report}", flush=True)
-        except RunFailedError as e:
+        except (RunFailedError, WorkbenchError) as e:
             failed += 1
             print(f"   {e}", file=sys.stderr, flush=True)
     index = (Path(args.reports) / "index.html").resolve()
-    print(f"\n{len(notebooks) - failed}/{len(notebooks)} notebooks succeeded. Open {index}")
+    print(f"\n{len(runs) - failed}/{len(runs)} runs succeeded. Open {index}")
     return 1 if failed else 0
 
 

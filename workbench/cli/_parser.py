@@ -14,7 +14,7 @@ EPILOG = """examples:
   workbench predict reports/compare_models/RUN_ID/artifacts/model new.csv -o predictions.csv
   workbench params notebooks/explore.ipynb
   workbench runs --notebook explore --status failed
-  workbench demo                      # every notebook in notebooks/ on its defaults
+  workbench demo                      # every notebook in notebooks/ on its defaults (+ its <nb>.<variant>.yaml)
 """
 
 
@@ -65,7 +65,8 @@ def _run_parsers(sub) -> None:
     _reports(p)
     p.set_defaults(func=c.cmd_run)
 
-    p = sub.add_parser("demo", help="run every notebook of a folder on its defaults (the main job)")
+    p = sub.add_parser("demo", help="run every notebook of a folder on its defaults, then on each of its parameter "
+                                    "files <notebook>.<variant>.yaml (the main job)")
     p.add_argument("folder", nargs="?", default="notebooks")
     p.add_argument("--force", action="store_true", help="execute even where an identical run can be reused")
     _timeout(p)

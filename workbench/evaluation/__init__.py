@@ -1,7 +1,8 @@
-"""Evaluation shared by every domain: classification metrics under one naming, and the figures.
+"""Evaluation shared by every domain: classification and regression metrics under one naming, and the figures.
 
 Metric names: ``roc_auc``, ``pr_auc``, ``accuracy``, ``balanced_accuracy``, ``f1``, ``precision``,
-``recall``, ``log_loss``, ``brier`` (see :data:`METRICS`).
+``recall``, ``log_loss``, ``brier`` (see :data:`METRICS`); regression: ``rmse``, ``mae``, ``medae``,
+``r2``, ``mape`` (see :data:`REGRESSION_METRICS`).
 """
 
 from __future__ import annotations
@@ -11,20 +12,26 @@ from typing import Any
 
 from ._metrics import (
     METRICS,
+    REGRESSION_METRICS,
+    TASK_KINDS,
     Metric,
     classification_metrics,
     curve_inputs,
     f1_threshold,
+    interval_coverage,
+    metrics_for,
     onehot,
     rank_auc,
+    regression_metrics,
     resolve_metric,
 )
 
 _FIGURES = ("STYLE", "figure_layout", "roc_figure", "pr_figure", "calibration_figure", "confusion_matrix_figure",
-            "learning_curve_figure", "bar_figure")
+            "learning_curve_figure", "bar_figure", "predicted_actual_figure", "residual_figure")
 
-__all__ = ["METRICS", "Metric", "classification_metrics", "curve_inputs", "f1_threshold", "onehot", "rank_auc",
-           "resolve_metric", *_FIGURES]
+__all__ = ["METRICS", "REGRESSION_METRICS", "TASK_KINDS", "Metric", "classification_metrics", "regression_metrics",
+           "interval_coverage", "metrics_for", "curve_inputs", "f1_threshold", "onehot", "rank_auc", "resolve_metric",
+           *_FIGURES]
 
 
 def __getattr__(name: str) -> Any:  # figures import plotly: only when asked for

@@ -1,4 +1,5 @@
-"""Figures for every domain, in one style: ROC, PR, calibration, confusion matrix, learning curves, bars.
+"""Figures for every domain, in one style: ROC, PR, calibration, confusion matrix, learning curves, bars,
+predicted vs actual and residuals.
 
 Every builder takes plain arrays and returns a ``plotly.graph_objects.Figure``; several series
 (models, runs) overlay on one figure. :func:`figure_layout` is the shared style other figures use.
@@ -119,3 +120,58 @@ def bar_figure(names: Sequence[str], values: Sequence[float], errors: Sequence[f
     else:
         fig.update_layout(yaxis_title=xaxis_title)
     return fig
+
+
+def predicted_actual_figure(y_true: Sequence[float], preds: Mapping[str, Sequence[float]],
+                            title: str = "Predicted vs actual", max_points: int = 5000) -> go.Figure:
+    """Predicted against true values, one series per model, with the identity line (a seeded sample of
+    ``max_points`` rows per series when larger)."""
+    fig = go.Figure()
+    y = np.asarray(y_true, dtype=float)
+    idx = _sample(len(y), max_points)
+    for name, p in preds.items():
+        p = np.asarray(p, dtype=float)
+        fig.add_trace(go.Scatter(x=y[idx], y=p[idx], mode="markers", name=name, marker=dict(size=4, opacity=0.5)))
+    if len(y):
+        lo, hi = float(np.nanmin(y)), float(np.nanmax(y))
+        fig.add_trace(go.Scatter(x=[lo, hi], y=[lo, hi], mode="lines", name="perfect",
+                                 line=dict(dash="dash", color="gray")))
+    fig.update_layout(title=title, xaxis_title="actual", yaxis_title="predicted", **_LAYOUT)
+    return fig
+
+
+def residual_figure(y_true: Sequence[float], pred: Sequence[float], title: str = "Residuals",
+                    lower: Sequence[float] | None = None, upper: Sequence[float] | None = None,
+                    max_points: int = 5000) -> go.Figure:
+    """Residuals (actual - predicted) against the prediction, with the zero line; with ``lower`` and
+    ``upper``, the prediction interval's half-widths around zero (rows outside it are marked)."""
+    y, p = np.asarray(y_true, dtype=float), np.asarray(pred, dtype=float)
+    r = y - p
+    idx = _sample(len(y), max_points)
+    fig = go.Figure()
+    if lower is not None and upper is not None:
+        lo, hi = np.asarray(lower, dtype=float) - p, np.asarray(upper, dtype=float) - p
+        out = (r < lo) | (r > hi)
+        order = idx[np.argsort(p[idx])]
+        fig.add_trace(go.Scatter(x=p[order], y=hi[order], mode="lines", name="interval", line=dict(color="lightgray")))
+        fig.add_trace(go.Scatter(x=p[order], y=lo[order], mode="lines", name="interval (lower)", showlegend=False,
+                                 line=dict(color="lightgray"), fill="tonexty"))
+        inside = idx[~out[idx]]
+        fig.add_trace(go.Scatter(x=p[inside], y=r[inside], mode="markers", name="inside the interval",
+                                   marker=dict(size=4, opacity=0.5)))
+        idx = idx[out[idx]]
+        name = f"outside the interval ({out.mean():.1%})"
+    else:
+        name = "residual"
+    fig.add_trace(go.Scatter(x=p[idx], y=r[idx], mode="markers", name=name, marker=dict(size=4, opacity=0.6)))
+    if len(p):
+        fig.add_trace(go.Scatter(x=[float(np.min(p)), float(np.max(p))], y=[0, 0], mode="lines", name="zero",
+                                 line=dict(dash="dash", color="gray")))
+    fig.update_layout(title=title, xaxis_title="predicted", yaxis_title="actual - predicted", **_LAYOUT)
+    return fig
+
+
+def _sample(n: int, max_points: int) -> np.ndarray:
+    if n <= max_points:
+        return np.arange(n)
+    return np.sort(np.random.default_rng(0).choice(n, max_points, replace=False))

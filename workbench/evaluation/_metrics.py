@@ -1,9 +1,12 @@
-"""Classification metrics under one naming, for every domain.
+"""Classification and regression metrics under one naming, for every domain.
 
-Names: ``roc_auc``, ``pr_auc``, ``accuracy``, ``balanced_accuracy``, ``f1``, ``precision``, ``recall``,
-``log_loss``, ``brier``. Binary: the positive class is the last of ``classes``; accuracy, F1,
-precision and recall at a threshold on its probability. Multiclass: one-vs-rest macro ROC-AUC and
-PR-AUC, macro F1/precision/recall, multiclass Brier.
+Classification (:data:`METRICS`): ``roc_auc``, ``pr_auc``, ``accuracy``, ``balanced_accuracy``, ``f1``,
+``precision``, ``recall``, ``log_loss``, ``brier``. Binary: the positive class is the last of
+``classes``; accuracy, F1, precision and recall at a threshold on its probability. Multiclass:
+one-vs-rest macro ROC-AUC and PR-AUC, macro F1/precision/recall, multiclass Brier.
+
+Regression (:data:`REGRESSION_METRICS`): ``rmse``, ``mae``, ``medae`` (median absolute error), ``r2``,
+``mape`` (NaN when a true value is zero). :func:`resolve_metric` finds either kind by name.
 """
 
 from __future__ import annotations
@@ -36,14 +39,62 @@ _ALIASES = {"auc": "roc_auc", "rocauc": "roc_auc", "average_precision": "pr_auc"
             "f1_score": "f1", "acc": "accuracy", "balancedaccuracy": "balanced_accuracy", "bacc": "balanced_accuracy"}
 
 
-def resolve_metric(name: str) -> Metric:
-    """The :class:`Metric` for a name such as ``"roc_auc"``, ``"ROC-AUC"`` or ``"auc"``."""
+REGRESSION_METRICS: dict[str, Metric] = {m.key: m for m in [
+    Metric("rmse", "RMSE", False), Metric("mae", "MAE", False), Metric("medae", "median AE", False),
+    Metric("r2", "R²"), Metric("mape", "MAPE", False),
+]}
+_REG_ALIASES = {"rmse": "rmse", "rootmeansquarederror": "rmse", "negrootmeansquarederror": "rmse",
+                "mae": "mae", "meanabsoluteerror": "mae", "negmeanabsoluteerror": "mae", "medae": "medae",
+                "medianabsoluteerror": "medae", "r2": "r2", "r²": "r2", "rsquared": "r2",
+                "mape": "mape", "meanabsolutepercentageerror": "mape"}
+TASK_KINDS = ("binary", "multiclass", "regression")
+
+
+def metrics_for(task: str) -> dict[str, Metric]:
+    """The metrics of a task kind: :data:`REGRESSION_METRICS` for ``"regression"``, else :data:`METRICS`."""
+    return REGRESSION_METRICS if task == "regression" else METRICS
+
+
+def resolve_metric(name: str, task: str | None = None) -> Metric:
+    """The :class:`Metric` for a name such as ``"roc_auc"``, ``"ROC-AUC"``, ``"auc"`` or ``"rmse"``.
+
+    ``task`` (``binary``, ``multiclass``, ``regression``) restricts the names to that kind's metrics;
+    ``None`` accepts either kind.
+    """
     key = re.sub(r"[\s\-]+", "_", str(name).strip().lower())
+    reg = _REG_ALIASES.get(key.replace("_", ""))
     key = _ALIASES.get(key.replace("_", ""), _ALIASES.get(key, key))
-    if key not in METRICS:
-        raise ModelError(f"unknown ranking metric {name!r}; expected one of: {', '.join(METRICS)}; "
-                         "fix: pass e.g. -p metric roc_auc")
-    return METRICS[key]
+    if task != "regression" and key in METRICS:
+        return METRICS[key]
+    if task in (None, "regression") and reg is not None:
+        return REGRESSION_METRICS[reg]
+    valid = list(metrics_for(task)) if task else [*METRICS, *REGRESSION_METRICS]
+    kind = f" for a {task} task" if task else ""
+    raise ModelError(f"unknown ranking metric {name!r}{kind}; expected one of: {', '.join(valid)}; "
+                     f"fix: pass e.g. -p metric {valid[0]}")
+
+
+def regression_metrics(y_true: np.ndarray, pred: np.ndarray) -> dict[str, float]:
+    """Every metric of :data:`REGRESSION_METRICS`; ``mape`` is NaN when a true value is zero."""
+    from sklearn import metrics as skm
+
+    y = np.asarray(y_true, dtype=float)
+    p = np.asarray(pred, dtype=float)
+    if not np.isfinite(p).all():
+        return {k: float("nan") for k in REGRESSION_METRICS}
+    return {
+        "rmse": float(np.sqrt(np.mean((y - p) ** 2))),
+        "mae": float(np.mean(np.abs(y - p))),
+        "medae": float(np.median(np.abs(y - p))),
+        "r2": float(skm.r2_score(y, p)) if len(y) > 1 else float("nan"),
+        "mape": float(np.mean(np.abs((y - p) / y))) if len(y) and np.all(y != 0) else float("nan"),
+    }
+
+
+def interval_coverage(y_true: np.ndarray, lower: np.ndarray, upper: np.ndarray) -> float:
+    """The share of true values inside ``[lower, upper]``."""
+    y = np.asarray(y_true, dtype=float)
+    return float(np.mean((y >= np.asarray(lower, dtype=float)) & (y <= np.asarray(upper, dtype=float))))
 
 
 def onehot(y_true: np.ndarray, classes: Sequence) -> np.ndarray:

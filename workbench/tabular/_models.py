@@ -1,5 +1,9 @@
-"""Tabular models: the registry (one shape, extensible by the ``workbench.tabular_models`` entry points),
-shared preprocessing, the CatBoost wrapper, and the exact skops allow-list our pipelines need.
+"""The model registry (one shape, extensible by the ``workbench.tabular_models`` entry points), presets
+and validation of the ``models`` parameter. The built-in zoo is registered in :mod:`._zoo`.
+
+A :class:`ModelSpec` builds a classifier (``build``), a regressor (``regressor``) or both, from the
+numeric and categorical column names, a seed and a thread count; ``cost`` orders the parallel fits
+(longest first) and ``space`` is its Optuna search space for tuning.
 """
 
 from __future__ import annotations
@@ -8,180 +12,115 @@ import re
 from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
-import numpy as np
-import pandas as pd
-from sklearn.base import BaseEstimator, ClassifierMixin
-
 from ..core.registry import Registry
 from ..errors import ModelError
 
-MISSING = "__missing__"
-"""Category that stands for a missing value (CatBoost's native categoricals, the imputer's fill)."""
-
 TIMES = {"fit_time": "fit time (s)", "predict_time": "predict time (s)"}
-
-def make_preprocessor(numeric: Sequence[str], categorical: Sequence[str], scale: bool = True):
-    """Impute (+ scale) numerics; impute and one-hot categoricals, tolerating unknown categories."""
-    from sklearn.compose import ColumnTransformer
-    from sklearn.impute import SimpleImputer
-    from sklearn.pipeline import Pipeline
-    from sklearn.preprocessing import OneHotEncoder, StandardScaler
-
-    num_steps: list = [("impute", SimpleImputer(strategy="median"))]
-    if scale:
-        num_steps.append(("scale", StandardScaler()))
-    cat = Pipeline([("impute", SimpleImputer(strategy="constant", fill_value=MISSING)),
-                    ("onehot", OneHotEncoder(handle_unknown="ignore", min_frequency=None, sparse_output=False))])
-    return ColumnTransformer([("num", Pipeline(num_steps), list(numeric)), ("cat", cat, list(categorical))],
-                             remainder="drop", verbose_feature_names_out=False)
+Builder = Callable[[list[str], list[str], int, int], Any]
 
 
-class CatBoostFrameClassifier(ClassifierMixin, BaseEstimator):
-    """CatBoost on a DataFrame with native categorical features (no one-hot).
-
-    Object/string columns are passed as ``cat_features`` (missing values as a ``"__missing__"``
-    category); numeric columns as they are (CatBoost handles NaN). Never writes ``catboost_info/``.
-    """
-
-    def __init__(self, iterations: int = 400, learning_rate: float = 0.06, depth: int = 6,
-                 random_state: int | None = 0, thread_count: int = 1, cat_features: Sequence[str] | None = None):
-        self.iterations = iterations
-        self.learning_rate = learning_rate
-        self.depth = depth
-        self.random_state = random_state
-        self.thread_count = thread_count
-        self.cat_features = cat_features
-
-    def _frame(self, X: pd.DataFrame) -> pd.DataFrame:
-        X = X[self.feature_names_in_]
-        out = X.copy()
-        for c in self.cat_features_:
-            out[c] = X[c].astype(object).where(X[c].notna(), MISSING).astype(str)
-        return out
-
-    def fit(self, X: pd.DataFrame, y: Any) -> "CatBoostFrameClassifier":
-        from catboost import CatBoostClassifier
-
-        if not isinstance(X, pd.DataFrame):
-            raise ModelError(f"CatBoostFrameClassifier needs a DataFrame, got {type(X).__name__}")
-        self.feature_names_in_ = np.asarray(X.columns, dtype=object)
-        self.n_features_in_ = X.shape[1]
-        self.cat_features_ = list(self.cat_features) if self.cat_features is not None else [
-            c for c in X.columns if not pd.api.types.is_numeric_dtype(X[c]) or pd.api.types.is_bool_dtype(X[c])]
-        y = np.asarray(y)
-        self.classes_ = np.unique(y)
-        self.model_ = CatBoostClassifier(
-            iterations=self.iterations, learning_rate=self.learning_rate, depth=self.depth,
-            random_seed=self.random_state, thread_count=self.thread_count, cat_features=self.cat_features_,
-            allow_writing_files=False, verbose=0,
-            loss_function="Logloss" if len(self.classes_) == 2 else "MultiClass")
-        self.model_.fit(self._frame(X), y)
-        return self
-
-    def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
-        proba = self.model_.predict_proba(self._frame(X))
-        order = [list(self.model_.classes_).index(c) for c in self.classes_]
-        return proba[:, order]
-
-    def predict(self, X: pd.DataFrame) -> np.ndarray:
-        return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
-
-    @property
-    def feature_importances_(self) -> np.ndarray:
-        return np.asarray(self.model_.get_feature_importance(), dtype=float)
-
-
-
-# ----------------------------------------------------------------------------------- model registry
 @dataclass(frozen=True)
 class ModelSpec:
-    """A registry entry: how to build the estimator and a rough relative cost (for scheduling)."""
+    """A registry entry.
+
+    Attributes
+    ----------
+    build : ``build(numeric, categorical, seed, threads)`` -> an unfitted classifier (None: no classifier).
+    cost : rough relative fit time (scheduling: longest first).
+    regressor : the same for regression (None: classification only).
+    fast : part of the ``fast`` preset.
+    space : ``space(trial, task)`` -> parameters of the final model for ``set_params`` (Optuna tuning).
+    """
 
     name: str
     description: str
-    build: Callable[[list[str], list[str], int, int], Any]
+    build: Builder | None = None
     cost: float = 1.0
+    regressor: Builder | None = None
+    fast: bool = False
+    space: Callable[[Any, str], dict[str, Any]] | None = None
 
+    def supports(self, task: str | None) -> bool:
+        if task is None:
+            return True
+        return (self.regressor if task == "regression" else self.build) is not None
 
-def _sk(estimator_factory: Callable[[int, int], Any], scale: bool = True):
-    def build(numeric, categorical, seed, threads):
-        from sklearn.pipeline import Pipeline
-
-        return Pipeline([("prep", make_preprocessor(numeric, categorical, scale=scale)),
-                         ("model", estimator_factory(seed, threads))])
-    return build
-
-
-def _dummy(seed, threads):
-    from sklearn.dummy import DummyClassifier
-    return DummyClassifier(strategy="prior")
-
-
-def _logreg(seed, threads):
-    from sklearn.linear_model import LogisticRegression
-    return LogisticRegression(C=1.0, max_iter=2000, random_state=seed)
-
-
-def _rf(seed, threads):
-    from sklearn.ensemble import RandomForestClassifier
-    return RandomForestClassifier(n_estimators=300, min_samples_leaf=3, max_features="sqrt", random_state=seed,
-                                  n_jobs=threads)
-
-
-def _hgb(seed, threads):
-    from sklearn.ensemble import HistGradientBoostingClassifier
-    return HistGradientBoostingClassifier(learning_rate=0.05, max_iter=300, max_leaf_nodes=15,
-                                          l2_regularization=1.0, early_stopping=False, random_state=seed)
-
-
-def _catboost(numeric, categorical, seed, threads):
-    return CatBoostFrameClassifier(random_state=seed, thread_count=threads, cat_features=list(categorical))
+    def builder(self, task: str) -> Builder:
+        fn = self.regressor if task == "regression" else self.build
+        if fn is None:
+            raise ModelError(f"model {self.name!r} has no {'regressor' if task == 'regression' else 'classifier'}")
+        return fn
 
 
 _MODEL_ALIASES = {"rf": "random_forest", "randomforest": "random_forest", "hgb": "hist_gb",
                   "histgradientboosting": "hist_gb", "hist_gradient_boosting": "hist_gb", "lr": "logreg",
-                  "logistic_regression": "logreg", "baseline": "dummy", "cb": "catboost"}
+                  "logistic_regression": "logreg", "baseline": "dummy", "cb": "catboost", "et": "extra_trees",
+                  "extratrees": "extra_trees", "gbc": "gradient_boosting", "gbr": "gradient_boosting",
+                  "gb": "gradient_boosting", "ada": "adaboost", "dt": "decision_tree", "tree": "decision_tree",
+                  "nb": "naive_bayes", "svm": "linear_svm", "svc": "linear_svm", "svr": "linear_svm",
+                  "en": "elastic_net", "elasticnet": "elastic_net", "br": "bayesian_ridge", "linreg": "linear",
+                  "linear_regression": "linear", "neighbors": "knn", "nn": "mlp"}
 REGISTRY: Registry[ModelSpec] = Registry("model", "workbench.tabular_models", ModelError, aliases=_MODEL_ALIASES)
-for _spec in [
-    ModelSpec("dummy", "baseline: predicts the class prior", _sk(_dummy, scale=False), 0.05),
-    ModelSpec("logreg", "logistic regression (one-hot + scaled numerics)", _sk(_logreg), 0.3),
-    ModelSpec("random_forest", "random forest, 300 trees", _sk(_rf, scale=False), 2.0),
-    ModelSpec("hist_gb", "histogram gradient boosting, 300 iterations", _sk(_hgb, scale=False), 2.0),
-    ModelSpec("catboost", "CatBoost, 400 iterations, native categoricals", _catboost, 6.0),
-]:
-    REGISTRY.register(_spec.name, _spec)
 DEFAULT_MODELS = ["dummy", "logreg", "random_forest", "hist_gb", "catboost"]
+DEFAULT_REGRESSION_MODELS = ["dummy", "ridge", "random_forest", "hist_gb", "catboost"]
+PRESETS = ("all", "fast", "default")
+"""Names that stand for several models inside the ``models`` list: every model of the task, the
+cheap ones, or the default set."""
 
 
-def model_names() -> list[str]:
-    """Names accepted by the ``models`` parameter."""
-    return REGISTRY.names()
+def model_names(task: str | None = None) -> list[str]:
+    """Names accepted by the ``models`` parameter (for ``task``: only models that support it)."""
+    return [n for n, spec in REGISTRY.items() if spec.supports(task)]
 
 
-def validate_models(models: Sequence[str] | str | None) -> list[str]:
-    """Registry names, aliases resolved and duplicates removed; unknown names raise :class:`ModelError`."""
+def _expand(item: str, task: str) -> list[str]:
+    key = item.strip().lower()
+    if key == "all":
+        return model_names(task)
+    if key == "fast":
+        return [n for n in model_names(task) if REGISTRY.get(n).fast]
+    if key == "default":
+        return list(DEFAULT_REGRESSION_MODELS if task == "regression" else DEFAULT_MODELS)
+    return [item]
+
+
+def validate_models(models: Sequence[str] | str | None, task: str | None = None) -> list[str]:
+    """Registry names, presets expanded, aliases resolved and duplicates removed; unknown names, and
+    models that do not support ``task``, raise :class:`ModelError`."""
+    kind = task or "binary"
     if models is None:
-        return list(DEFAULT_MODELS)
+        return list(DEFAULT_REGRESSION_MODELS if kind == "regression" else DEFAULT_MODELS)
     if isinstance(models, str):
         models = [m for m in re.split(r"[,\s]+", models.strip("[] ")) if m]
     if not models:
-        raise ModelError(f"models is empty; expected a list of registry names, e.g. [logreg, catboost]; "
-                         f"valid: {', '.join(model_names())}")
+        raise ModelError(f"models is empty; expected a list of registry names or presets, e.g. [logreg, catboost] or "
+                         f"[all]; valid: {', '.join(model_names())}")
     out: list[str] = []
-    unknown = []
-    for m in models:
-        if str(m) not in REGISTRY:
-            unknown.append(str(m))
-        elif REGISTRY.resolve(str(m)) not in out:
-            out.append(REGISTRY.resolve(str(m)))
+    unknown, wrong = [], []
+    for item in models:
+        for m in _expand(str(item), kind):
+            if m not in REGISTRY:
+                unknown.append(m)
+            elif task is not None and not REGISTRY.get(m).supports(kind):
+                wrong.append(REGISTRY.resolve(m))
+            elif REGISTRY.resolve(m) not in out:
+                out.append(REGISTRY.resolve(m))
     if unknown:
         raise ModelError(f"unknown model name(s): {', '.join(map(repr, unknown))}; valid models: "
-                         f"{', '.join(model_names())} (aliases: {', '.join(sorted(_MODEL_ALIASES))})")
+                         f"{', '.join(model_names())}; presets: {', '.join(PRESETS)} (aliases: "
+                         f"{', '.join(sorted(_MODEL_ALIASES))})")
+    if wrong:
+        what = "regression" if kind == "regression" else "classification"
+        raise ModelError(f"model(s) {', '.join(map(repr, wrong))} cannot do {what}; models for {what}: "
+                         f"{', '.join(model_names(kind))}; fix: -p models '[{', '.join(_expand('default', kind))}]' "
+                         "or -p models '[all]'")
     return out
 
 
 def build_model(name: str, numeric: Sequence[str], categorical: Sequence[str], seed: int = 0,
-                threads: int = 1) -> Any:
-    """An unfitted estimator for registry entry ``name`` on these columns."""
-    (key,) = validate_models([name])
-    return REGISTRY.get(key).build(list(numeric), list(categorical), seed, threads)
+                threads: int = 1, task: str = "binary") -> Any:
+    """An unfitted estimator for registry entry ``name`` on these columns (a regressor for ``task="regression"``)."""
+    spec = REGISTRY.get(name)
+    if not spec.supports(task):
+        validate_models([name], task=task)
+    return spec.builder(task)(list(numeric), list(categorical), seed, threads)

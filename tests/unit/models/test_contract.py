@@ -28,12 +28,12 @@ def small():
     return workbench.load_dataset("telco_churn").frame.iloc[:400].copy()
 
 
-def _fit_save(df, name: str, folder: Path, target: str = "churn") -> Path:
+def _fit_save(df, name: str, folder: Path, target: str = "churn", task: str = "auto") -> Path:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        task = tabular.prepare_task(df, target, folds=2, models=[name])
-        comp = tabular.compare_models(task, n_jobs=1, verbose=False)
-        model = tabular.fit_best(task, comp)
+        t = tabular.prepare_task(df, target, folds=2, models=[name], task=task)
+        comp = tabular.compare_models(t, n_jobs=1, verbose=False, ensemble=False)
+        model = tabular.fit_best(t, comp)
     return tabular.save_model(model, folder)
 
 
@@ -57,19 +57,20 @@ def _copy(folder: Path, tmp_path: Path) -> Path:
 
 def test_allow_list_is_exactly_what_the_registry_pipelines_need(small, tmp_path):
     """Derived from the registry: every node of every scikit-learn pipeline it builds (binary, integer
-    multiclass and boolean targets) is allowed, and every allowed type is used by one of them."""
-    frames = {"str": small, "int3": small.assign(churn=np.arange(len(small)) % 3),
-              "bool": small.assign(churn=small["churn"] == "Yes")}
+    multiclass and boolean targets; regression) is allowed, and every allowed type is used by one of them."""
+    frames = {"str": (small, "binary"), "int3": (small.assign(churn=np.arange(len(small)) % 3), "multiclass"),
+              "bool": (small.assign(churn=small["churn"] == "Yes"), "binary"),
+              "reg": (small.assign(churn=small["monthly_charges"] * 1.5 + np.arange(len(small)) % 7), "regression")}
     seen: set[str] = set()
-    for kind, df in frames.items():
-        for name in tabular.model_names():
+    for kind, (df, task) in frames.items():
+        for name in tabular.model_names(task):
             if name == "catboost":
                 continue
-            folder = _fit_save(df, name, tmp_path / f"{kind}-{name}")
+            folder = _fit_save(df, name, tmp_path / f"{kind}-{name}", task=task)
             seen |= set(skops_nodes(folder / "model.skops"))
             assert tabular.load_model(folder).name == name
-    assert seen - SKOPS_DATA_NODES <= tabular.SKOPS_ALLOWED
-    assert tabular.SKOPS_ALLOWED <= seen, "allow-list entries no registry pipeline needs"
+    assert seen - SKOPS_DATA_NODES <= tabular.SKOPS_ALLOWED, sorted(seen - SKOPS_DATA_NODES - tabular.SKOPS_ALLOWED)
+    assert tabular.SKOPS_ALLOWED <= seen, f"allow-list entries no registry pipeline needs: {tabular.SKOPS_ALLOWED - seen}"
     assert not any(n.startswith(("FunctionNode", "MethodNode", "OperatorFuncNode", "PartialNode")) for n in seen)
 
 

@@ -1,0 +1,233 @@
+"""Saving and loading tabular models through the saved-model contract.
+
+On disk a model is a folder: the model file (``model.cbm`` for CatBoost in its native format,
+``model.skops`` for scikit-learn pipelines; an ensemble has one ``member<i>`` file per member) plus
+``model.json`` (kind ``tabular``: input columns with dtypes and the categories seen, classes or the
+regression interval, threshold, metrics, provenance, file hashes; an ensemble's method, members and
+meta-model coefficients as plain numbers). Loading never runs pickle: the hashes are verified, and
+skops may only build the exact types our registry's pipelines consist of (:data:`SKOPS_ALLOWED`).
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+import pandas as pd
+
+from ..errors import ModelError
+from ..models import ModelCard, Predictor, flavors, provenance, save_card
+from ._catboost import CatBoostFrameClassifier, CatBoostFrameRegressor, _CatBoostFrame
+from ._ensemble import Ensemble
+from ._model import TabularModel, score_frame
+from ._skops_types import SKOPS_ALLOWED
+
+
+# ----------------------------------------------------------------------------------------- saving
+def _input_schema(model: TabularModel) -> dict[str, Any]:
+    dtypes = model.meta.get("dtypes", {})
+    cats = model.meta.get("categories", {})
+    columns = [{"name": c, "role": "numeric", "dtype": dtypes.get(c, "float64")} for c in model.numeric]
+    columns += [{"name": c, "role": "categorical", "dtype": dtypes.get(c, "object"), "categories": cats.get(c, [])}
+                for c in model.categorical]
+    return {"type": "table", "columns": columns, "id_columns": list(model.id_columns)}
+
+
+def _catboost_details(est: _CatBoostFrame) -> dict[str, Any]:
+    d: dict[str, Any] = {"cat_features": list(est.cat_features_), "feature_order": list(est.feature_names_in_)}
+    if isinstance(est, CatBoostFrameClassifier):
+        d["estimator_classes"] = list(est.classes_)
+    return d
+
+
+def model_card(model: TabularModel, files: dict[str, str], flavor: str, members: list[dict] | None = None) -> ModelCard:
+    """The card of ``model`` (files are hashed when it is saved)."""
+    m = model.meta
+    details: dict[str, Any] = {"target": m.get("target"), "dropped_columns": m.get("dropped_columns", {}),
+                               "description": m.get("description", ""), "class_weight": m.get("class_weight", "none")}
+    est = model.estimator
+    if isinstance(est, _CatBoostFrame):
+        details["catboost"] = _catboost_details(est)
+    if isinstance(est, Ensemble):
+        details["ensemble"] = {"method": est.method, "members": members or [],
+                               "coef": _plain(est.coef), "intercept": _plain(est.intercept)}
+    if model.interval:
+        details["interval"] = dict(model.interval)
+    prov = provenance(dataset=m.get("dataset"), data_fingerprint=m.get("data_fingerprint"), seed=m.get("seed"),
+                      folds=m.get("folds"), n_train=m.get("n_train"), n_test=m.get("n_test"),
+                      refit_time_s=m.get("refit_time_s"))
+    return ModelCard(
+        kind="tabular", task=model.task, flavor=flavor, name=model.name, files=files, input_schema=_input_schema(model),
+        output_schema={"columns": model.output_columns}, classes=list(model.classes),
+        positive_label=model.positive_label, threshold=None if model.regression else float(model.threshold),
+        threshold_rule=model.threshold_rule,
+        metrics={k: m[k] for k in ("metric", "test_score", "test_metrics", "cv_metrics") if k in m},
+        provenance=prov, details=details)
+
+
+def _plain(a: Any) -> Any:
+    return None if a is None else np.asarray(a, dtype=float).tolist()
+
+
+def _save_one(est: Any, folder: Path, stem: str) -> tuple[str, str]:
+    if isinstance(est, _CatBoostFrame):
+        est.model_.save_model(str(folder / f"{stem}.cbm"), format="cbm")
+        return f"{stem}.cbm", "catboost"
+    flavors.save_skops(est, folder / f"{stem}.skops")
+    return f"{stem}.skops", "skops"
+
+
+def save_model(model: TabularModel, folder: str | Path) -> Path:
+    """Write ``model`` into ``folder`` (created): the model file(s) and ``model.json``; return the folder."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    est = model.estimator
+    if isinstance(est, Ensemble):
+        members = []
+        for i, (name, member) in enumerate(est.members):
+            fname, flavor = _save_one(member, folder, f"member{i}")
+            entry = {"name": name, "file": fname, "flavor": flavor}
+            if isinstance(member, _CatBoostFrame):
+                entry["catboost"] = _catboost_details(member)
+            members.append(entry)
+        return save_card(folder, model_card(model, {m["file"]: "" for m in members}, "ensemble", members))
+    fname, flavor = _save_one(est, folder, "model")
+    return save_card(folder, model_card(model, {fname: ""}, flavor))
+
+
+# ---------------------------------------------------------------------------------------- loading
+def _catboost_estimator(path: Path, cb: Any, regression: bool, where: Path) -> _CatBoostFrame:
+    keys = ("cat_features", "feature_order") + (() if regression else ("estimator_classes",))
+    if not isinstance(cb, dict) or not all(isinstance(cb.get(k), list) for k in keys):
+        raise ModelError(f"{where}: a CatBoost model needs details.catboost with {', '.join(keys)} lists")
+    cls = CatBoostFrameRegressor if regression else CatBoostFrameClassifier
+    est = cls(cat_features=[str(c) for c in cb["cat_features"]])
+    est.model_ = flavors.load_catboost(path, classifier=not regression)
+    est.feature_names_in_ = np.asarray([str(c) for c in cb["feature_order"]], dtype=object)
+    est.n_features_in_ = len(cb["feature_order"])
+    est.cat_features_ = list(est.cat_features)
+    if not regression:
+        est.classes_ = np.asarray(cb["estimator_classes"])
+    return est
+
+
+def _load_one(folder: Path, fname: str, flavor: str, cb: Any, regression: bool) -> Any:
+    where = folder / "model.json"
+    if flavor == "catboost":
+        return _catboost_estimator(folder / fname, cb, regression, where)
+    if flavor == "skops":
+        return flavors.load_skops(folder / fname, SKOPS_ALLOWED)
+    raise ModelError(f"unknown tabular flavor {flavor!r} in {where}; expected skops, catboost or ensemble")
+
+
+def _numbers(value: Any, where: Path, what: str) -> np.ndarray:
+    try:
+        arr = np.asarray(value, dtype=float)
+    except (TypeError, ValueError):
+        arr = np.asarray([np.nan])
+    if arr.ndim > 2 or not np.isfinite(arr).all():
+        raise ModelError(f"{where}: details.ensemble.{what} must be a list of finite numbers")
+    return arr
+
+
+def _ensemble(folder: Path, card: ModelCard) -> Ensemble:
+    where = folder / "model.json"
+    spec = card.details.get("ensemble")
+    members = spec.get("members") if isinstance(spec, dict) else None
+    if not isinstance(members, list) or not members or spec.get("method") not in ("voting", "stacking") or not all(
+            isinstance(m, dict) and isinstance(m.get("name"), str) and m.get("file") in card.files for m in members):
+        raise ModelError(f"{where}: an ensemble needs details.ensemble with a method (voting or stacking) and members, "
+                         "each naming one of the card's files")
+    if len(members) != len(card.files):
+        raise ModelError(f"{where}: the ensemble lists {len(members)} members for {len(card.files)} files")
+    regression = card.task == "regression"
+    fitted = [(m["name"], _load_one(folder, m["file"], str(m.get("flavor")), m.get("catboost"), regression))
+              for m in members]
+    coef = intercept = None
+    if spec["method"] == "stacking":
+        coef, intercept = _numbers(spec.get("coef"), where, "coef"), _numbers(spec.get("intercept"), where, "intercept")
+    est = Ensemble(fitted, spec["method"], card.task, list(card.classes), coef, intercept)
+    est.classes_ = np.asarray(list(card.classes), dtype=object)
+    return est
+
+
+def _columns(card: ModelCard) -> tuple[list[str], list[str], dict[str, list], dict[str, str]]:
+    schema = card.input_schema
+    cols = schema.get("columns") if isinstance(schema, dict) else None
+    if schema.get("type") != "table" or not isinstance(cols, list) or not all(
+            isinstance(c, dict) and isinstance(c.get("name"), str) and c.get("role") in ("numeric", "categorical")
+            for c in cols):
+        raise ModelError("model.json: a tabular model needs input_schema.columns, each with a name and a role "
+                         "(numeric or categorical)")
+    numeric = [c["name"] for c in cols if c["role"] == "numeric"]
+    categorical = [c["name"] for c in cols if c["role"] == "categorical"]
+    cats = {c["name"]: list(c.get("categories") or []) for c in cols if c["role"] == "categorical"}
+    dtypes = {c["name"]: str(c.get("dtype", "")) for c in cols}
+    return numeric, categorical, cats, dtypes
+
+
+def _interval(card: ModelCard, folder: Path) -> dict[str, Any] | None:
+    iv = card.details.get("interval")
+    if iv is None or card.task != "regression":
+        return None
+    ok = isinstance(iv, dict) and all(isinstance(iv.get(k), (int, float)) and not isinstance(iv.get(k), bool)
+                                      and math.isfinite(iv[k]) for k in ("level", "half_width"))
+    if not ok:
+        raise ModelError(f"{folder / 'model.json'}: details.interval needs a numeric level and half_width")
+    return {"level": float(iv["level"]), "half_width": float(iv["half_width"]), "method": str(iv.get("method", ""))}
+
+
+def model_from_card(folder: Path, card: ModelCard) -> TabularModel:
+    """The :class:`TabularModel` in a verified folder (see :func:`workbench.models.load`)."""
+    regression = card.task == "regression"
+    if card.flavor == "ensemble":
+        est = _ensemble(folder, card)
+    elif len(card.files) != 1:
+        raise ModelError(f"{folder / 'model.json'}: a tabular model has exactly one model file, got {len(card.files)}")
+    else:
+        est = _load_one(folder, next(iter(card.files)), card.flavor, card.details.get("catboost"), regression)
+    numeric, categorical, cats, dtypes = _columns(card)
+    meta = {**card.metrics, **card.provenance, "categories": cats, "dtypes": dtypes, **card.details}
+    ids = card.input_schema.get("id_columns") or []
+    return TabularModel(name=card.name, estimator=est, numeric=numeric, categorical=categorical,
+                        classes=list(card.classes), positive_label=card.positive_label,
+                        threshold=float(card.threshold if card.threshold is not None else 0.5),
+                        threshold_rule=card.threshold_rule, id_columns=[str(c) for c in ids], meta=meta,
+                        task=card.task, interval=_interval(card, folder))
+
+
+class TabularPredictor(Predictor):
+    """A saved tabular model behind the common ``predict`` (rows in, one output row per input row)."""
+
+    def __init__(self, folder: Path, card: ModelCard):
+        super().__init__(folder, card)
+        self.model = model_from_card(folder, card)
+
+    def predict(self, inputs: Any) -> pd.DataFrame:
+        """Predictions for a DataFrame (or a list of records); warns about categories unseen in training."""
+        df = inputs if isinstance(inputs, pd.DataFrame) else pd.DataFrame(list(inputs))
+        return score_frame(self.model, df)
+
+    def predict_files(self, paths: Sequence[str]) -> pd.DataFrame:
+        """Predictions for the rows of CSV/TSV/Parquet files, in order (files concatenated)."""
+        from ..data import load_dataset
+
+        frames = [load_dataset(p).frame for p in paths]
+        return self.predict(frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True))
+
+
+def load_predictor(folder: Path, card: ModelCard) -> TabularPredictor:
+    """Entry point of the ``tabular`` model kind."""
+    return TabularPredictor(folder, card)
+
+
+def load_model(folder: str | Path) -> TabularModel:
+    """The :class:`TabularModel` saved in ``folder`` (card and hashes verified first)."""
+    from ..models import load
+
+    predictor = load(folder)
+    if not isinstance(predictor, TabularPredictor):
+        raise ModelError(f"{str(folder)!r} holds a {predictor.kind} model, not a tabular one")
+    return predictor.model
