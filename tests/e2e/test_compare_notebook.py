@@ -28,13 +28,14 @@ def test_notebook_is_committed_clean():
     assert all(not c.outputs and c.execution_count is None for c in code)
     assert nb.metadata["kernelspec"]["name"] == "python3"
     names = [line.split("=")[0].strip() for line in code[0].source.splitlines()]
-    assert names == ["dataset", "target", "positive_label", "models", "folds", "seed", "test_size", "metric"]
+    assert names == ["dataset", "target", "task", "positive_label", "models", "folds", "seed", "test_size", "metric",
+                     "class_weight", "threshold", "tune_top", "tune_seconds", "ensemble", "max_model_seconds"]
     assert all("#" in line for line in code[0].source.splitlines())
 
 
 @pytest.fixture(scope="module")
 def defaults_run(tmp_path_factory) -> tuple[Path, dict]:
-    """The notebook on its defaults (telco_churn, five models, five folds)."""
+    """The notebook on its defaults (telco_churn, the five default models, five folds, voting and stacking)."""
     cwd = tmp_path_factory.mktemp("defaults")
     proc = run_cli("run", str(NOTEBOOK), "--no-progress", cwd=cwd)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
@@ -47,11 +48,13 @@ def test_defaults_on_telco_reach_published_auc(defaults_run):
     run, rec = defaults_run
     assert rec["status"] == "succeeded"
     m = rec["metrics"]
-    assert m["metric"] == "roc_auc" and m["best_model"] in {"logreg", "random_forest", "hist_gb", "catboost"}
-    assert m["best_score"] >= 0.84, m
+    assert m["metric"] == "roc_auc" and m["best_model"] in {"logreg", "random_forest", "hist_gb", "catboost", "voting",
+                                                             "stacking"}
+    assert m["best_score"] >= 0.845 and m["cv_score"] >= 0.843 and m["n_models"] == 5, m
     board = pd.read_csv(run / "artifacts" / "leaderboard.csv", index_col=0)
-    assert board.index.tolist()[0] == m["best_model"] and len(board) == 5 and (board["status"] == "ok").all()
-    assert board["roc_auc_mean"].is_monotonic_decreasing
+    assert board.index.tolist()[0] == m["best_model"] and len(board) == 7 and {"voting", "stacking"} <= set(board.index)
+    ok = board[board["status"] == "ok"]
+    assert len(ok) >= 6 and ok["roc_auc_mean"].is_monotonic_decreasing and set(board["status"]) <= {"ok", "raced"}
     card = json.loads((run / "artifacts" / "model" / "model.json").read_text())
     assert card["name"] == m["best_model"] and card["metrics"]["test_score"] == pytest.approx(m["best_score"])
     assert card["provenance"]["run_id"] == rec["run_id"] and card["provenance"]["notebook"] == "compare_models"
@@ -66,7 +69,8 @@ def test_report_renders_offline(defaults_run):
     run, _ = defaults_run
     dom = render_dom(run / "report.html")
     assert dom.count('class="main-svg"') >= 10
-    for text in ("ROC-AUC", "Permutation importance", "Confusion matrix", "F1-optimal", "best_score"):
+    for text in ("ROC-AUC", "Permutation importance", "Confusion matrix", "F1-optimal", "best_score", "stacking",
+                 "tune_top = 0"):
         assert text in dom, text
     assert "Traceback" not in dom
 
@@ -150,11 +154,12 @@ def test_defaults_run_is_tracked_in_wandb_offline(defaults_run):
     assert rec["tracking"]["mode"] == "offline", rec["tracking"]
     got = wandb_reader.summarize(rec["tracking"]["offline_dir"])
     assert got["run"]["job_type"] == "compare_models"
-    assert got["config"]["models"] == ["dummy", "logreg", "random_forest", "hist_gb", "catboost"]
+    assert got["config"]["models"] == ["default"]
     assert got["summary"]["best_model"] == rec["metrics"]["best_model"]
     folds = [h for h in got["history"] if "cv/fold" in h]
-    assert len(folds) == 5 * 5 and {h["cv/model"] for h in folds} == {"dummy", "logreg", "random_forest", "hist_gb",
-                                                                        "catboost"}
+    saved = pd.read_csv(run / "artifacts" / "fold_scores.csv")
+    assert len(folds) == len(saved) >= 6 * 5 and {h["cv/model"] for h in folds} == {
+        "dummy", "logreg", "random_forest", "hist_gb", "catboost", "voting", "stacking"}
     # the run-level summary is the run's own metrics, not the last fold's (W&B's runs table compares these)
     for k, v in rec["metrics"].items():
         assert got["summary"][k] == (pytest.approx(v) if isinstance(v, float) else v), k
@@ -166,3 +171,65 @@ def test_defaults_run_is_tracked_in_wandb_offline(defaults_run):
     assert {"report", "model"} <= types
     curves = json.loads((run / "curves.json").read_text())
     assert "test ROC (best model)" in curves
+
+
+@pytest.fixture(scope="module")
+def ames_run(tmp_path_factory) -> tuple[Path, dict]:
+    """The demo's second run: regression on Ames (log10 sale price) from notebooks/compare_models.ames.yaml."""
+    cwd = tmp_path_factory.mktemp("ames")
+    proc = run_cli("run", str(NOTEBOOK), "-f", str(REPO / "notebooks" / "compare_models.ames.yaml"), "--no-progress",
+                   cwd=cwd)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    run = _run_dir(cwd)
+    return run, json.loads((run / "run.json").read_text())
+
+
+@pytest.mark.slow
+def test_regression_demo_run_on_ames(ames_run, tmp_path):
+    run, rec = ames_run
+    m = rec["metrics"]
+    assert rec["status"] == "succeeded" and m["metric"] == "rmse" and m["n_models"] == 5
+    assert m["best_score"] < 0.07 and m["cv_score"] < 0.062, m  # log10 dollars: about 15% typical error
+    card = json.loads((run / "artifacts" / "model" / "model.json").read_text())
+    assert card["task"] == "regression" and card["metrics"]["test_metrics"]["coverage"] > 0.85
+    ames = workbench.load_dataset("ames").frame
+    saved = pd.read_csv(run / "artifacts" / "test_predictions.csv")
+    ames.loc[saved["row"]].drop(columns=["log10_sale_price"]).to_csv(tmp_path / "houses.csv", index=False)
+    proc = run_cli("predict", str(run / "artifacts" / "model"), "houses.csv", "-o", "pred.csv", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    pred = pd.read_csv(tmp_path / "pred.csv")
+    assert pred.columns.tolist() == ["rownames", "prediction", "interval_lower", "interval_upper", "error"]
+    np.testing.assert_allclose(pred["prediction"], saved["prediction"], rtol=0, atol=1e-9)
+
+
+@pytest.mark.slow
+@pytest.mark.browser
+def test_regression_report_renders_offline(ames_run):
+    run, _ = ames_run
+    dom = render_dom(run / "report.html")
+    for text in ("RMSE", "Predicted vs actual", "Residuals", "interval coverage", "log10_sale_price"):
+        assert text in dom, text
+    assert "Traceback" not in dom
+
+
+@pytest.mark.slow
+def test_tuning_and_all_fast_models_through_the_cli(tmp_path):
+    """Presets, Optuna tuning with its history in the report and in W&B (trial/ rows), balanced weights."""
+    import wandb_reader
+
+    proc = run_cli("run", str(NOTEBOOK), "-p", "models", "[fast]", "-p", "folds", "3", "-p", "tune_top", "1",
+                   "-p", "tune_seconds", "8", "-p", "class_weight", "balanced", "-p", "threshold", "0.5",
+                   "--no-progress", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    run = _run_dir(tmp_path)
+    rec = json.loads((run / "run.json").read_text())
+    board = pd.read_csv(run / "artifacts" / "leaderboard.csv", index_col=0)
+    tuned = [n for n in board.index if n.endswith("_tuned")]
+    assert len(tuned) == 1 and rec["metrics"]["n_models"] == len([n for n in board.index if board.loc[n, "kind"] == "model"])
+    assert rec["metrics"]["best_score"] > 0.83
+    card = json.loads((run / "artifacts" / "model" / "model.json").read_text())
+    assert card["threshold"] == 0.5 and card["threshold_rule"] == "given" and card["details"]["class_weight"] == "balanced"
+    got = wandb_reader.summarize(rec["tracking"]["offline_dir"])
+    trials = [h for h in got["history"] if "trial/trial" in h]
+    assert trials and {h["trial/model"] for h in trials} == set(tuned)
+    assert not [k for k in got["summary"] if k.startswith(("trial/", "cv/"))]

@@ -88,3 +88,30 @@ def test_metric_names_resolve_and_unknown_ones_list_the_valid():
     assert not resolve_metric("brier").greater_is_better
     with pytest.raises(ModelError, match="unknown ranking metric 'auroc'.*roc_auc, pr_auc"):
         resolve_metric("auroc")
+
+
+def test_regression_metrics_equal_sklearn():
+    from workbench.evaluation import REGRESSION_METRICS, interval_coverage, regression_metrics
+
+    rng = np.random.default_rng(4)
+    y = rng.lognormal(3, 0.5, 500)
+    p = y * rng.normal(1, 0.1, 500) + rng.normal(0, 1, 500)
+    s = regression_metrics(y, p)
+    assert set(s) == set(REGRESSION_METRICS)
+    assert s["rmse"] == pytest.approx(np.sqrt(skm.mean_squared_error(y, p)))
+    assert s["mae"] == pytest.approx(skm.mean_absolute_error(y, p))
+    assert s["medae"] == pytest.approx(skm.median_absolute_error(y, p))
+    assert s["r2"] == pytest.approx(skm.r2_score(y, p))
+    assert s["mape"] == pytest.approx(skm.mean_absolute_percentage_error(y, p))
+    assert np.isnan(regression_metrics(np.r_[0.0, y], np.r_[1.0, p])["mape"])  # a zero: MAPE is not stated
+    assert interval_coverage(y, p - 5, p + 5) == pytest.approx(np.mean(np.abs(y - p) <= 5))
+    assert not REGRESSION_METRICS["rmse"].greater_is_better and REGRESSION_METRICS["r2"].greater_is_better
+
+
+def test_metric_names_resolve_per_task_kind():
+    assert resolve_metric("RMSE").key == "rmse" and resolve_metric("neg_mean_absolute_error").key == "mae"
+    assert resolve_metric("r2", task="regression").key == "r2"
+    with pytest.raises(ModelError, match="'rmse' for a binary task; expected one of: roc_auc"):
+        resolve_metric("rmse", task="binary")
+    with pytest.raises(ModelError, match="'roc_auc' for a regression task; expected one of: rmse, mae"):
+        resolve_metric("roc_auc", task="regression")
