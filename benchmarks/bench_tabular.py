@@ -149,8 +149,8 @@ def worker_pycaret(scenario: str, data_dir: str) -> dict:
     models = None if include is None else [HGB() if m == "hgb" else m for m in include]
     sort = "RMSE" if regression else "AUC"
     t0 = time.perf_counter()
-    pc.setup(data=train, test_data=test, target=target, fold_strategy=PredefinedSplit(folds), session_id=0, n_jobs=-1,
-             verbose=False, html=False)
+    pc.setup(data=train, test_data=test, target=target, index=False, fold_strategy=PredefinedSplit(folds),
+             session_id=0, n_jobs=-1, verbose=False, html=False)
     best = pc.compare_models(include=models, sort=sort, n_select=1, verbose=False)
     wall = time.perf_counter() - t0
     board = pc.pull()
@@ -158,7 +158,7 @@ def worker_pycaret(scenario: str, data_dir: str) -> dict:
     held = pc.pull()
     col = board[sort]
     cv = float(col.min() if regression else col.max())
-    return {"wall": wall, "best": str(board.index[0]), "cv": cv, "test": float(held[sort].iloc[0]),
+    return {"wall": wall, "best": str(board["Model"].iloc[0]), "cv": cv, "test": float(held[sort].iloc[0]),
             "n_ok": int(len(board)), "rows": {str(k): float(v) for k, v in zip(board["Model"], col)}}
 
 
@@ -180,12 +180,19 @@ def write_data(scenario: str, data_dir: Path) -> None:
 
 # ------------------------------------------------------------------------------------------- driver
 def _run(python: str, side: str, scenario: str, data_dir: str, timeout: float) -> dict:
+    """One cold run; adds ``cpu``: user + system seconds of the whole process tree (imports included)."""
+    import resource
+
     env = {**os.environ, "PYTHONPATH": str(REPO), "WORKBENCH_TRACKING": "off", "PYTHONWARNINGS": "ignore"}
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     proc = subprocess.run([python, __file__, "--worker", side, "--scenario", scenario, "--data", data_dir],
                           capture_output=True, text=True, timeout=timeout, env=env, cwd=data_dir)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if proc.returncode != 0:
         raise RuntimeError(f"{side} worker failed:\n{proc.stderr[-3000:]}")
-    return json.loads(proc.stdout.strip().splitlines()[-1])
+    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    out["cpu"] = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return out
 
 
 def bench(scenario: str, sides: dict[str, str], repeat: int, timeout: float) -> dict[str, list[dict]]:
@@ -196,7 +203,7 @@ def bench(scenario: str, sides: dict[str, str], repeat: int, timeout: float) -> 
             for side, python in sides.items():
                 r = _run(python, side, scenario, tmp, timeout)
                 results[side].append(r)
-                print(f"  {scenario} round {i + 1} {side:<9} {r['wall']:7.1f} s  best {r['best']:<28} CV "
+                print(f"  {scenario} round {i + 1} {side:<9} {r['wall']:7.1f} s ({r['cpu']:5.1f} CPU s)  best {r['best']:<24} CV "
                       f"{r['cv']:.4f}  test {r['test']:.4f}  ({r['n_ok']} rows)  load average "
                       f"{os.getloadavg()[0]:.1f}", flush=True)
     return results
@@ -206,7 +213,9 @@ def report(scenario: str, results: dict[str, list[dict]]) -> None:
     regression = SCENARIOS[scenario][0] == "ames"
     what = "RMSE" if regression else "ROC-AUC"
     med = {s: statistics.median(r["wall"] for r in rs) for s, rs in results.items()}
-    print(f"{scenario}: median wall " + ", ".join(f"{s} {m:.1f} s" for s, m in med.items()))
+    cpu = {s: statistics.median(r["cpu"] for r in rs) for s, rs in results.items()}
+    print(f"{scenario}: median wall " + ", ".join(f"{s} {m:.1f} s" for s, m in med.items())
+          + "; median CPU (process tree, imports included) " + ", ".join(f"{s} {m:.1f} s" for s, m in cpu.items()))
     for side, rs in results.items():
         r = rs[-1]
         print(f"  {side:<9} best {r['best']}: CV {what} {r['cv']:.4f}, held-out test {what} {r['test']:.4f}")
@@ -214,7 +223,8 @@ def report(scenario: str, results: dict[str, list[dict]]) -> None:
         ours, theirs = results["workbench"][-1], results["pycaret"][-1]
         better = ours["cv"] <= theirs["cv"] if regression else ours["cv"] >= theirs["cv"]
         ratio = med["workbench"] / med["pycaret"]
-        print(f"  ratio workbench/PyCaret wall: {ratio:.2f} (goal <= 0.33: {'met' if ratio <= 1 / 3 else 'NOT met'}); "
+        print(f"  ratio workbench/PyCaret wall: {ratio:.2f} (goal <= 0.33: {'met' if ratio <= 1 / 3 else 'NOT met'}), "
+              f"CPU {cpu['workbench'] / cpu['pycaret']:.2f}; "
               f"best CV {what}: {'ours at least as good' if better else 'PyCaret better'} "
               f"({ours['cv']:.4f} vs {theirs['cv']:.4f})")
     if "sklearn" in med:

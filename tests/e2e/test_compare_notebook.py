@@ -213,13 +213,13 @@ def test_regression_report_renders_offline(ames_run):
 
 
 @pytest.mark.slow
-def test_tuning_and_all_fast_models_through_the_cli(tmp_path):
-    """Presets, Optuna tuning with its history in the report and in W&B (trial/ rows), balanced weights."""
+def test_tuning_and_class_weights_through_the_cli(tmp_path):
+    """Optuna tuning with its history in the report and in W&B (trial/ rows), balanced weights, a given threshold."""
     import wandb_reader
 
-    proc = run_cli("run", str(NOTEBOOK), "-p", "models", "[fast]", "-p", "folds", "3", "-p", "tune_top", "1",
-                   "-p", "tune_seconds", "8", "-p", "class_weight", "balanced", "-p", "threshold", "0.5",
-                   "--no-progress", cwd=tmp_path)
+    proc = run_cli("run", str(NOTEBOOK), "-p", "models", "[dummy, logreg, naive_bayes, hist_gb]", "-p", "folds", "3",
+                   "-p", "tune_top", "1", "-p", "tune_seconds", "5", "-p", "class_weight", "balanced",
+                   "-p", "threshold", "0.5", "--no-progress", cwd=tmp_path)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     run = _run_dir(tmp_path)
     rec = json.loads((run / "run.json").read_text())

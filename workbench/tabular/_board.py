@@ -10,7 +10,8 @@ import numpy as np
 import pandas as pd
 
 from ..errors import ModelError
-from ..evaluation import Metric, classification_metrics, regression_metrics
+from ..evaluation import Metric
+from ._fold import score
 from ._models import REGISTRY, TIMES
 from ._task import TabularTask
 
@@ -46,9 +47,7 @@ def _short(v: Any) -> str:
 
 def fold_scores(task: TabularTask, y: np.ndarray, pred: np.ndarray, threshold: float = 0.5) -> dict[str, float]:
     """Every metric of the task's kind for one set of predictions (probabilities or values)."""
-    if task.regression:
-        return regression_metrics(y, pred)
-    return classification_metrics(y, pred, task.classes, threshold=threshold)
+    return score(y, pred, list(task.classes), task.regression, threshold)
 
 
 def aggregate(task: TabularTask, cand: Candidate, rows: list[dict[str, Any]], status: str, note: str | None

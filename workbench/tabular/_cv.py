@@ -117,8 +117,9 @@ class _Scheduler:
         task = self.task
         est = build_model(name, task.numeric, task.categorical, seed=task.seed, threads=1, task=task.kind)
         est, X_tr, X_va = self.data.split(est, k)
-        return (name, k, est, X_tr, task.y_train[task.folds[k][0]], X_va, task.classes, task.regression,
-                task.class_weight)
+        tr, va = task.folds[k]
+        return (name, k, est, X_tr, task.y_train[tr], X_va, task.classes, task.regression, task.class_weight, 1,
+                task.y_train[va])
 
     def run(self) -> None:
         if self.n_jobs == 1 and self.board.budget is None:
@@ -144,26 +145,40 @@ class _Scheduler:
         return pool
 
     def _run_pool(self) -> None:
+        """Keep two fits per worker submitted (no worker waits on the parent); the first ``n_jobs`` in
+        submission order are the running ones, timed by the guard."""
         from concurrent.futures import FIRST_COMPLETED, wait
 
         pool = self._executor()
-        running: dict[Any, tuple[str, int, float]] = {}
+        running: dict[Any, list] = {}  # future -> [name, fold, start time once among the first n_jobs]
         try:
             while self.pending or running:
-                while len(running) < self.n_jobs and self.pending:
+                while len(running) < 2 * self.n_jobs and self.pending:
                     name, k = self.pending.popleft()
                     if not self.board.skip(name):
-                        running[pool.submit(fit_fold, *self._args(name, k))] = (name, k, time.perf_counter())
+                        running[pool.submit(fit_fold, *self._args(name, k))] = [name, k, None]
+                self._started(running)
                 done, _ = wait(list(running), timeout=0.25, return_when=FIRST_COMPLETED)
                 for fut in done:
                     name, k, _ = running.pop(fut)
                     self.board.add(self._result(fut, name, k))
-                over = self.board.over_budget({f: (n, time.perf_counter() - t) for f, (n, _, t) in running.items()})
+                for fut in [f for f, (n, _, t) in running.items() if t is None and self.board.dead(n)]:
+                    if fut.cancel():  # a queued fit of a model raced out or stopped meanwhile
+                        self.board.skip(running.pop(fut)[0])
+                self._started(running)
+                now = time.perf_counter()
+                over = self.board.over_budget({f: (n, now - t) for f, (n, _, t) in running.items() if t is not None})
                 if over:
                     pool = self._stop(pool, running, over)
         finally:
             if self.backend == "threading":
                 pool.shutdown(wait=False, cancel_futures=True)
+
+    def _started(self, running: dict[Any, list]) -> None:
+        now = time.perf_counter()
+        for entry in list(running.values())[: self.n_jobs]:
+            if entry[2] is None:
+                entry[2] = now
 
     def _result(self, fut: Any, name: str, k: int) -> dict[str, Any]:
         try:
@@ -171,7 +186,7 @@ class _Scheduler:
         except Exception as e:  # the worker died (out of memory, killed): an error row
             return {"model": name, "fold": k, "error": f"worker failed: {type(e).__name__}: {e}"[:500]}
 
-    def _stop(self, pool: Any, running: dict[Any, tuple[str, int, float]], over: dict[str, str]):
+    def _stop(self, pool: Any, running: dict[Any, list], over: dict[str, str]):
         """Stop the models in ``over``; on loky, kill the workers and resubmit the other running fits."""
         for name, why in over.items():
             self.board.stop(name, why)
@@ -204,6 +219,10 @@ class _Board:
         self.oof = {m: np.full(shape, np.nan) for m in names}
         self.records: list[dict[str, Any]] = []
 
+    def dead(self, name: str) -> bool:
+        """Whether ``name`` failed or was stopped (its remaining fits are not needed)."""
+        return name in self.errors or name in self.stopped
+
     def skip(self, name: str) -> bool:
         """Whether ``name``'s remaining folds are not to be fitted (failed, stopped or raced out)."""
         if name in self.errors or name in self.stopped:
@@ -220,7 +239,7 @@ class _Board:
         else:
             va = task.folds[k][1]
             self.oof[name][va] = res["pred"]
-            scores = fold_scores(task, task.y_train[va], res["pred"])
+            scores = res.get("scores") or fold_scores(task, task.y_train[va], res["pred"])
             scores.update(fit_time=res["fit_time"], predict_time=res["predict_time"])
             self.scores[name][k] = scores
             self.spent[name] += res["fit_time"] + res["predict_time"]

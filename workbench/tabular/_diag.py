@@ -216,9 +216,11 @@ def diagnostic_figures(task: TabularTask, model: TabularModel, top: int = 20) ->
     from ..evaluation import bar_figure
 
     figs = _regression_figures(task, model) if task.regression else _classification_figures(task, model)
-    perm = permutation_importance_table(task, model).head(top)
+    repeats = 5 if len(task.features) <= 30 else 3  # wide tables: fewer shuffles per column keep the report fast
+    perm = permutation_importance_table(task, model, n_repeats=repeats).head(top)
     figs.append(bar_figure(perm["feature"], perm["importance"], perm["std"], xaxis_title=f"drop in {task.metric.label}",
-                           title=f"Permutation importance — {model.name}, test split ({task.metric.label}, 5 repeats)"))
+                           title=f"Permutation importance — {model.name}, test split ({task.metric.label}, "
+                                 f"{repeats} repeats)"))
     native = native_importance_table(model)
     if native is not None:
         native = native.head(top)

@@ -25,9 +25,20 @@ def predict_oof(estimator: Any, X: Any, classes: list, regression: bool) -> np.n
     return proba[:, order]
 
 
+def score(y: np.ndarray, pred: np.ndarray, classes: list, regression: bool, threshold: float = 0.5) -> dict[str, float]:
+    """Every metric of the task's kind for one set of predictions (probabilities or values)."""
+    from ..evaluation import classification_metrics, regression_metrics
+
+    if regression:
+        return regression_metrics(y, pred)
+    return classification_metrics(y, pred, classes, threshold=threshold)
+
+
 def fit_fold(name: str, fold: int, estimator: Any, X_tr: Any, y_tr: np.ndarray, X_va: Any, classes: list,
-             regression: bool, class_weight: str = "none", threads: int = 1) -> dict[str, Any]:
-    """One (model, fold) fit in a worker: out-of-fold predictions and timings, or the error."""
+             regression: bool, class_weight: str = "none", threads: int = 1, y_va: np.ndarray | None = None
+             ) -> dict[str, Any]:
+    """One (model, fold) fit in a worker: out-of-fold predictions, their scores (with ``y_va``) and
+    timings, or the error."""
     import warnings
 
     from threadpoolctl import threadpool_limits
@@ -44,6 +55,8 @@ def fit_fold(name: str, fold: int, estimator: Any, X_tr: Any, y_tr: np.ndarray, 
         if not np.isfinite(pred).all():
             raise ValueError("the model predicted non-finite values")
         out.update(pred=pred, fit_time=t1 - t0, predict_time=t2 - t1)
+        if y_va is not None:  # scored here, in parallel, not in the parent that feeds the workers
+            out["scores"] = score(y_va, pred, classes, regression)
     except Exception as e:  # a failing model is a row in the leaderboard, not a lost comparison
         tb = traceback.format_exception_only(type(e), e)
         out["error"] = "".join(tb).strip().splitlines()[-1][:500]
@@ -89,8 +102,9 @@ class FoldData:
 
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                fitted = clone(prep).fit(task.X_train.iloc[tr])
-                self._cache[key] = (np.ascontiguousarray(fitted.transform(task.X_train.iloc[tr]), dtype=float),
+                fitted = clone(prep)
+                a = fitted.fit_transform(task.X_train.iloc[tr])
+                self._cache[key] = (np.ascontiguousarray(a, dtype=float),
                                     np.ascontiguousarray(fitted.transform(task.X_train.iloc[va]), dtype=float))
         a, b = self._cache[key]
         return estimator.steps[-1][1], a, b

@@ -1,7 +1,7 @@
 """Shared preprocessing of the scikit-learn pipelines, and fitting with class weights.
 
 Numerics are imputed with the median (and standardized for the models that need it); categoricals
-are imputed with a ``__missing__`` category and one-hot encoded, rare and unseen categories tolerated.
+are imputed with a ``__missing__`` category and one-hot encoded, unseen categories tolerated.
 """
 
 from __future__ import annotations
@@ -13,13 +13,10 @@ import numpy as np
 MISSING = "__missing__"
 """Category that stands for a missing value (CatBoost's native categoricals, the imputer's fill)."""
 
-MAX_ONEHOT = 32
-"""A categorical column gets at most this many one-hot columns; rarer categories share one."""
-
 
 def make_preprocessor(numeric: Sequence[str], categorical: Sequence[str], scale: bool = True):
-    """Impute (+ scale) numerics; impute and one-hot categoricals (at most :data:`MAX_ONEHOT` columns
-    each, the rarest categories grouped), tolerating unknown categories."""
+    """Impute (+ scale) numerics; impute and one-hot categoricals, tolerating unknown categories (scikit-learn's
+    rare-category grouping is left out: it counts categories in Python and would cost seconds per fold)."""
     from sklearn.compose import ColumnTransformer
     from sklearn.impute import SimpleImputer
     from sklearn.pipeline import Pipeline
@@ -29,8 +26,7 @@ def make_preprocessor(numeric: Sequence[str], categorical: Sequence[str], scale:
     if scale:
         num_steps.append(("scale", StandardScaler()))
     cat = Pipeline([("impute", SimpleImputer(strategy="constant", fill_value=MISSING)),
-                    ("onehot", OneHotEncoder(handle_unknown="infrequent_if_exist", max_categories=MAX_ONEHOT,
-                                             sparse_output=False))])
+                    ("onehot", OneHotEncoder(handle_unknown="ignore", sparse_output=False))])
     return ColumnTransformer([("num", Pipeline(num_steps), list(numeric)), ("cat", cat, list(categorical))],
                              remainder="drop", verbose_feature_names_out=False)
 
