@@ -26,7 +26,7 @@ class _CatBoostFrame(BaseEstimator):
     _classifier = True
 
     def __init__(self, iterations: int = 1000, learning_rate: float = 0.08, depth: int = 6, l2_leaf_reg: float = 3.0,
-                 one_hot_max_size: int = 10, early_stopping_rounds: int | None = 50, validation_fraction: float = 0.15,
+                 one_hot_max_size: int = 25, early_stopping_rounds: int | None = 50, validation_fraction: float = 0.15,
                  random_state: int | None = 0, thread_count: int = 1, cat_features: Sequence[str] | None = None,
                  class_weight: str | None = None):
         self.iterations = iterations
