@@ -12,9 +12,9 @@ The ``compare_models`` notebook is a few calls into this package::
 Concerns live in private modules: ``_task``/``_target``/``_columns`` (validation, task kind, split,
 folds), ``_models`` (registry, presets), ``_zoo`` (the built-in models), ``_prep`` (preprocessing, class
 weights), ``_catboost`` (CatBoost wrappers), ``_fold``/``_cv``/``_board`` (parallel CV with a time guard
-and racing, the leaderboard), ``_tune`` (Optuna), ``_ensemble`` (voting, stacking), ``_diag``/``_regdiag``
-(refit, threshold, figures, importance), ``_model``/``_ensemble_io`` (the fitted model, saving and loading
-through the contract), ``_track`` (W&B and comparison curves).
+and racing, the leaderboard), ``_tune`` (Optuna), ``_ensemble`` (voting, stacking), ``_diag`` (refit,
+threshold or interval, figures, importance), ``_model`` (the fitted model), ``_persist`` (saving and loading
+through the contract), ``_track`` (W&B, comparison curves, the run's records).
 """
 
 from __future__ import annotations

@@ -32,9 +32,10 @@ def _cb_classifier(numeric, categorical, seed, threads):
 
 
 def _cb_regressor(numeric, categorical, seed, threads):
-    # a smooth target: patience 100 on a 10% split finds a later, better stop (ames: RMSE 0.0511 vs 0.0517)
+    # a regression learns from every row: holding 10% out for early stopping cost more than it saved
+    # (ames, 5 folds: CV RMSE 0.0534 with early stopping, 0.0520 with 1000 rounds at 0.06 on all rows)
     return CatBoostFrameRegressor(random_state=seed, thread_count=threads, cat_features=list(categorical),
-                                  early_stopping_rounds=100, validation_fraction=0.1)
+                                  iterations=1000, learning_rate=0.06, early_stopping_rounds=None)
 
 
 def _sklearn(path: str, **params) -> Factory:
@@ -179,7 +180,7 @@ _ZOO = [
                            max_leaf_nodes=15, l2_regularization=1.0, **_ES), scale=False), 1.0,
               _sk(_sklearn(_SK + "ensemble.HistGradientBoostingRegressor", learning_rate=0.1, max_iter=500,
                            max_leaf_nodes=15, l2_regularization=1.0, **_ES), scale=False), True, _hgb),
-    ModelSpec("catboost", "CatBoost: categoricals native (one-hot up to 25 levels), early stopping on an inner split",
+    ModelSpec("catboost", "CatBoost: categoricals native (one-hot up to 25 levels); classifier: early stopping on an inner split",
               _cb_classifier, 2.5, _cb_regressor, True, _catboost_space),
     ModelSpec("linear", "ordinary least squares (one-hot + scaled numerics)", None, 0.2,
               _sk(_sklearn(_SK + "linear_model.LinearRegression")), True),
