@@ -15,13 +15,14 @@ $(VENV)/.installed: pyproject.toml
 install: $(VENV)/.installed
 
 demo: install
-	$(VENV)/bin/workbench demo notebooks
+	$(VENV)/bin/workbench demo notebooks --log-output
 
 # Chromium renders the reports in the browser tests (Debian package; needs root or sudo).
 chromium:
 	@command -v chromium >/dev/null 2>&1 || { \
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
 	  elif command -v sudo >/dev/null 2>&1; then sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	  elif [ "$$CI" = true ]; then echo "chromium missing and cannot be installed (no root, no sudo)"; exit 1; \
 	  else echo "chromium missing: browser tests will be skipped"; fi; }
 
 lint: install

@@ -61,6 +61,9 @@ def _run_parsers(sub) -> None:
     p.add_argument("--kernel", default=None, help="kernel name (default: the notebook's)")
     p.add_argument("--force", action="store_true",
                    help="execute even if an identical earlier run (same code, parameters, data, packages) exists")
+    p.add_argument("--cwd", default=None, metavar="DIR",
+                   help="working directory of the notebook (default: here); relative paths in it resolve there")
+    p.add_argument("--log-output", action="store_true", help="stream cell outputs to the terminal as they arrive")
     p.add_argument("--sweep-id", default=None, help=argparse.SUPPRESS)
     _reports(p)
     p.set_defaults(func=c.cmd_run)
@@ -68,6 +71,7 @@ def _run_parsers(sub) -> None:
     p = sub.add_parser("demo", help="run every notebook of a folder on its defaults (the main job)")
     p.add_argument("folder", nargs="?", default="notebooks")
     p.add_argument("--force", action="store_true", help="execute even where an identical run can be reused")
+    p.add_argument("--log-output", action="store_true", help="stream cell outputs to the terminal as they arrive")
     _timeout(p)
     _reports(p)
     p.set_defaults(func=c.cmd_demo)

@@ -28,8 +28,7 @@ def header_html(rec: RunRecord | dict[str, Any]) -> str:
     commit = (git.get("commit") or "")[:12] or "not in git"
     if git.get("dirty"):
         commit += " (uncommitted changes)"
-    return render("header.html.j2", rec=rec, commit=commit, notes=rec.extra.get("notes", []),
-                  kernel_note=rec.extra.get("kernel_note"))
+    return render("header.html.j2", rec=rec, commit=commit, notes=rec.notes, kernel_note=None)
 
 
 _exporters: dict[bool, Any] = {}
