@@ -104,10 +104,11 @@ class Preprocessor:
             missing = np.isnan(num)
             if missing.any():
                 num[missing] = np.broadcast_to(self.fill, num.shape)[missing]
-            if self.mean is not None:
-                num -= self.mean
-            if self.scale is not None:
-                num /= self.scale
+            with np.errstate(over="ignore", invalid="ignore"):  # huge inputs: inf, then NaN probabilities
+                if self.mean is not None:
+                    num -= self.mean
+                if self.scale is not None:
+                    num /= self.scale
         if self.categorical:
             rows = np.arange(n)
             for values, (_, index, offset, missing) in zip(_columns(records, self.categorical), self._cat):
@@ -275,11 +276,12 @@ class PipelineScorer:
         from scipy.special import expit
         from sklearn.utils.extmath import softmax
 
-        scores = X @ self.coef.T + self.intercept
-        if self.coef.shape[0] == 1:
-            p = expit(scores.reshape(-1))
-            return np.stack([1 - p, p], axis=1)
-        return softmax(scores, copy=False)
+        with np.errstate(over="ignore", invalid="ignore"):
+            scores = X @ self.coef.T + self.intercept
+            if self.coef.shape[0] == 1:
+                p = expit(scores.reshape(-1))
+                return np.stack([1 - p, p], axis=1)
+            return softmax(scores, copy=False)
 
 
 _CONTROLLER: list = []

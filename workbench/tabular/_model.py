@@ -211,6 +211,10 @@ class TabularPredictor(Predictor):
         out = []
         for r, p in zip(records, self.scorer.proba_rows(records)):
             row = {c: r.get(c) for c in ids}
+            if any(v != v for v in p):  # NaN: numbers so large the model's arithmetic overflowed
+                out.append({**row, "prediction": None, **dict.fromkeys(names), "error": "no prediction: numeric values "
+                            "too large for the model (the arithmetic overflowed)"})
+                continue
             if binary:
                 row["prediction"] = classes[1] if p[1] >= threshold else classes[0]
             else:

@@ -150,6 +150,8 @@ def decode_images(blobs: Sequence[bytes], size: int, max_pixels: int = MAX_PIXEL
             if im.size != (size, size):
                 im = im.resize((size, size), Image.BILINEAR, reducing_gap=None)
             out[i] = np.asarray(im)
+        except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+            errors[i] = f"image too large (over {max_pixels:,} pixels when decoded)"
         except Exception as e:  # noqa: BLE001 - reported per image, never fatal
             detail = f"{type(e).__name__}: {e}" if str(e) else type(e).__name__
             errors[i] = f"unreadable image ({detail}); expected PNG, JPEG, BMP or TIFF"
