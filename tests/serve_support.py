@@ -223,6 +223,35 @@ def redis_server() -> Iterator[tuple[str, subprocess.Popen]]:
                 proc.wait()
 
 
+def run_serve_cli(args: list[str], port: int, cwd: Path, env: dict | None = None, site: Path | None = None,
+                  timeout: float = 240) -> tuple[subprocess.Popen, "Reader"]:
+    """``workbench serve ARGS`` in the background; returns once ``/health`` answers (stderr collected)."""
+    import http.client
+    import sys
+
+    full_env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
+    if site is not None:
+        full_env["PYTHONPATH"] = os.pathsep.join([str(site), os.environ.get("PYTHONPATH", "")])
+    proc = subprocess.Popen([sys.executable, "-m", "workbench.cli", "serve", *args], cwd=cwd, env=full_env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    err, _ = Reader(proc.stderr), Reader(proc.stdout)
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if proc.poll() is not None:
+            raise AssertionError(f"workbench serve exited with {proc.returncode}:\n{err.text()[-3000:]}")
+        try:
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+            conn.request("GET", "/health")
+            if conn.getresponse().status == 200:
+                conn.close()
+                return proc, err
+        except OSError:
+            pass
+        time.sleep(0.2)
+    proc.kill()
+    raise AssertionError(f"workbench serve did not answer within {timeout} s:\n{err.text()[-3000:]}")
+
+
 class Reader(threading.Thread):
     """Collects a subprocess's stderr lines as they come (so the pipe never fills)."""
 
