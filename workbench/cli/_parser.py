@@ -166,6 +166,7 @@ def _serve_parser(sub) -> None:
                                                                                "(0: no cache; default 300)")
     p.add_argument("--cache-size", type=int, default=10_000, metavar="N", help="in-process cache entries (default "
                                                                                "10000)")
+    p.add_argument("--cache-mb", type=float, default=256.0, metavar="MB", help="in-process cache size (default 256)")
     p.add_argument("--max-body-mb", type=float, default=16.0, metavar="MB", help="largest request body (default 16)")
     p.add_argument("--max-rows", type=int, default=10_000, help="most records per request (default 10000)")
     p.add_argument("--max-images", type=int, default=64, help="most images per request (default 64)")

@@ -19,17 +19,24 @@ from typing import Any
 
 log = logging.getLogger("workbench.serve")
 RETRY_AFTER_S = 5.0
+MAX_REDIS_VALUE = 4 << 20
 
 
 class MemoryCache:
-    """A thread-safe TTL + LRU cache of groups (``size`` groups at most)."""
+    """A thread-safe TTL + LRU cache of groups: ``size`` groups and ``max_bytes`` of values at most."""
 
     backend = "memory"
 
-    def __init__(self, ttl: float, size: int):
-        self.ttl, self.size = float(ttl), int(size)
+    def __init__(self, ttl: float, size: int, max_bytes: int = 256 << 20):
+        self.ttl, self.size, self.max_bytes = float(ttl), int(size), int(max_bytes)
         self._groups: OrderedDict[str, tuple[float, dict[str, bytes]]] = OrderedDict()
+        self._bytes = 0
         self._lock = threading.Lock()
+
+    def _drop(self, group: str) -> None:
+        entry = self._groups.pop(group, None)
+        if entry is not None:
+            self._bytes -= sum(len(v) for v in entry[1].values())
 
     async def get(self, group: str, field: str = "") -> bytes | None:
         return self.get_now(group, field)
@@ -40,29 +47,34 @@ class MemoryCache:
             if entry is None:
                 return None
             if entry[0] < time.monotonic():
-                del self._groups[group]
+                self._drop(group)
                 return None
             self._groups.move_to_end(group)
             return entry[1].get(field)
 
     async def set(self, group: str, value: bytes, field: str = "") -> None:
+        if len(value) > self.max_bytes // 16:  # one answer may not take more than a sixteenth of the cache
+            return
         with self._lock:
             entry = self._groups.get(group)
             if entry is None or entry[0] < time.monotonic():
+                self._drop(group)
                 entry = (time.monotonic() + self.ttl, {})
                 self._groups[group] = entry
+            self._bytes += len(value) - len(entry[1].get(field, b""))
             entry[1][field] = value
             self._groups.move_to_end(group)
-            while len(self._groups) > self.size:
-                self._groups.popitem(last=False)
+            while len(self._groups) > self.size or self._bytes > self.max_bytes:
+                self._drop(next(iter(self._groups)))
 
     async def drop(self, group: str) -> None:
         with self._lock:
-            self._groups.pop(group, None)
+            self._drop(group)
 
     async def close(self) -> None:
         with self._lock:
             self._groups.clear()
+            self._bytes = 0
 
 
 class Breaker:
@@ -118,6 +130,8 @@ class RedisCache:
         return await self.client.hget(self.prefix + group, field)
 
     async def _set(self, group: str, value: bytes, field: str) -> None:
+        if len(value) > MAX_REDIS_VALUE:
+            return
         async with self.client.pipeline(transaction=False) as pipe:
             pipe.hset(self.prefix + group, field, value)
             pipe.expire(self.prefix + group, self.ttl)

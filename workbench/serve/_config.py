@@ -43,7 +43,8 @@ class ServeConfig:
     redis_url : the shared response cache and recommender profile store (None: in-process).
     log_dir : log folder: ``<model>/requests-YYYYMMDD.jsonl`` (the request log, when ``request_log``) and
         ``_interactions/<model>/interactions-YYYYMMDD.jsonl`` (a recommender's interactions, always).
-    cache_ttl, cache_size : response cache lifetime (s, 0 turns the cache off) and in-process entries.
+    cache_ttl, cache_size, cache_bytes : response cache lifetime (s, 0 turns the cache off), in-process
+        entries and bytes.
     max_body_bytes, max_rows, max_images, max_k : request limits (413 above the first three).
     redis_timeout : seconds a Redis call may take before it counts as down (served uncached).
     graceful_timeout : seconds SIGTERM waits for requests in flight.
@@ -60,6 +61,7 @@ class ServeConfig:
     request_log: bool = True
     cache_ttl: float = 300.0
     cache_size: int = 10_000
+    cache_bytes: int = 256 * MiB
     max_body_bytes: int = 16 * MiB
     max_rows: int = 10_000
     max_images: int = 64
@@ -78,7 +80,8 @@ class ServeConfig:
             raise ServeError(f"two models are named {', '.join(map(repr, dupes))}; name them apart with NAME=DIR, "
                              "e.g. churn=reports/compare_models/RUN/artifacts/model")
         for what, value, low in (("--port", self.port, 0), ("--workers", self.workers, 1),
-                                 ("--cache-size", self.cache_size, 1), ("--max-rows", self.max_rows, 1),
+                                 ("--cache-size", self.cache_size, 1), ("--cache-mb", self.cache_bytes, 1024),
+                                 ("--max-rows", self.max_rows, 1),
                                  ("--max-images", self.max_images, 1), ("--max-k", self.max_k, 1),
                                  ("--max-body-mb", self.max_body_bytes, 1024)):
             if not isinstance(value, int) or isinstance(value, bool) or value < low or (what == "--port" and value > 65535):
@@ -162,6 +165,7 @@ def config_from_args(args: Any) -> ServeConfig:
     return ServeConfig(
         models=parse_models(args.model_dirs), host=args.host, port=args.port, workers=args.workers, token=token,
         redis_url=os.environ.get(REDIS_ENV) or None, log_dir=args.log_dir, request_log=not args.no_request_log,
-        cache_ttl=args.cache_ttl, cache_size=args.cache_size, max_body_bytes=int(args.max_body_mb * MiB),
+        cache_ttl=args.cache_ttl, cache_size=args.cache_size, cache_bytes=int(args.cache_mb * MiB),
+        max_body_bytes=int(args.max_body_mb * MiB),
         max_rows=args.max_rows, max_images=args.max_images, max_k=args.max_k, redis_timeout=args.redis_timeout,
         graceful_timeout=args.graceful_timeout, replay=not args.no_replay).check()

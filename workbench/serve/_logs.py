@@ -58,11 +58,19 @@ def append_lines(path: Path, data: bytes, durable: bool = False) -> None:
         os.close(fd)  # closing releases the lock
 
 
-def _line(ts: str, model: str, latency_ms: float, inputs: Any, output: Any) -> bytes:
+def lines(ts: str, model: str, latency_ms: float, inputs: list, outputs: list, flat: bool) -> bytes:
+    """JSON lines for one request's rows. ``flat`` rows (scalars only: no object inside an array) are
+    serialized in one call and split at ``},{"ts":``, which cannot occur inside a JSON string (its quotes
+    would be escaped) nor, for flat rows, anywhere but between two lines."""
     from pydantic_core import to_json
 
-    return to_json({"ts": ts, "model": model, "latency_ms": round(latency_ms, 3), "input": inputs, "output": output},
-                   inf_nan_mode="null", fallback=str) + b"\n"
+    latency = round(latency_ms, 3)
+    objs = [{"ts": ts, "model": model, "latency_ms": latency, "input": i, "output": o} for i, o in zip(inputs, outputs)]
+    if not objs:
+        return b""
+    if not flat:
+        return b"".join(to_json(obj, inf_nan_mode="null", fallback=str) + b"\n" for obj in objs)
+    return to_json(objs, inf_nan_mode="null", fallback=str)[1:-1].replace(b'},{"ts":', b'}\n{"ts":') + b"\n"
 
 
 class RequestLog:
@@ -77,6 +85,7 @@ class RequestLog:
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
+        self._failing: set[Path] = set()
 
     @property
     def enabled(self) -> bool:
@@ -89,9 +98,10 @@ class RequestLog:
             self._thread.start()
 
     def add(self, model: str, ts: str, latency_ms: float, inputs: list, outputs: list | bytes,
-            skip: tuple | list = ()) -> None:
+            skip: tuple | list = (), flat: bool = True) -> None:
         """Queue one request's rows: ``inputs[i]`` answered by ``outputs[i]`` (``outputs`` may be the JSON
-        array of them, decoded in the writer thread); keys in ``skip`` (ID columns) are left out of outputs."""
+        array of them, decoded in the writer thread); keys in ``skip`` (ID columns) are left out of outputs;
+        ``flat``: inputs and outputs hold scalars only (see :func:`lines`)."""
         if not self.enabled:
             return
         with self._lock:
@@ -100,7 +110,7 @@ class RequestLog:
                     self.on_drop(model, len(inputs))
                 return
             self._pending += len(inputs)
-        self._queue.put((model, ts, latency_ms, inputs, outputs, tuple(skip)))
+        self._queue.put((model, ts, latency_ms, inputs, outputs, tuple(skip), flat))
 
     def _drain(self, wait: float) -> list:
         items = []
@@ -116,22 +126,27 @@ class RequestLog:
         files: dict[Path, list[bytes]] = {}
         from pydantic_core import from_json
 
-        for model, ts, latency, inputs, outputs, skip in items:
-            lines = files.setdefault(self.folder / model / f"requests-{_day(ts)}.jsonl", [])
+        counts: dict[Path, int] = {}
+        for model, ts, latency, inputs, outputs, skip, flat in items:
+            path = self.folder / model / f"requests-{_day(ts)}.jsonl"
             if isinstance(outputs, bytes):
                 outputs = from_json(outputs)
             if skip:
                 outputs = [{k: v for k, v in o.items() if k not in skip} for o in outputs]
-            lines.extend(_line(ts, model, latency, i, o) for i, o in zip(inputs, outputs))
+            files.setdefault(path, []).append(lines(ts, model, latency, inputs, outputs, flat))
+            counts[path] = counts.get(path, 0) + len(inputs)
         with self._lock:
             self._pending -= sum(len(item[3]) for item in items)
-        for path, lines in files.items():
+        for path, chunks in files.items():
             try:
-                append_lines(path, b"".join(lines))
+                append_lines(path, b"".join(chunks))
+                self._failing.discard(path)
             except OSError as e:
-                log.warning("request log: cannot append to %s (%s); %d row(s) lost", path, e, len(lines))
+                if path not in self._failing:  # once per failing file, not every quarter second
+                    log.warning("request log: cannot append to %s (%s); rows are dropped until it can", path, e)
+                    self._failing.add(path)
                 if self.on_drop is not None:
-                    self.on_drop(path.parent.name, len(lines))
+                    self.on_drop(path.parent.name, counts[path])
 
     def _run(self) -> None:
         while not self._stop.is_set():

@@ -101,7 +101,7 @@ async def predict_user(state: ServerState, sm: ServedModel, request: Request) ->
     m.rows.labels(sm.name).inc()
     answer = answer if answer is not None else from_json(body)
     state.request_log.add(sm.name, ts, 1000 * (time.perf_counter() - start), [{"user": key, "k": k}],
-                          [{"items": answer["items"], "cold_start": answer["cold_start"]}])
+                          [{"items": answer["items"], "cold_start": answer["cold_start"]}], flat=False)
     return raw_json(body)
 
 

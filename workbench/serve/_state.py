@@ -27,6 +27,8 @@ log = logging.getLogger("workbench.serve")
 INLINE_ROWS = 64
 """Requests of up to this many rows are computed on the event loop (a thread hop would cost more than
 the work); larger ones, images and anything slow go to a worker thread."""
+CACHE_MAX_ROWS = 256
+"""Requests of more rows are not cached: big batches rarely repeat, and would crowd out the small ones."""
 
 
 @dataclass
@@ -47,7 +49,8 @@ class ServerState:
         m.models.set(len(self.models))
         folder = self.config.log_dir if self.config.request_log else None
         self.request_log = RequestLog(folder, on_drop=lambda model, n: m.log_dropped.labels(model).inc(n))
-        self.cache = MemoryCache(self.config.cache_ttl, self.config.cache_size) if self.config.cache_ttl > 0 else NoCache()
+        self.cache = MemoryCache(self.config.cache_ttl, self.config.cache_size, self.config.cache_bytes) \
+            if self.config.cache_ttl > 0 else NoCache()
         for name, sm in self.models.items():
             if sm.mode == "recommender":
                 self.profiles[name] = Profiles(sm.predictor, name)

@@ -25,7 +25,7 @@ from ..errors import WorkbenchError
 from ._logs import utc_now
 from ._models import ServedModel
 from ._schemas import error_details, too_many
-from ._state import INLINE_ROWS, ServerState, compute
+from ._state import CACHE_MAX_ROWS, INLINE_ROWS, ServerState, compute
 
 JSON_TYPES = ("application/json", "")
 CSV_TYPES = ("text/csv", "application/csv", "text/plain")
@@ -149,13 +149,16 @@ async def predict_table(state: ServerState, sm: ServedModel, request: Request) -
     start = time.perf_counter()
     _, ts = utc_now()
     records = await read_table(state, sm, request)
-    group = f"{sm.digest}:t:{hashlib.blake2b(to_json(records, fallback=str), digest_size=16).hexdigest()}"
-    rows_json = await state.cache.get(group)
+    cacheable = len(records) <= CACHE_MAX_ROWS
+    group = f"{sm.digest}:t:{hashlib.blake2b(to_json(records, fallback=str), digest_size=16).hexdigest()}" \
+        if cacheable else ""
+    rows_json = await state.cache.get(group) if cacheable else None
     m = state.metrics
     if rows_json is None:
         m.cache_misses.labels(sm.name).inc()
         rows_json = await compute(_predict_records, sm, records, inline=len(records) <= INLINE_ROWS)
-        await state.cache.set(group, rows_json)
+        if cacheable:
+            await state.cache.set(group, rows_json)
     else:
         m.cache_hits.labels(sm.name).inc()
     m.rows.labels(sm.name).inc(len(records))
