@@ -136,12 +136,12 @@ def _csv_answer(rows: list[dict[str, Any]]) -> Response:
     return Response(out.getvalue(), media_type="text/csv")
 
 
-def _predict_records(sm: ServedModel, records: list[dict[str, Any]]) -> bytes:
+def _predict_records(sm: ServedModel, records: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], bytes]:
     try:
         rows = sm.predictor.predict_records(records)
     except WorkbenchError as e:
         raise _invalid(str(e)) from None
-    return to_json(rows, inf_nan_mode="null", fallback=str)
+    return rows, to_json(rows, inf_nan_mode="null", fallback=str)
 
 
 async def predict_table(state: ServerState, sm: ServedModel, request: Request) -> Response:
@@ -153,17 +153,18 @@ async def predict_table(state: ServerState, sm: ServedModel, request: Request) -
     group = f"{sm.digest}:t:{hashlib.blake2b(to_json(records, fallback=str), digest_size=16).hexdigest()}" \
         if cacheable else ""
     rows_json = await state.cache.get(group) if cacheable else None
+    rows: list | bytes | None = None
     m = state.metrics
     if rows_json is None:
         m.cache_misses.labels(sm.name).inc()
-        rows_json = await compute(_predict_records, sm, records, inline=len(records) <= INLINE_ROWS)
+        rows, rows_json = await compute(_predict_records, sm, records, inline=len(records) <= INLINE_ROWS)
         if cacheable:
             await state.cache.set(group, rows_json)
     else:
         m.cache_hits.labels(sm.name).inc()
     m.rows.labels(sm.name).inc(len(records))
-    state.request_log.add(sm.name, ts, 1000 * (time.perf_counter() - start), records, rows_json,
-                          skip=sm.table.id_columns)
+    state.request_log.add(sm.name, ts, 1000 * (time.perf_counter() - start), records,
+                          rows if rows is not None else rows_json, skip=sm.table.id_columns)
     if "text/csv" in request.headers.get("accept", ""):
         return _csv_answer(from_json(rows_json))
     head = to_json({"model": sm.name, "version": sm.version})[:-1]

@@ -110,11 +110,14 @@ class Preprocessor:
                 if self.scale is not None:
                     num /= self.scale
         if self.categorical:
+            at_rows, at_cols = [], []
             rows = np.arange(n)
             for values, (_, index, offset, missing) in zip(_columns(records, self.categorical), self._cat):
                 cols = np.array(codes(values, index, missing), dtype=np.int64)
                 known = cols >= 0
-                X[rows[known], offset + cols[known]] = 1.0
+                at_rows.append(rows[known])
+                at_cols.append(cols[known] + offset)
+            X[np.concatenate(at_rows), np.concatenate(at_cols)] = 1.0
         return X
 
 

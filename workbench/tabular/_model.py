@@ -19,10 +19,12 @@ import pandas as pd
 
 from ..errors import ModelError
 from ..models import ModelCard, Predictor, flavors, frame_records, probability_frame, provenance, save_card
-from ._fast import compile_scorer
+from ._fast import FEW_ROWS, compile_scorer
 from ._models import CatBoostFrameClassifier
 from ._skops_types import SKOPS_ALLOWED
 from ._task import coerce_frame
+
+OVERFLOW = "no prediction: numeric values too large for the model (its arithmetic overflowed)"
 
 
 @dataclass
@@ -203,25 +205,41 @@ class TabularPredictor(Predictor):
         m = self.model
         if self.scorer is None or not records:
             return frame_records(self.predict(records))
-        if any(c not in r for r in records for c in m.features):
+        needed = set(m.features)
+        if not all(r.keys() >= needed for r in records):
             m.check_columns(pd.DataFrame(columns=sorted({str(c) for r in records for c in r})))
         ids = [c for c in m.id_columns if any(c in r for r in records)]
+        if len(records) > FEW_ROWS:
+            return self._rows(records, ids, self.scorer.proba(records))
         names = [f"proba_{c}" for c in m.classes]
-        binary, classes, threshold = len(m.classes) == 2, m.classes, m.threshold
         out = []
         for r, p in zip(records, self.scorer.proba_rows(records)):
             row = {c: r.get(c) for c in ids}
-            if any(v != v for v in p):  # NaN: numbers so large the model's arithmetic overflowed
-                out.append({**row, "prediction": None, **dict.fromkeys(names), "error": "no prediction: numeric values "
-                            "too large for the model (the arithmetic overflowed)"})
+            if any(v != v for v in p):
+                out.append({**row, "prediction": None, **dict.fromkeys(names), "error": OVERFLOW})
                 continue
-            if binary:
-                row["prediction"] = classes[1] if p[1] >= threshold else classes[0]
+            if len(p) == 2:
+                row["prediction"] = m.classes[1] if p[1] >= m.threshold else m.classes[0]
             else:
-                row["prediction"] = classes[max(range(len(p)), key=p.__getitem__)]
+                row["prediction"] = m.classes[max(range(len(p)), key=p.__getitem__)]
             row.update(zip(names, p))
             row["error"] = None
             out.append(row)
+        return out
+
+    def _rows(self, records: list, ids: list[str], proba: np.ndarray) -> list[dict[str, Any]]:
+        """The answer rows of many records, built column by column."""
+        m = self.model
+        names = [f"proba_{c}" for c in m.classes]
+        picks = (proba[:, 1] >= m.threshold).astype(int) if len(m.classes) == 2 else np.argmax(proba, axis=1)
+        columns = [[r.get(c) for r in records] for c in ids]
+        columns.append([m.classes[j] for j in picks.tolist()])
+        columns += [proba[:, j].tolist() for j in range(proba.shape[1])]
+        columns.append([None] * len(records))
+        keys = [*ids, "prediction", *names, "error"]
+        out = [dict(zip(keys, values)) for values in zip(*columns)]
+        for i in np.flatnonzero(np.isnan(proba).any(axis=1)).tolist():
+            out[i].update({"prediction": None, **dict.fromkeys(names), "error": OVERFLOW})
         return out
 
     def predict_files(self, paths: Sequence[str]) -> pd.DataFrame:
