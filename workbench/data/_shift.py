@@ -10,7 +10,7 @@
 - ``{"set": value}``: values replaced by ``value`` (text or number);
 - ``{"missing": f}``: a share ``f`` of rows blanked (a broken feed).
 
-``fraction`` (default 1) limits any operation to a seeded random share of rows. The registered
+``fraction`` (default 1) limits any operation to a seeded random share of rows (exactly that share). The registered
 drift pair is the IBM Telco table split into seeded random halves: ``telco_churn_reference`` and
 ``telco_churn_current``; ``telco_churn_drifted`` is the current half with :data:`TELCO_PLANTED_SHIFT`.
 """
@@ -77,16 +77,18 @@ def plant_shift(frame: pd.DataFrame, spec: Mapping[str, Any] | None, seed: int =
     out = frame.copy()
     rng = np.random.default_rng(seed)
     for c, (kind, value, fraction) in ops.items():
-        keep = ~(rng.random(len(out)) < fraction) if fraction < 1 else np.zeros(len(out), dtype=bool)
+        keep = np.ones(len(out), dtype=bool)
+        keep[rng.choice(len(out), size=round(fraction * len(out)), replace=False)] = False
         s = out[c]
-        if kind == "scale":
-            out[c] = s.where(keep, s * value)
-        elif kind == "add":
-            out[c] = s.where(keep, s + value)
+        if kind in ("scale", "add"):
+            out[c] = (s * value if kind == "scale" else s + value).where(~keep, s)
         elif kind == "missing":
             out[c] = s.where(keep)
         else:
-            out[c] = s.where(keep, value)
+            try:
+                out[c] = s.where(keep, value)
+            except (TypeError, ValueError):  # a text value into a number column: the column becomes text
+                out[c] = s.astype(object).where(keep, value)
     return out
 
 

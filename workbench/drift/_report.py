@@ -64,7 +64,7 @@ class DriftReport:
 
     def __init__(self, reference: Any, current: Any, *, target: str | None = "", model: Any = "",
                  columns: Sequence[str] = (), threshold: Any = None, drift_share: float = 0.5,
-                 max_rows: int = 100_000, seed: int = 0, shift: dict | None = None, domain_rows: int = 20_000):
+                 max_rows: int = 1_000_000, seed: int = 0, shift: dict | None = None, domain_rows: int = 20_000):
         _check_params(list(columns), drift_share, max_rows, seed, shift, target)
         self.thresholds = Thresholds.from_mapping(threshold)
         self.drift_share, self.seed, self.max_rows, self.domain_rows = float(drift_share), int(seed), int(max_rows), \

@@ -115,23 +115,26 @@ def _as_text(s: pd.Series) -> pd.Series:
     return s.astype(object).where(s.notna(), None).map(lambda v: v if v is None else str(v))
 
 
-def _coerce(ref: pd.Series, cur: pd.Series) -> tuple[pd.Series, str]:
-    """``cur`` read as ``ref``'s kind of values, and what was done (empty when nothing was needed)."""
+def _coerce(ref: pd.Series, cur: pd.Series, kind: str) -> tuple[pd.Series, pd.Series, str]:
+    """Both columns as one kind of values (the reference's: numbers and dates stay so, categories and
+    booleans compare as text), and what was done (empty when nothing was needed)."""
     fr, fc = _family(ref), _family(cur)
     if fr == fc:
-        return cur, ""
-    if fr == "number":
-        new = pd.to_numeric(cur.where(cur.notna(), None).astype(object), errors="coerce")
-    elif fr == "datetime":
-        new = pd.to_datetime(cur, errors="coerce", utc=True, format="mixed").dt.tz_convert(None)
+        return ref, cur, ""
+    what = f"type changed: {ref.dtype} in reference, {cur.dtype} in current; compared as "
+    if kind in ("numeric", "datetime"):
+        if fr == "number":
+            new = pd.to_numeric(cur.where(cur.notna(), None).astype(object), errors="coerce")
+        else:
+            new = pd.to_datetime(cur, errors="coerce", utc=True, format="mixed").dt.tz_convert(None)
     else:
-        new = _as_text(cur)
+        fr, ref, new = "text", _as_text(ref), _as_text(cur)
     bad = cur.notna() & new.isna()
-    what = f"type changed: {ref.dtype} in reference, {cur.dtype} in current; compared as {fr}"
+    what += fr
     if bad.any():
         examples = ", ".join(repr(v) for v in cur[bad].astype(str).unique()[:3])
         what += f"; {int(bad.sum()):,} value(s) are not {fr}s and count as missing (e.g. {examples})"
-    return new, what
+    return ref, new, what
 
 
 def _selected(ref: pd.DataFrame, cur: pd.DataFrame, columns: Sequence[str]) -> list[str]:
@@ -178,10 +181,10 @@ def _add_column(schema: Schema, c: str, special: str | None) -> None:
         schema.excluded[c] = f"ID-like ({why})"
         schema.add("info", c, f"not compared: ID-like ({why}); new IDs are expected, not drift")
         return
-    schema.cur[c], what = _coerce(schema.ref[c], schema.cur[c])
+    kind = column_kind(schema.ref[c], special)
+    schema.ref[c], schema.cur[c], what = _coerce(schema.ref[c], schema.cur[c], kind)
     if what:
         schema.add("warning", c, what)
-    kind = column_kind(schema.ref[c], special)
     if kind == "empty" and schema.cur[c].isna().all():
         schema.excluded[c] = "empty in both tables"
         schema.add("info", c, "not compared: every value missing in both tables")
