@@ -281,9 +281,21 @@ def column_kind(s: pd.Series, special: str | None = None) -> str:
     if pd.api.types.is_datetime64_any_dtype(s.dtype):
         return "datetime"
     is_num = pd.api.types.is_numeric_dtype(s.dtype) and not pd.api.types.is_bool_dtype(s.dtype)
-    if s.nunique(dropna=True) <= 2:
+    if _at_most_two_values(s, is_num):
         return "boolean"
     return "numeric" if is_num else "categorical"
+
+
+def _at_most_two_values(s: pd.Series, is_num: bool) -> bool:
+    """Whether ``s`` holds at most two distinct non-missing values, without counting them all."""
+    if is_num:
+        v = s.to_numpy(dtype="float64", na_value=np.nan)
+        v = v[~np.isnan(v)]
+        lo, hi = v.min(), v.max()
+        return bool(((v == lo) | (v == hi)).all())
+    head = s.dropna().head(10_000)
+    first = head.unique()[:3]
+    return len(first) <= 2 and bool(s.dropna().isin(first).all())
 
 
 SUMMARY_COLUMNS = ["column", "kind", "dtype", "missing", "missing_fraction", "n_unique", "unique_fraction", "top",

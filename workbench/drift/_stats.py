@@ -66,11 +66,12 @@ def numeric_stats(ref: pd.Series, cur: pd.Series) -> dict[str, Any]:
     if not n or not m:
         return {"n_reference": n, "n_current": m}
     u = np.sort(np.concatenate([x, y]), kind="stable")  # two sorted runs: a linear merge
-    fx = np.searchsorted(x, u[:-1], side="right") / n
-    fy = np.searchsorted(y, u[:-1], side="right") / m
-    gap = np.abs(fx - fy)
+    step = np.diff(u)
+    last = np.flatnonzero(step > 0)  # the last of each run of equal values: both ECDFs are exact there
+    cx = np.searchsorted(x, u[last], side="right")
+    gap = np.abs(cx / n - (last + 1 - cx) / m)
     d = float(gap.max()) if len(gap) else 0.0
-    w = float(np.dot(gap, np.diff(u))) if len(gap) else 0.0
+    w = float(np.dot(gap, step[last])) if len(gap) else 0.0
     scale = float(np.std(x)) or float(np.std(u)) or 1.0
     cuts = np.unique(x[np.minimum((np.arange(1, 10) / 10 * n).astype(int), n - 1)])
     px = np.diff(np.concatenate([[0], np.searchsorted(x, cuts, side="right"), [n]]))
@@ -85,21 +86,16 @@ def numeric_stats(ref: pd.Series, cur: pd.Series) -> dict[str, Any]:
 
 
 def _codes(ref: pd.Series, cur: pd.Series) -> tuple[np.ndarray, np.ndarray, list]:
-    """Counts per category of both sides (reference categories first, then new ones) and labels."""
+    """Counts per category of both sides (reference categories first, then new ones) and labels:
+    each side factorized once, the (few) distinct values matched."""
     rc, ru = pd.factorize(ref, sort=False)
-    index = pd.Index(ru)
-    cc = index.get_indexer(cur)
-    k = len(ru)
-    labels = list(ru)
-    fresh = (cc < 0) & cur.notna().to_numpy()
-    if fresh.any():
-        nc, nu = pd.factorize(cur[fresh], sort=False)
-        cc = cc.copy()
-        cc[fresh] = nc + k
-        labels += list(nu)
-    total = len(labels)
-    a = np.bincount(rc[rc >= 0], minlength=total).astype(float)
-    b = np.bincount(cc[cc >= 0], minlength=total).astype(float)
+    cc, cu = pd.factorize(cur, sort=False)
+    where = pd.Index(ru).get_indexer(cu)
+    fresh = np.flatnonzero(where < 0)
+    where[fresh] = len(ru) + np.arange(len(fresh))
+    labels = list(ru) + [cu[i] for i in fresh]
+    a = np.bincount(rc[rc >= 0], minlength=len(labels)).astype(float)
+    b = np.bincount(where[cc[cc >= 0]], minlength=len(labels)).astype(float)
     return a, b, labels
 
 
