@@ -29,8 +29,8 @@ _LAZY = {
     "stratified_split": "_splits",
     "KINDS": "_profile", "SampleInfo": "_profile", "as_float": "_profile", "column_summary": "_profile",
     "heavy_sample": "_profile", "missing_patterns": "_profile", "overview": "_profile",
-    "prepare_frame": "_profile", "similar_names": "_profile", "HIST_BINS": "_profile", "column_kind": "_profile",
-    "id_like": "_profile", "id_name": "_profile",
+    "prepare_frame": "_profile", "similar_names": "_profile", "HIST_BINS": "_profile", "column_kind": "_columns",
+    "id_like": "_columns", "id_name": "_columns",
     "read_request_log": "_requestlog", "log_files": "_requestlog", "LOG_SUFFIXES": "_requestlog",
     "plant_shift": "_shift", "telco_halves": "_shift", "TELCO_PLANTED_SHIFT": "_shift",
 }
