@@ -65,7 +65,10 @@ def predictions(side: Side, predictor) -> tuple[pd.DataFrame | None, str]:
     missing = [c for c in model_inputs(predictor) if c not in side.raw.columns]
     if missing:
         return None, (f"{side.role}: the model needs column(s) the table lacks ({', '.join(missing)}): not scored")
-    scored = predictor.predict(side.raw)
+    try:
+        scored = predictor.predict(side.raw)
+    except Exception as e:  # noqa: BLE001 - a table the model cannot score is a finding, not a crash
+        return None, f"{side.role}: the model could not score the table ({type(e).__name__}: {e})"
     out = scored[["prediction", *_proba_columns(scored, list(predictor.classes))]].copy()
     failed = scored["error"].notna().to_numpy()
     out.loc[failed, :] = np.nan
@@ -93,21 +96,24 @@ def _labels_and_proba(y: pd.Series, pred: pd.DataFrame, classes: list) -> tuple[
 
 
 def performance(predictor, y_ref: pd.Series | None, pred_ref: pd.DataFrame | None, y_cur: pd.Series | None,
-                pred_cur: pd.DataFrame | None) -> pd.DataFrame:
+                pred_cur: pd.DataFrame | None) -> tuple[pd.DataFrame, list[str]]:
     """Every metric on reference and current (where labels and probabilities exist), their change,
-    and the model card's held-out test metrics for comparison."""
+    and the model card's held-out test metrics for comparison; plus notes on what was left out."""
     classes = list(predictor.classes)
     threshold = predictor.card.threshold if predictor.card.threshold is not None else 0.5
     cols: dict[str, dict[str, float]] = {}
+    notes: list[str] = []
     for name, y, pred in (("reference", y_ref, pred_ref), ("current", y_cur, pred_cur)):
         if y is None or pred is None:
             continue
         labels, proba = _labels_and_proba(y, pred, classes)
         unknown = sorted({str(v) for v in labels} - {str(c) for c in classes})
         if unknown:
-            raise ModelError(f"{name} labels {', '.join(unknown[:5])} are not classes of the model "
-                             f"({', '.join(map(str, classes))}); fix: check the target column")
-        cols[f"{name} ({len(labels):,} rows)"] = classification_metrics(labels, proba, classes, threshold)
+            notes.append(f"{name}: labels {', '.join(unknown[:5])} are not classes of the model "
+                         f"({', '.join(map(str, classes))}): not measured; check the target column")
+            continue
+        if len(labels):
+            cols[f"{name} ({len(labels):,} rows)"] = classification_metrics(labels, proba, classes, threshold)
     test = predictor.card.metrics.get("test_metrics") if isinstance(predictor.card.metrics, dict) else None
     if isinstance(test, dict):
         cols["held-out test at training"] = {k: v for k, v in test.items() if k in METRICS}
@@ -117,4 +123,4 @@ def performance(predictor, y_ref: pd.Series | None, pred_ref: pd.DataFrame | Non
     cur_col = next((c for c in table.columns if c.startswith("current")), None)
     if ref_col and cur_col:
         table["change"] = table[cur_col] - table[ref_col]
-    return table
+    return table, notes

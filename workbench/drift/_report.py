@@ -228,6 +228,9 @@ class DriftReport:
                                   + "; ".join(log["skipped_examples"][:3]), "warning"))
             if len(log.get("models") or {}) > 1:
                 notes.append(Note(f"{side.role} log mixes models: {log['models']}", "warning"))
+        few = min(len(self.reference.raw), len(self.current.raw))
+        if few < 100:
+            notes.append(Note(f"only {few} row(s) on one side: the tests can see large shifts only", "warning"))
         table = pd.DataFrame(rows, columns=["", "value"]).set_index("")
         return Panel(table, *notes, Note(tests_text(self.thresholds, self.drift_share)))
 
@@ -313,8 +316,11 @@ class DriftReport:
         y_cur = self.current.raw[t] if t and cur is not None and t in self.current.raw.columns else None
         if y_ref is None and y_cur is None:
             return Panel(*[Note(n) for n in notes], Note("no labels: performance needs the target column"))
-        table = performance(self.predictor, y_ref, ref, y_cur, cur)
-        extra = [] if y_cur is not None else [Note("current has no labels: only reference is measured")]
+        if self.predictor.card.task not in ("binary", "multiclass"):
+            return Note(f"performance is measured for classifiers; this model's task is {self.predictor.card.task}")
+        table, left_out = performance(self.predictor, y_ref, ref, y_cur, cur)
+        extra = [Note(n, "warning") for n in left_out]
+        extra += [] if y_cur is not None else [Note("current has no labels: only reference is measured")]
         return Panel(table.round(4), *extra, Note("reference metrics are optimistic when the reference is the "
                                                   "model's own training data"))
 

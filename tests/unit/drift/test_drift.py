@@ -243,3 +243,13 @@ def test_columns_and_max_rows_and_what_if_shift(reference):
     assert len(report.reference.raw) == 1000 and report.reference.rows == 3522 and report.reference.sampled
     overview = report.overview().parts[0].to_string()
     assert "seeded random sample of 1,000 rows" in overview and "planted into current" in overview
+
+
+@pytest.mark.parametrize("n", [1, 5])
+def test_a_tiny_current_table_is_compared_with_a_warning(reference, n):
+    report = DriftReport(reference, load_dataset("telco_churn_current").frame.head(n), target="churn")
+    for name in SECTIONS:
+        getattr(report, name)()
+    assert report.failures == [] and report.headline()["n_drifted"] == 0
+    assert f"only {n} row(s) on one side" in texts(report.overview())
+    assert "too few rows" in texts(report.multivariate())

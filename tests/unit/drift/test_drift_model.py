@@ -110,3 +110,13 @@ def test_a_tampered_model_folder_is_refused_before_any_data_is_read(model_dir, t
     f.write_bytes(f.read_bytes() + b"\0")
     with pytest.raises(ModelError, match="sha256|hash"):
         DriftReport("no-such-dataset", "no-such-dataset", model=str(bad))
+
+
+def test_labels_the_model_does_not_know_are_a_note_not_a_crash(model_dir):
+    cur = load_dataset("telco_churn_current").frame
+    cur["churn"] = cur["churn"].str.lower()
+    report = DriftReport("telco_churn_reference", cur, model=str(model_dir), domain_rows=0)
+    result = report.performance()
+    assert "current: labels no, yes are not classes of the model (No, Yes)" in texts(result)
+    assert list(result.parts[0].columns) == ["reference (3,522 rows)", "held-out test at training"]
+    assert report.failures == []
