@@ -65,7 +65,7 @@ class DriftReport:
     def __init__(self, reference: Any, current: Any, *, target: str | None = "", model: Any = "",
                  columns: Sequence[str] = (), threshold: Any = None, drift_share: float = 0.5,
                  max_rows: int = 1_000_000, seed: int = 0, shift: dict | None = None, domain_rows: int = 20_000):
-        _check_params(list(columns), drift_share, max_rows, seed, shift, target)
+        _check_params(columns, drift_share, max_rows, seed, shift, target)
         self.thresholds = Thresholds.from_mapping(threshold)
         self.drift_share, self.seed, self.max_rows, self.domain_rows = float(drift_share), int(seed), int(max_rows), \
             int(domain_rows)
@@ -115,7 +115,7 @@ class DriftReport:
         return self._cache[key]
 
     def _core(self) -> tuple[list[ColumnDrift], DomainResult | None]:
-        kinds = {c: k for c, k in self.schema.kinds.items()}
+        kinds = dict(self.schema.kinds)
         with ThreadPoolExecutor(1) as pool:  # the classifier (one thread) overlaps the column statistics
             future = pool.submit(self._domain, kinds) if self.domain_rows and kinds else None
             results = compare_columns(self.schema.ref, self.schema.cur, kinds, self.thresholds)
@@ -185,7 +185,7 @@ class DriftReport:
         dom = self.domain_result
         out: dict[str, Any] = {"drift_share": share, "n_drifted": n_drifted, "n_columns": len(res),
                                "dataset_drift": bool(share >= self.drift_share or (dom is not None and dom.drifted)),
-                               "domain_auc": dom.auc if dom is not None else None}
+                               "domain_auc": dom.auc if dom is not None and np.isfinite(dom.auc) else None}
         if self.target_results:
             out["target_drift"] = bool(self.target_results[0].drifted)
         if self.prediction_results:
