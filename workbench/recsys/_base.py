@@ -7,8 +7,10 @@ untrusted file, checking every dtype, shape and index range first (:func:`checke
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from functools import lru_cache
+from typing import Any, ClassVar, Iterator
 
 import numpy as np
 
@@ -91,6 +93,21 @@ class Recommender:
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.settings()}>"
+
+
+@lru_cache(maxsize=1)
+def _blas_controller() -> Any:
+    from threadpoolctl import ThreadpoolController
+
+    return ThreadpoolController()  # scanning the loaded libraries takes ~10 ms: once per process
+
+
+@contextmanager
+def single_threaded_blas() -> Iterator[None]:
+    """BLAS on one thread inside the block: many small products (one user's request, per-user solves)
+    run faster without thread start-up and, on a busy machine, without threads spinning for cores."""
+    with _blas_controller().limit(limits=1, user_api="blas"):
+        yield
 
 
 MODELS: Registry[type] = Registry("recommender", "workbench.recommenders", ModelError,

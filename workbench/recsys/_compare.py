@@ -53,7 +53,8 @@ class Result:
 
 
 def _val_score(model: Recommender, sl: Slice, task: RecTask) -> float:
-    return ndcg_at(exclude_seen(model.score(sl.history), sl.history, task.popularity), sl.targets, task.k)
+    """Validation NDCG@k (ties go to items popular in *fit*: nothing from the validation period leaks)."""
+    return ndcg_at(exclude_seen(model.score(sl.history), sl.history, task.fit_popularity), sl.targets, task.k)
 
 
 def _tune_profile(model: Recommender, task: RecTask, trials: list[dict[str, Any]]) -> float:

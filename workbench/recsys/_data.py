@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import DatasetError
+from ._display import full
 
 
 @dataclass
@@ -92,7 +93,7 @@ class Interactions:
                 ("time", self.time_col or "none: the holdout is a seeded random split per user"),
                 ("item text", ", ".join(self.item_text_cols) or "none (the content model needs item_text_cols)")]
         rows += [("note", n) for n in self.notes]
-        return pd.DataFrame(rows, columns=["", "value"]).set_index("")
+        return full(pd.DataFrame(rows, columns=["", "value"]).set_index(""))
 
 
 def _text(v: Any) -> str:
@@ -184,8 +185,9 @@ def _merge_duplicates(df: pd.DataFrame, user: str, item: str, rating: str | None
     n_rows, n_pairs = int(dup.sum()), int(df.loc[dup, [user, item]].drop_duplicates().shape[0])
     out = (df.groupby([user, item], sort=False, as_index=False).agg(agg) if agg
            else df.drop_duplicates([user, item]))
-    how = ", ".join(filter(None, ["ratings averaged" if rating else "", "the latest time kept" if time else ""]))
-    notes.append(f"{n_rows} duplicate (user, item) row(s) merged into {n_pairs} pair(s)" + (f" ({how})" if how else ""))
+    how = "; ".join(filter(None, ["ratings averaged" if rating else "", "the latest time kept" if time else ""]))
+    notes.append(f"{n_rows - n_pairs} duplicate (user, item) row(s) merged ({n_rows} rows into {n_pairs} pairs"
+                 + (f"; {how})" if how else ")"))
     return out
 
 

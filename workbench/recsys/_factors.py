@@ -14,7 +14,7 @@ import warnings
 import numpy as np
 
 from ..errors import ModelError
-from ._base import MODELS, FitContext, Recommender, checked, checked_csr, csr_arrays
+from ._base import MODELS, FitContext, Recommender, checked, checked_csr, csr_arrays, single_threaded_blas
 from ._history import History
 
 
@@ -94,15 +94,20 @@ class ALS(Recommender):
 
     def user_factors(self, hist: History) -> np.ndarray:
         """Each row's least-squares user factors given the item factors (the ALS user step)."""
-        from threadpoolctl import threadpool_limits
-
-        with threadpool_limits(1, "blas"):  # many small solves: threads only add overhead
+        with single_threaded_blas():  # many small solves: threads only add overhead
             return self._user_factors(hist)
 
+    def _gram(self) -> tuple[np.ndarray, np.ndarray]:
+        """The item factors (float64) and ``YᵀY + λI``, computed once per fitted model."""
+        cached = getattr(self, "_gram_", None)
+        if cached is None or cached[0] is not self.Y_:
+            Y = self.Y_.astype(np.float64)
+            cached = self._gram_ = (self.Y_, Y, Y.T @ Y + float(self.params["regularization"]) * np.eye(Y.shape[1]))
+        return cached[1], cached[2]
+
     def _user_factors(self, hist: History) -> np.ndarray:
-        Y = self.Y_.astype(np.float64)
-        alpha, reg = float(self.params["alpha"]), float(self.params["regularization"])
-        base = Y.T @ Y + reg * np.eye(Y.shape[1])
+        Y, base = self._gram()
+        alpha = float(self.params["alpha"])
         w = hist.weights(self.profile).astype(np.float64)
         out = np.zeros((hist.n_rows, Y.shape[1]))
         for r in range(hist.n_rows):

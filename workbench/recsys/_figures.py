@@ -12,6 +12,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from ..evaluation import figure_layout
+from ._display import full
 from ._metrics import METRIC_LABELS
 from ._results import Comparison
 
@@ -136,4 +137,4 @@ def example_recommendations(comparison: Comparison, n_users: int = 3, model: str
             "rating": _pad(["" if v != v else f"{v:g}" for v in hist_ratings], n),
             f"recommended by {name}": _pad(_describe(comparison, top), n),
             "liked in held-out data": _pad(["✓" if i in liked else "" for i in top.tolist()], n)}))
-    return pd.concat(frames).set_index(["user", "#"])
+    return full(pd.concat(frames).set_index(["user", "#"]))

@@ -25,6 +25,10 @@ COLD_GRID = [{"collaborative": a, "content": c, "popularity": p}
              for a in (0.0, 0.5, 1.0) for c in (0.0, 0.5) for p in (0.3, 1.0)]
 
 
+def _one_row(hist: History) -> History:
+    return History(np.zeros(2, dtype=np.int64), np.zeros(0, np.int32), np.zeros(0, np.float32), hist.n_items)
+
+
 def _standardize(s: np.ndarray) -> np.ndarray:
     s = s - s.mean(1, keepdims=True)
     sd = s.std(1, keepdims=True)
@@ -68,10 +72,11 @@ class Hybrid(Recommender):
 
     def component_scores(self, hist: History) -> dict[str, np.ndarray]:
         """Standardized scores of each component."""
-        out = {}
-        for role, m in self.components.items():
-            s = m.score(hist)
-            out[role] = _standardize(np.log1p(s) if role == "popularity" else s)
+        out = {role: _standardize(m.score(hist)) for role, m in self.components.items() if role != "popularity"}
+        pop = self.components["popularity"]
+        if getattr(self, "_pop_z", (None,))[0] is not pop:  # the same for every user: computed once
+            self._pop_z = (pop, _standardize(np.log1p(pop.score(_one_row(hist)))))
+        out["popularity"] = np.broadcast_to(self._pop_z[1], (hist.n_rows, self.n_items)).copy()
         return out
 
     def blend(self, z: dict[str, np.ndarray], counts: np.ndarray, weights: dict | None = None) -> np.ndarray:

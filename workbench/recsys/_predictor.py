@@ -25,6 +25,8 @@ import pandas as pd
 
 from ..errors import ModelError
 from ..models import ModelCard, Predictor
+from ._base import single_threaded_blas
+from ._display import full
 from ._history import History
 from ._metrics import exclude_seen, top_k
 from ._saved import read_parts
@@ -147,7 +149,11 @@ class RecommenderPredictor(Predictor):
 
     def _top(self, keys: Sequence[Any], k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         hist = self._histories(keys)
-        scores = self.model.score(hist)
+        if len(keys) <= 16:  # a request: BLAS threads cost more than the products they split
+            with single_threaded_blas():
+                scores = self.model.score(hist)
+        else:
+            scores = self.model.score(hist)
         empty = hist.counts() == 0
         scores[empty] = self.fallback
         masked = exclude_seen(scores, hist, self.fallback)
@@ -290,7 +296,7 @@ def update_demo(predictor: RecommenderPredictor, user: Any = None, k: int | None
     predictor.reset(user)
     show = predictor.label_col or predictor.item_col
     n = max(len(before), len(after))
-    return pd.DataFrame({"before": list(before[show]) + [""] * (n - len(before)),
-                         f"after rating {before[show].iloc[0]!s} {rating if rating is not None else ''}"
-                         f" ({ms:.1f} ms, no refit)": list(after[show]) + [""] * (n - len(after))},
-                        index=pd.RangeIndex(1, n + 1, name=f"user {user}: rank"))
+    after_label = f"after rating {before[show].iloc[0]!s} {'' if rating is None else f'{rating:g}'} ({ms:.1f} ms, no refit)"
+    return full(pd.DataFrame({"before": list(before[show]) + [""] * (n - len(before)),
+                              after_label: list(after[show]) + [""] * (n - len(after))},
+                             index=pd.RangeIndex(1, n + 1, name=f"user {user}: rank")))

@@ -11,6 +11,7 @@ import pandas as pd
 from ..errors import ModelError
 from ._base import Recommender
 from ._compare import Result, Tuned
+from ._display import full
 from ._metrics import AT_K, METRIC_LABELS, bootstrap_ci, coverage
 from ._task import RecTask
 
@@ -109,13 +110,13 @@ class Comparison:
         if (~ok).any():
             out["error"] = lb["error"].fillna("")
         out.index.name = f"model (test, mean [95% bootstrap CI] over {self.task.test.n} users)"
-        return out
+        return full(out)
 
     def settings(self) -> pd.DataFrame:
         """The settings each model ended with (hyperparameters, profile; hybrid weights)."""
-        return pd.DataFrame({"settings": [r.model.settings() for r in self.results.values()],
-                             "tuning (s)": [round(r.tune_time, 1) for r in self.results.values()]},
-                            index=pd.Index(list(self.results), name="model"))
+        return full(pd.DataFrame({"settings": [r.model.settings() for r in self.results.values()],
+                                  "tuning (s)": [round(r.tune_time, 1) for r in self.results.values()]},
+                                 index=pd.Index(list(self.results), name="model")))
 
     def trials(self) -> pd.DataFrame:
         """Every validation trial (model, parameters, profile, validation NDCG@k)."""
@@ -138,7 +139,7 @@ class Comparison:
                           for c, v in vals.items()}
         out = pd.DataFrame.from_dict(rows, orient="index")
         out.index.name = f"NDCG@{k} (mean [95% CI])"
-        return out
+        return out if numeric else full(out)
 
     def record_values(self) -> dict[str, Any]:
         """What the notebook records for the run: best model and its test metrics."""

@@ -25,6 +25,7 @@ from ..data import per_group_holdout
 from ..errors import DatasetError, ModelError
 from ._base import MODELS, validate_models
 from ._data import Interactions
+from ._display import full
 from ._history import History, ProfileSpec
 from ._metrics import Targets, make_targets
 
@@ -75,6 +76,11 @@ class RecTask:
         return np.bincount(self.train.items, minlength=self.data.n_items).astype(np.float64)
 
     @property
+    def fit_popularity(self) -> np.ndarray:
+        """Users per item in *fit* (train minus validation): the tie-break while tuning."""
+        return np.bincount(self.fit.items, minlength=self.data.n_items).astype(np.float64)
+
+    @property
     def n_train_users(self) -> int:
         return int((self.train.counts() > 0).sum())
 
@@ -99,7 +105,7 @@ class RecTask:
                 ("ranking", f"all items a user has not interacted with (no sampled negatives); k = {self.k}"),
                 ("models", ", ".join(self.models))]
         rows += [("note", n) for n in self.notes]
-        return pd.DataFrame(rows, columns=["", "value"]).set_index("")
+        return full(pd.DataFrame(rows, columns=["", "value"]).set_index(""))
 
 
 def _history(d: Interactions, mask: np.ndarray) -> History:
@@ -188,4 +194,4 @@ def describe_models(names: Sequence[str] | None = None) -> pd.DataFrame:
         rows.append({"model": name, "description": cls.description,
                      "defaults": ", ".join(f"{k}={v}" for k, v in cls.defaults.items()),
                      "tuned on validation": len(cls.grid) + (1 if cls.tune_profile else 0) > 1})
-    return pd.DataFrame(rows).set_index("model")
+    return full(pd.DataFrame(rows).set_index("model"))

@@ -59,7 +59,8 @@ def test_duplicates_are_merged_and_reported(small):
     dup = pd.concat([small, small.iloc[:5].assign(rating=1.0, timestamp=small["timestamp"].iloc[:5] + 10)])
     data = recsys.prepare_interactions(dup, **COLUMNS)
     assert data.n == len(small)
-    assert "10 duplicate (user, item) row(s) merged into 5 pair(s) (ratings averaged, the latest time kept)" in data.notes
+    assert "5 duplicate (user, item) row(s) merged (10 rows into 5 pairs; ratings averaged; the latest time kept)" \
+        in data.notes
     first = (data.user == 0) & (data.item_ids[data.item] == small["movieId"].iloc[0])
     assert data.rating[first][0] == pytest.approx((small["rating"].iloc[0] + 1.0) / 2)
 
