@@ -19,6 +19,22 @@ from ..errors import ModelError
 from ._history import History, ProfileSpec
 
 
+@lru_cache(maxsize=1)
+def _blas_controller() -> Any:
+    import scipy.linalg  # noqa: F401 - loads scipy's own OpenBLAS, so that it is controlled too
+    from threadpoolctl import ThreadpoolController
+
+    return ThreadpoolController()  # scanning the loaded libraries takes ~10 ms: once per process
+
+
+@contextmanager
+def single_threaded_blas() -> Iterator[None]:
+    """BLAS on one thread inside the block: many small products (one user's request, per-user solves)
+    run faster without thread start-up and, on a busy machine, without threads spinning for cores."""
+    with _blas_controller().limit(limits=1, user_api="blas"):
+        yield
+
+
 @dataclass
 class FitContext:
     """What fitting may use besides the interactions: item text (content model), seed, threads."""
@@ -56,8 +72,11 @@ class Recommender:
         self.n_items = 0
 
     def fit(self, train: History, ctx: FitContext | None = None) -> "Recommender":
+        """Fit on ``train`` (BLAS on one thread: on two shared cores OpenBLAS's threads made EASE's
+        Cholesky and the SVD 2-4x slower, spinning for cores; ALS parallelizes over users itself)."""
         self.n_items = train.n_items
-        self._fit(train, ctx or FitContext())
+        with single_threaded_blas():
+            self._fit(train, ctx or FitContext())
         return self
 
     def _fit(self, train: History, ctx: FitContext) -> None:  # pragma: no cover - abstract
@@ -93,21 +112,6 @@ class Recommender:
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.settings()}>"
-
-
-@lru_cache(maxsize=1)
-def _blas_controller() -> Any:
-    from threadpoolctl import ThreadpoolController
-
-    return ThreadpoolController()  # scanning the loaded libraries takes ~10 ms: once per process
-
-
-@contextmanager
-def single_threaded_blas() -> Iterator[None]:
-    """BLAS on one thread inside the block: many small products (one user's request, per-user solves)
-    run faster without thread start-up and, on a busy machine, without threads spinning for cores."""
-    with _blas_controller().limit(limits=1, user_api="blas"):
-        yield
 
 
 MODELS: Registry[type] = Registry("recommender", "workbench.recommenders", ModelError,

@@ -171,6 +171,10 @@ def compare_models(task: RecTask, out_dir: str | Path | None = None, verbose: bo
     from ._results import Comparison
 
     t0 = time.perf_counter()
+    try:  # top-k of large batches uses torch: import it here, not inside the first model's timing
+        import torch  # noqa: F401
+    except ImportError:  # pragma: no cover - torch is a dependency of workbench
+        pass
     ctx = FitContext(item_text=task.data.item_text(), seed=task.seed, threads=cpu_count())
     tuned: dict[str, Tuned] = {}
     final: dict[str, tuple[Recommender, float]] = {}
