@@ -23,7 +23,7 @@ def leaderboard_figure(comparison: Comparison, metric: str = "ndcg") -> go.Figur
     lb = lb[lb["status"] == "ok"]
     c = f"{metric}@{comparison.k}" if metric != "mrr" else "mrr"
     fig = go.Figure(go.Bar(y=lb.index.tolist(), x=lb[c], orientation="h", text=[f"{v:.3f}" for v in lb[c]],
-                           textposition="outside",
+                           textposition="auto",
                            error_x=dict(type="data", symmetric=False, array=lb[f"{c}_hi"] - lb[c],
                                         arrayminus=lb[c] - lb[f"{c}_lo"])))
     label = f"{METRIC_LABELS[metric]}@{comparison.k}" if metric != "mrr" else "MRR"
@@ -62,7 +62,7 @@ def cold_start_figure(comparison: Comparison) -> go.Figure:
 def popularity_bias_figure(comparison: Comparison, bins: int = 10) -> go.Figure:
     """Share of recommended items per item-popularity decile (most popular 10% of items first), per model,
     against the share of the held-out items users liked: a popularity-biased model sits above it on the
-    left."""
+    left (a decile a model never recommends is a gap in its line)."""
     task, k = comparison.task, comparison.k
     pop = task.popularity
     order = np.argsort(-pop, kind="stable")
@@ -71,17 +71,23 @@ def popularity_bias_figure(comparison: Comparison, bins: int = 10) -> go.Figure:
     labels = [f"{100 * i // bins}-{100 * (i + 1) // bins}%" for i in range(bins)]
     fig = go.Figure()
     liked = np.bincount(decile[task.test.targets.items], minlength=bins)
-    fig.add_trace(go.Scatter(x=labels, y=liked / liked.sum(), name="held-out liked items", mode="lines+markers",
+    fig.add_trace(go.Scatter(x=labels, y=_shares(liked), name="held-out liked items", mode="lines+markers",
                              line=dict(color="black", dash="dash")))
     colors = _colors(list(comparison.results))
     for name, res in comparison.results.items():
         counts = np.bincount(decile[res.top[:, :k].ravel()], minlength=bins)
-        fig.add_trace(go.Scatter(x=labels, y=counts / counts.sum(), name=name, mode="lines+markers",
+        fig.add_trace(go.Scatter(x=labels, y=_shares(counts), name=name, mode="lines+markers",
                                  line=dict(color=colors[name])))
     fig.update_layout(**figure_layout(title=f"Popularity bias: where the top-{k} items fall in the popularity ranking",
                                       xaxis_title="items by training popularity (most popular first)",
                                       yaxis_title="share of items", yaxis_type="log"))
     return fig
+
+
+def _shares(counts: np.ndarray) -> np.ndarray:
+    """Shares of the total, with empty bins as gaps (a log axis has no zero)."""
+    shares = counts / max(1, counts.sum())
+    return np.where(counts > 0, shares, np.nan)
 
 
 def figures(comparison: Comparison) -> list[go.Figure]:

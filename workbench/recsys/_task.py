@@ -23,7 +23,7 @@ import pandas as pd
 
 from ..data import per_group_holdout
 from ..errors import DatasetError, ModelError
-from ._base import MODELS, validate_models
+from ._base import MODELS, model_names, validate_models
 from ._data import Interactions
 from ._display import full
 from ._history import History, ProfileSpec
@@ -187,11 +187,15 @@ def _collab_note(names: list[str]) -> str:
 
 
 def describe_models(names: Sequence[str] | None = None) -> pd.DataFrame:
-    """The registry: name, what it does, default parameters, validation grid size."""
+    """The registry: name, what it does, default parameters, what is tuned on validation."""
     rows: list[dict[str, Any]] = []
-    for name in names or MODELS.names():
+    for name in names or model_names():
         cls = MODELS.get(name)
+        grid = sorted({k for g in cls.grid for k in g})
+        tuned = [f"{', '.join(grid)} ({len(cls.grid)} candidates)"] if len(cls.grid) > 1 else []
+        tuned += ["profile (recency half-life, disliked weight)"] if cls.tune_profile else []
+        tuned += ["blend weights (warm and cold-start users)"] if name == "hybrid" else []
         rows.append({"model": name, "description": cls.description,
                      "defaults": ", ".join(f"{k}={v}" for k, v in cls.defaults.items()),
-                     "tuned on validation": len(cls.grid) + (1 if cls.tune_profile else 0) > 1})
+                     "tuned on validation": "; ".join(tuned) or "nothing to tune"})
     return full(pd.DataFrame(rows).set_index("model"))
