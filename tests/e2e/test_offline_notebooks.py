@@ -57,6 +57,7 @@ QUICK = {
     "compare_models": {"models": ["logreg", "catboost"], "folds": 2},
     "vision_finetune": {"max_images": 120, "image_size": 64, "epochs_frozen": 5, "epochs": 1},
     "drift": {"reference": "telco_churn_reference", "current": "telco_churn_drifted"},
+    "recommend": {"models": ["popularity", "ease"]},
 }
 
 
