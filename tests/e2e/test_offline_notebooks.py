@@ -56,6 +56,8 @@ QUICK = {
     "explore": {"dataset": "telco_churn", "target": "churn"},
     "compare_models": {"models": ["logreg", "catboost"], "folds": 2},
     "vision_finetune": {"max_images": 120, "image_size": 64, "epochs_frozen": 5, "epochs": 1},
+    "drift": {"reference": "telco_churn_reference", "current": "telco_churn_drifted"},
+    "recommend": {"models": ["popularity", "ease"]},
 }
 
 

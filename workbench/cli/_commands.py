@@ -141,11 +141,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
     for w in caught:
         print(f"workbench: warning: {w.message}", file=sys.stderr, flush=True)
     atomic_write_text(out, frame.to_csv(index=False))
-    n_err = int(frame["error"].notna().sum()) if "error" in frame else 0
-    counts = frame["prediction"].value_counts().to_dict() if "prediction" in frame else {}
-    parts = ", ".join(f"{c}: {n}" for c, n in counts.items())
-    print(f"predicted {len(frame) - n_err} row(s) with {model.card.kind} model {model.card.name!r}"
-          + (f" ({parts})" if parts else "") + f"; {n_err} with errors; wrote {out}")
+    print(f"{model.summary(frame)}; wrote {out}")
     return 0
 
 

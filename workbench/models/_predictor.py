@@ -47,6 +47,14 @@ class Predictor:
         a frame with ``path`` (the name), ``prediction``, ``proba_<class>``, ``error``. Image kinds implement it."""
         raise ModelError(f"a {self.card.kind} model does not take images")
 
+    def summary(self, frame: Any) -> str:
+        """One line about a prediction frame, for ``workbench predict``: rows, counts per prediction, errors."""
+        n_err = int(frame["error"].notna().sum()) if "error" in frame else 0
+        counts = frame["prediction"].value_counts().to_dict() if "prediction" in frame else {}
+        parts = ", ".join(f"{c}: {n}" for c, n in counts.items())
+        return (f"predicted {len(frame) - n_err} row(s) with {self.card.kind} model {self.card.name!r}"
+                + (f" ({parts})" if parts else "") + f"; {n_err} with errors")
+
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.card.kind}/{self.card.name} {self.card.task} from {self.folder}>"
 

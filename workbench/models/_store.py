@@ -25,7 +25,8 @@ from ._card import CARD_NAME, MAX_CARD_BYTES, ModelCard
 Loader = Callable[[Path, ModelCard], Any]
 KINDS: Registry[Loader] = Registry("model kind", "workbench.model_kinds", ModelError)
 # built-in kinds, imported by name when first needed (the domains sit above this layer)
-_BUILTIN_KINDS = {"tabular": "workbench.tabular:load_predictor", "vision": "workbench.vision:load_predictor"}
+_BUILTIN_KINDS = {"tabular": "workbench.tabular:load_predictor", "vision": "workbench.vision:load_predictor",
+                  "recommender": "workbench.recsys:load_predictor"}
 
 
 def _loader(kind: str) -> Loader:

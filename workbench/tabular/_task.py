@@ -14,16 +14,10 @@ from typing import Any, Sequence
 import numpy as np
 import pandas as pd
 
-from ..data import stratified_split
+from ..data import id_like, stratified_split
 from ..errors import DatasetError
 from ..evaluation import Metric, resolve_metric
 from ._models import validate_models
-
-
-def _id_name(name: str) -> bool:
-    n = name.strip().lower()
-    return (n in {"id", "rownames", "row_id", "rowid", "index", "uuid", "key"} or n.startswith("unnamed")
-            or n.endswith(("_id", " id", "-id", "_key", "_uuid")) or name.endswith("ID"))
 
 
 # ------------------------------------------------------------------------------------------ the task
@@ -96,22 +90,6 @@ def coerce_frame(df: pd.DataFrame, numeric: Sequence[str], categorical: Sequence
         vals = np.where(mask, np.nan, s.astype(str).to_numpy(dtype=object)).astype(object)
         out[c] = pd.Series(vals, index=df.index, dtype=object)
     return pd.DataFrame(out, index=df.index, columns=[*numeric, *categorical])
-
-
-def _id_like(s: pd.Series, name: str) -> str | None:
-    n = len(s)
-    if n < 20 or s.isna().any():
-        return None
-    unique = s.nunique() == n
-    if not unique:
-        return None
-    if pd.api.types.is_integer_dtype(s) and (s.is_monotonic_increasing or s.is_monotonic_decreasing):
-        return "unique, monotonic integers (a row number)"
-    if _id_name(name):
-        return "a unique value per row and an ID-like name"
-    if not pd.api.types.is_numeric_dtype(s):
-        return "a unique text value per row (an identifier)"
-    return None
 
 
 def _resolve_positive(classes: list, positive_label: Any, target: str) -> tuple[Any, str | None]:
@@ -258,7 +236,7 @@ def _feature_columns(df: pd.DataFrame, target: str, name: str) -> tuple[list[str
         if s.isna().all():
             dropped[c] = "all values missing"
             continue
-        why = _id_like(s, str(c))
+        why = id_like(s, str(c))
         if why:
             dropped[c] = f"ID-like: {why}"
             continue
