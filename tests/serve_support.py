@@ -132,6 +132,22 @@ class FakeRecommender:
         return pd.DataFrame(rows, columns=["user", "rank", "item", "score", "cold_start", "error"])
 
 
+def build_movielens(folder: Path, users: int = 60, model: str = "ease") -> Path:
+    """A real recommender (workbench.recsys) on the first MovieLens users, saved through the contract."""
+    import workbench
+    from workbench import recsys
+
+    frame = workbench.load_dataset("movielens").frame
+    frame = frame[frame["userId"] <= users].reset_index(drop=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        data = recsys.prepare_interactions(frame, "userId", "movieId", "rating", "timestamp",
+                                           item_text_cols=["title", "genres"])
+        task = recsys.prepare_task(data, [model], k=10)
+        fitted = recsys.build(model).fit(task.train, recsys.FitContext(item_text=data.item_text()))
+    return recsys.save_model(fitted, task, folder)
+
+
 def _fake_class():
     from workbench.models import Predictor
 

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 from serve_support import (
+    build_movielens,
     build_recommender,
     fit_churn,
     free_port,
@@ -117,29 +118,35 @@ def test_serves_over_http_and_sigterm_finishes_the_request_in_flight(churn_dir, 
 
 @pytest.mark.slow
 def test_workers_share_interactions_cache_and_metrics_through_redis(churn_dir, tmp_path):
-    recs = build_recommender(tmp_path / "recs")
-    site = sitecustomize_dir(tmp_path)
+    movies = build_movielens(tmp_path / "movies")
     with redis_server() as (url, _):
         port = free_port()
-        proc, err = run_serve_cli([f"recs={recs}", f"churn={churn_dir}", "--port", str(port), "--workers", "2",
-                                   "--log-dir", str(tmp_path / "logs")], port, cwd=tmp_path, site=site,
+        proc, err = run_serve_cli([f"movies={movies}", f"churn={churn_dir}", "--port", str(port), "--workers", "2",
+                                   "--log-dir", str(tmp_path / "logs")], port, cwd=tmp_path,
                                   env={"REDIS_URL": url, "WORKBENCH_SERVE_TOKEN": TOKEN})
         try:
             by_pid = _one_connection_per_worker(port, 2)
             (_, a), (_, b) = by_pid.items()
-            status, body = _send(a, "POST", "/models/recs/interactions", {"user": 3, "item": "item15"})
-            assert status == 200, body
-            for conn in (b, a):  # the other worker sees it at once, and so does the one that took it
-                status, body = _send(conn, "POST", "/models/recs/predict", {"user": 3, "k": 3})
-                assert status == 200 and [i["item"] for i in body["items"]] == ["item14", "item16", "item0"], body
-            assert _send(b, "POST", "/models/recs/interactions", {"user": 3, "item": "item0"})[0] == 200
-            body = _send(a, "POST", "/models/recs/predict", {"user": 3, "k": 2})[1]
-            assert [i["item"] for i in body["items"]] == ["item1", "item2"], body
+
+            def top(conn) -> list:
+                status, body = _send(conn, "POST", "/models/movies/predict", {"user": 3, "k": 5})
+                assert status == 200, body
+                return [i["item"] for i in body["items"]]
+
+            before = top(b)
+            assert top(a) == before
+            assert _send(a, "POST", "/models/movies/interactions", {"user": 3, "item": before[0], "rating": 5})[0] == 200
+            for conn in (b, a):  # the other worker sees it at once (b's cached answer is not used), as does a
+                assert before[0] not in top(conn)
+                assert _send(conn, "GET", "/models/movies/users/3")[1]["items"][-1] == before[0]
+            second = top(b)[0]
+            assert _send(b, "POST", "/models/movies/interactions", {"user": 3, "item": second})[0] == 200
+            assert second not in top(a)
             records = {"records": telco_records(2)}
             assert _send(a, "POST", "/models/churn/predict", records) == _send(b, "POST", "/models/churn/predict", records)
             text = _send(a, "GET", "/metrics")[1].decode()
-            assert 'workbench_serve_interactions_total{model="recs"} 2.0' in text  # both workers' counts
-            assert 'workbench_serve_cache_hits_total{model="churn"} 1.0' in text  # b read a's answer in Redis
+            assert 'workbench_serve_interactions_total{model="movies"} 2.0' in text  # both workers' counts
+            assert 'workbench_serve_cache_hits_total{model="churn"} 1.0' in text  # one read the other's answer
             for conn in by_pid.values():
                 conn.close()
             proc.send_signal(signal.SIGTERM)
@@ -151,7 +158,7 @@ def test_workers_share_interactions_cache_and_metrics_through_redis(churn_dir, t
 
 
 def test_start_up_mistakes_are_one_line_and_exit_2(churn_dir, tmp_path):
-    recs = build_recommender(tmp_path / "recs")
+    recs = build_recommender(tmp_path / "recs")  # the fake kind (registered in the subprocess): no fit needed
     env = {"PYTHONPATH": os.pathsep.join([str(sitecustomize_dir(tmp_path)), os.environ.get("PYTHONPATH", "")])}
     cases = [
         (["serve", str(tmp_path / "nowhere")], "no model.json"),

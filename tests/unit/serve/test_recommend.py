@@ -87,3 +87,37 @@ def test_several_workers_for_a_recommender_need_redis(recsys_dir, churn_dir, con
     with pytest.raises(ServeError, match="needs Redis.*REDIS_URL.*--workers 1"):
         load_models(config_for(("recs", recsys_dir), ("churn", churn_dir), workers=2))
     assert set(load_models(config_for(("churn", churn_dir), workers=2))) == {"churn"}
+
+
+# --------------------------------------------------------------- the real recommender (workbench.recsys)
+@pytest.fixture(scope="module")
+def movielens_dir(tmp_path_factory):
+    from serve_support import build_movielens
+
+    return build_movielens(tmp_path_factory.mktemp("models") / "movies")
+
+
+def test_a_real_recommender_served_updated_at_once_and_profiled(movielens_dir, config_for):
+    with TestClient(create_app(config_for(("movies", movielens_dir)))) as client:
+        r = client.post("/models/movies/predict", json={"user": 7, "k": 5})
+        assert r.status_code == 200, r.text
+        body = r.json()
+        assert body["user"] == 7 and body["cold_start"] is False and len(body["items"]) == 5
+        first = body["items"][0]
+        assert set(first) == {"rank", "item", "score", "title"} and isinstance(first["item"], int)
+        assert client.post("/models/movies/predict", json={"user": "7", "k": 5}).json() == body  # "7" is user 7
+        cold = client.post("/models/movies/predict", json={"user": 10 ** 9}).json()
+        assert cold["cold_start"] is True and len(cold["items"]) == 10
+        done = client.post("/models/movies/interactions", json={"user": 7, "item": first["item"], "rating": 5.0})
+        assert done.status_code == 200, done.text
+        after = client.post("/models/movies/predict", json={"user": 7, "k": 5}).json()
+        assert first["item"] not in [i["item"] for i in after["items"]]  # seen now: never recommended again
+        profile = client.get("/models/movies/users/7").json()
+        assert profile["items"][-1] == first["item"] and profile["ratings"][-1] == 5.0
+        bad = client.post("/models/movies/interactions", json={"user": 7, "item": 99_999_999})
+        assert bad.status_code == 422 and "catalog" in bad.json()["detail"][0]["msg"]
+        new = client.post("/models/movies/interactions", json={"user": "brand-new", "item": first["item"]})
+        assert new.status_code == 200  # a user the model never saw starts a profile
+        recs = client.post("/models/movies/predict", json={"user": "brand-new"}).json()
+        assert recs["cold_start"] is True and first["item"] not in [i["item"] for i in recs["items"]]
+        assert client.get("/models/movies").json()["kind"] == "recommender"
