@@ -17,7 +17,7 @@ from starlette.exceptions import HTTPException
 from starlette.responses import Response
 
 from ._cache import MemoryCache, NoCache, RedisCache, redis_client
-from ._config import ServeConfig, redact_url
+from ._config import ServeConfig, ServeError, redact_url
 from ._logs import InteractionLog, RequestLog
 from ._metrics import Metrics
 from ._models import ServedModel
@@ -45,6 +45,7 @@ class ServerState:
     interaction_logs: dict[str, InteractionLog] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        self._check_log_dir()
         m = self.metrics
         m.models.set(len(self.models))
         folder = self.config.log_dir if self.config.request_log else None
@@ -55,6 +56,23 @@ class ServerState:
             if sm.mode == "recommender":
                 self.profiles[name] = Profiles(sm.predictor, name)
                 self.interaction_logs[name] = InteractionLog(self.config.log_dir, name)
+
+    def _check_log_dir(self) -> None:
+        """The log folder must be writable before the first request (a recommender's interactions, the request log)."""
+        import os
+        from pathlib import Path
+
+        needed = self.config.request_log or any(sm.mode == "recommender" for sm in self.models.values())
+        folder = Path(self.config.log_dir)
+        if not needed:
+            return
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise ServeError(f"--log-dir {str(folder)!r} cannot be created ({e.strerror}); give a writable folder "
+                             "(or --no-request-log when no recommender is served)") from None
+        if not os.access(folder, os.W_OK | os.X_OK):
+            raise ServeError(f"--log-dir {str(folder)!r} is not writable; give a writable folder")
 
     async def start(self) -> None:
         """Connect Redis (when configured), start the request log, replay interactions."""

@@ -59,3 +59,12 @@ def test_metric_labels_stay_bounded():
     assert route_labels("/models/other/predict", models) == ("-", "other")
     assert route_labels("/models/churn/../../x", models) == ("-", "other")
     assert route_labels("/metrics", models) == ("-", "/metrics")
+
+
+def test_an_unwritable_log_folder_is_refused_at_start(churn_dir, config_for, tmp_path):
+    from workbench.serve import create_app
+
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(ServeError, match="--log-dir .* cannot be created"):
+        create_app(config_for(("churn", churn_dir), log_dir=str(tmp_path / "file" / "logs")))
+    create_app(config_for(("churn", churn_dir), log_dir=str(tmp_path / "file" / "logs"), request_log=False))
