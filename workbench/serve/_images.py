@@ -12,13 +12,13 @@ import hashlib
 import time
 from typing import Any
 
-from pydantic_core import to_json
 from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
 from ..models import frame_records
+from ._json import dumps
 from ._logs import utc_now
 from ._models import ServedModel
 from ._state import ServerState, compute
@@ -66,14 +66,14 @@ async def predict_images(state: ServerState, sm: ServedModel, request: Request) 
     images = await read_images(state, request)
     h = hashlib.blake2b(digest_size=16)
     for name, data in images:
-        h.update(to_json([name, len(data), hashlib.sha256(data).hexdigest()]))
+        h.update(dumps([name, len(data), hashlib.sha256(data).hexdigest()]))
     group = f"{sm.digest}:i:{h.hexdigest()}"
     rows_json = await state.cache.get(group)
     m = state.metrics
     if rows_json is None:
         m.cache_misses.labels(sm.name).inc()
         rows = await compute(_predict, sm, images)
-        rows_json = to_json(rows, inf_nan_mode="null", fallback=str)
+        rows_json = dumps(rows)
         m.row_errors.labels(sm.name).inc(sum(r.get("error") is not None for r in rows))
         await state.cache.set(group, rows_json)
     else:
@@ -81,5 +81,5 @@ async def predict_images(state: ServerState, sm: ServedModel, request: Request) 
     m.rows.labels(sm.name).inc(len(images))
     inputs = [{"filename": name, "size_bytes": len(data)} for name, data in images]
     state.request_log.add(sm.name, ts, 1000 * (time.perf_counter() - start), inputs, rows_json, skip=("filename",))
-    head = to_json({"model": sm.name, "version": sm.version})[:-1]
+    head = dumps({"model": sm.name, "version": sm.version})[:-1]
     return Response(head + b',"predictions":' + rows_json + b"}", media_type="application/json")

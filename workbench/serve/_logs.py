@@ -62,15 +62,15 @@ def lines(ts: str, model: str, latency_ms: float, inputs: list, outputs: list, f
     """JSON lines for one request's rows. ``flat`` rows (scalars only: no object inside an array) are
     serialized in one call and split at ``},{"ts":``, which cannot occur inside a JSON string (its quotes
     would be escaped) nor, for flat rows, anywhere but between two lines."""
-    from pydantic_core import to_json
+    from ._json import dumps
 
     latency = round(latency_ms, 3)
     objs = [{"ts": ts, "model": model, "latency_ms": latency, "input": i, "output": o} for i, o in zip(inputs, outputs)]
     if not objs:
         return b""
     if not flat:
-        return b"".join(to_json(obj, inf_nan_mode="null", fallback=str) + b"\n" for obj in objs)
-    return to_json(objs, inf_nan_mode="null", fallback=str)[1:-1].replace(b'},{"ts":', b'}\n{"ts":') + b"\n"
+        return b"".join(dumps(obj) + b"\n" for obj in objs)
+    return dumps(objs)[1:-1].replace(b'},{"ts":', b'}\n{"ts":') + b"\n"
 
 
 class RequestLog:

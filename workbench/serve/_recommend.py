@@ -18,13 +18,14 @@ import time
 from typing import Any
 
 from pydantic import ValidationError
-from pydantic_core import from_json, to_json
+from pydantic_core import from_json
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
 from ..errors import WorkbenchError
 from ..models import frame_records
+from ._json import dumps
 from ._logs import utc_now
 from ._models import ServedModel
 from ._profiles import Profiles, StoreUnavailable, user_key
@@ -96,7 +97,7 @@ async def predict_user(state: ServerState, sm: ServedModel, request: Request) ->
     else:
         m.cache_misses.labels(sm.name).inc()
         answer = await compute(recommend, sm, key, k, inline=True)
-        body = to_json(answer, inf_nan_mode="null", fallback=str)
+        body = dumps(answer)
         await state.cache.set(group, tag + body, field)
     m.rows.labels(sm.name).inc()
     answer = answer if answer is not None else from_json(body)

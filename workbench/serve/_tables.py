@@ -16,12 +16,13 @@ import time
 from typing import Any
 
 from pydantic import ValidationError
-from pydantic_core import from_json, to_json
+from pydantic_core import from_json
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
 from ..errors import WorkbenchError
+from ._json import dumps
 from ._logs import utc_now
 from ._models import ServedModel
 from ._schemas import error_details, too_many
@@ -141,7 +142,7 @@ def _predict_records(sm: ServedModel, records: list[dict[str, Any]]) -> tuple[li
         rows = sm.predictor.predict_records(records)
     except WorkbenchError as e:
         raise _invalid(str(e)) from None
-    return rows, to_json(rows, inf_nan_mode="null", fallback=str)
+    return rows, dumps(rows)
 
 
 async def predict_table(state: ServerState, sm: ServedModel, request: Request) -> Response:
@@ -150,7 +151,7 @@ async def predict_table(state: ServerState, sm: ServedModel, request: Request) -
     _, ts = utc_now()
     records = await read_table(state, sm, request)
     cacheable = len(records) <= CACHE_MAX_ROWS
-    group = f"{sm.digest}:t:{hashlib.blake2b(to_json(records, fallback=str), digest_size=16).hexdigest()}" \
+    group = f"{sm.digest}:t:{hashlib.blake2b(dumps(records), digest_size=16).hexdigest()}" \
         if cacheable else ""
     rows_json = await state.cache.get(group) if cacheable else None
     rows: list | bytes | None = None
@@ -167,5 +168,5 @@ async def predict_table(state: ServerState, sm: ServedModel, request: Request) -
                           rows if rows is not None else rows_json, skip=sm.table.id_columns)
     if "text/csv" in request.headers.get("accept", ""):
         return _csv_answer(from_json(rows_json))
-    head = to_json({"model": sm.name, "version": sm.version})[:-1]
+    head = dumps({"model": sm.name, "version": sm.version})[:-1]
     return Response(head + b',"predictions":' + rows_json + b"}", media_type="application/json")
