@@ -40,8 +40,10 @@ def _uvicorn_options(config: ServeConfig, access_log: bool) -> dict[str, Any]:
     fast = {"http": "httptools"} if importlib.util.find_spec("httptools") else {}
     if importlib.util.find_spec("uvloop"):
         fast["loop"] = "uvloop"
+    # limit_concurrency: past it, new connections get 503 at once (slow clients cannot hold every socket)
     return dict(host=config.host, port=config.port, lifespan="on", access_log=access_log, server_header=False,
-                timeout_graceful_shutdown=config.graceful_timeout or None, log_level="info", **fast)
+                timeout_graceful_shutdown=config.graceful_timeout or None, log_level="info", limit_concurrency=1024,
+                **fast)
 
 
 def worker_app() -> Any:

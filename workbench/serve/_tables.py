@@ -30,6 +30,7 @@ from ._state import CACHE_MAX_ROWS, INLINE_ROWS, ServerState, compute
 
 JSON_TYPES = ("application/json", "")
 CSV_TYPES = ("text/csv", "application/csv", "text/plain")
+MAX_CSV_COLUMNS = 4096
 
 
 def unsupported(ctype: str, accepted: str) -> HTTPException:
@@ -75,8 +76,14 @@ def parse_csv(sm: ServedModel, data: bytes, max_rows: int) -> list[dict[str, Any
     """The records of a CSV upload: every input column required, numeric columns parsed, IDs kept."""
     import pandas as pd
 
+    header = data.split(b"\n", 1)[0]
+    if header.count(b",") >= MAX_CSV_COLUMNS:
+        raise _invalid(f"the CSV header has over {MAX_CSV_COLUMNS:,} columns; send the model's input columns",
+                       ["body", "csv"])
+    wanted = {*sm.table.features, *sm.table.id_columns}
     try:
-        frame = pd.read_csv(io.BytesIO(data), dtype=str, keep_default_na=True, nrows=max_rows + 1, encoding="utf-8")
+        frame = pd.read_csv(io.BytesIO(data), dtype=str, keep_default_na=True, nrows=max_rows + 1, encoding="utf-8",
+                            usecols=lambda c: c in wanted)
     except (ValueError, pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as e:
         raise _invalid(f"not a readable CSV file ({type(e).__name__}: {str(e)[:200]}); expected UTF-8 CSV with a "
                        "header row", ["body", "csv"]) from None

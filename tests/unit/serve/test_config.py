@@ -68,3 +68,15 @@ def test_an_unwritable_log_folder_is_refused_at_start(churn_dir, config_for, tmp
     with pytest.raises(ServeError, match="--log-dir .* cannot be created"):
         create_app(config_for(("churn", churn_dir), log_dir=str(tmp_path / "file" / "logs")))
     create_app(config_for(("churn", churn_dir), log_dir=str(tmp_path / "file" / "logs"), request_log=False))
+
+
+def test_loading_a_model_imports_no_other_domain(churn_dir):
+    """Start-up cost: serving a tabular model must not import the vision or recommender packages."""
+    import subprocess
+    import sys
+
+    code = (f"import sys; from workbench.models import load; load({str(churn_dir)!r}); "
+            "print(sorted(m for m in ('workbench.vision', 'workbench.recsys', 'workbench.drift') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[]"

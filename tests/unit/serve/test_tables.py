@@ -112,6 +112,7 @@ def test_csv_body_multipart_upload_and_csv_answer(client, churn_dir):
     ("tenure,contract\n1,One year\n", 422, "lacks column(s) 'female'"),
     ("", 422, "not a readable CSV"),
     ("a,b\n\"unterminated\n", 422, "EOF inside string"),
+    (",".join(f"c{i}" for i in range(5000)) + "\n" + "1," * 4999 + "1\n", 422, "over 4,096 columns"),
 ])
 def test_bad_csv_is_422(client, text, status, msg):
     r = client.post("/models/churn/predict", content=text.encode(), headers={"content-type": "text/csv"})
