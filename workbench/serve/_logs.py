@@ -45,8 +45,11 @@ def _day(ts: str) -> str:
 
 def append_lines(path: Path, data: bytes, durable: bool = False) -> None:
     """Append ``data`` (whole lines) to ``path`` under an exclusive lock; fsync when ``durable``."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)
+    except FileNotFoundError:  # the first line of a model or a day: its folder is made once
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
         view = memoryview(data)
