@@ -39,9 +39,6 @@ class MemoryCache:
             self._bytes -= sum(len(v) for v in entry[1].values())
 
     async def get(self, group: str, field: str = "") -> bytes | None:
-        return self.get_now(group, field)
-
-    def get_now(self, group: str, field: str = "") -> bytes | None:
         with self._lock:
             entry = self._groups.get(group)
             if entry is None:
@@ -159,9 +156,6 @@ class NoCache:
     backend = "off"
 
     async def get(self, group: str, field: str = "") -> None:
-        return None
-
-    def get_now(self, group: str, field: str = "") -> None:
         return None
 
     async def set(self, group: str, value: bytes, field: str = "") -> None:
