@@ -18,8 +18,8 @@ to the first 200 on its health route), one-record latency p50/p99 over keep-aliv
 record every request (uncached), the same record repeated (cached: workbench only), rows/s for
 1000-row batches and the server's CPU time per batch (its process tree: less sensitive than wall time
 to what else runs on a shared machine). workbench runs as shipped: request log on, in-process cache on.
-Last, the top-10
-latency of one user, uncached, for the recommend notebook's EASE model on the whole MovieLens table.
+Last, the top-10 latency of one user, uncached, for the recommend notebook's EASE model on the whole
+MovieLens table.
 """
 
 from __future__ import annotations

@@ -17,6 +17,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.openapi.utils import get_openapi
+from starlette.exceptions import HTTPException
 from starlette.responses import Response
 
 from ._config import ServeConfig
@@ -90,8 +91,6 @@ def _fallback_routes(app: FastAPI, state: ServerState) -> None:
     async def unknown(request: Request) -> Response:
         name = request.path_params["name"]
         sm = state.model(name)  # 404 when unknown
-        from starlette.exceptions import HTTPException
-
         raise HTTPException(404, f"model {sm.name!r} is a {sm.mode} model: {request.url.path.split('/')[3]} is for "
                                  "recommenders (GET /models lists every model's routes)")
 
