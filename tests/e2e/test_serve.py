@@ -86,6 +86,14 @@ def test_serves_over_http_and_sigterm_finishes_the_request_in_flight(churn_dir, 
         assert _call(port, "GET", "/models", token=None)[0] == 401
         status, body = _call(port, "POST", "/models/churn/predict", {"records": telco_records(3)})
         assert status == 200 and len(body["predictions"]) == 3
+        # a client that leaves halfway through its body: no error, no traceback, the server goes on
+        gone = socket.create_connection(("127.0.0.1", port), timeout=10)
+        gone.sendall(f"POST /models/churn/predict HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {TOKEN}\r\n"
+                     "Content-Type: application/json\r\nContent-Length: 5000\r\n\r\n{\"records\": [".encode())
+        time.sleep(0.3)
+        gone.close()
+        time.sleep(0.3)
+        assert 'status="500"' not in _call(port, "GET", "/metrics")[1].decode()
         # a request whose body is still arriving when SIGTERM comes
         payload = json.dumps({"records": telco_records(5, start=100)}).encode()
         sock = socket.create_connection(("127.0.0.1", port), timeout=60)
@@ -111,7 +119,8 @@ def test_serves_over_http_and_sigterm_finishes_the_request_in_flight(churn_dir, 
         if proc.poll() is None:
             proc.kill()
     assert "serve stopped" in err.text() and "Traceback" not in err.text()
-    lines = [json.loads(x) for f in (tmp_path / "logs" / "churn").glob("requests-*.jsonl") for x in f.read_text().splitlines()]
+    lines = [json.loads(x) for f in (tmp_path / "logs" / "churn").glob("requests-*.jsonl")
+             for x in f.read_text().splitlines()]
     assert len(lines) == 8  # the in-flight request's rows were flushed before exit
     assert TOKEN not in (tmp_path / "logs").joinpath("churn").glob("*.jsonl").__next__().read_text()
 

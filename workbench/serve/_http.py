@@ -16,6 +16,7 @@ import time
 from typing import Any, Callable
 
 from starlette.exceptions import HTTPException
+from starlette.requests import ClientDisconnect
 
 JSON = b"application/json"
 SECURITY_HEADERS = [(b"x-content-type-options", b"nosniff"), (b"cache-control", b"no-store"),
@@ -104,7 +105,10 @@ class Guard:
             status[0] = 413
             await send_json(send, 413, {"detail": too_large(self.max_body)}, [(b"connection", b"close")])
             return
-        await self.app(scope, self._limited(receive), send)
+        try:
+            await self.app(scope, self._limited(receive), send)
+        except ClientDisconnect:  # the client went away mid-request: nothing to answer, nothing went wrong
+            status[0] = 499
 
     def _limited(self, receive: Callable) -> Callable:
         seen = [0]
