@@ -53,6 +53,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from _common import rss_mb  # noqa: E402  (benchmarks/ is on sys.path when run as a script)
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLED_ROWS = 100_000  # workbench's default max_rows_for_heavy_stats
@@ -139,14 +140,6 @@ def run_ydata(df) -> dict:
     return {"seconds": t2 - t0, "analysis_s": t1 - t0, "render_s": t2 - t1, "html_mb": len(html) / 2**20}
 
 
-def _rss_mb() -> float:
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    return float("nan")
-
-
 def worker(side: str, data: str, max_rows: int) -> None:
     """One measurement in this (fresh) process: import, read the file, then time; prints JSON."""
     import warnings
@@ -160,7 +153,7 @@ def worker(side: str, data: str, max_rows: int) -> None:
         import workbench as lib
         import workbench.explore  # noqa: F401
     df = pd.read_parquet(data)
-    base = _rss_mb()
+    base = rss_mb()
     r = run_ydata(df) if side == "ydata" else run_workbench(df, max_rows)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     r.update(rss_after_load_mb=base, peak_increase_mb=peak - base, pandas=pd.__version__, numpy=np.__version__,
