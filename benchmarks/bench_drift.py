@@ -37,17 +37,11 @@ import tempfile
 import time
 from pathlib import Path
 
+from _common import rss_mb  # noqa: E402  (benchmarks/ is on sys.path when run as a script)
+
 REPO = Path(__file__).resolve().parents[1]
 SHIFTS = {"num_3": {"scale": 1.15}, "num_2": {"add": 0.5}, "cat_0": {"set": None, "fraction": 0.3}}
 TELCO_SHIFTED = ["monthly_charges", "tenure", "contract"]
-
-
-def _rss_mb() -> float:
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    return float("nan")
 
 
 def _evidently(ref, cur, html: Path) -> list[str]:
@@ -103,7 +97,7 @@ def worker(side: str, pairs: list[list[str]], out_dir: str, max_rows: int) -> No
     results = []
     for i, (ref_path, cur_path) in enumerate(pairs):
         ref, cur = pd.read_parquet(ref_path), pd.read_parquet(cur_path)
-        base = _rss_mb()
+        base = rss_mb()
         html = Path(out_dir) / f"{side}-{i}.html"
         t0, c0 = time.perf_counter(), time.process_time()
         flagged = _evidently(ref, cur, html) if side == "evidently" else _workbench(ref, cur, html, max_rows)
