@@ -270,7 +270,7 @@ def main() -> None:
                 finally:
                     proc.terminate()
                     proc.wait(60)
-                r["cold_s"] = cold
+                r["cold_s"], r["load"] = cold, os.getloadavg()[0]
                 results[side.name].append(r)
                 print(f"round {rnd + 1} {side.name}: " + ", ".join(f"{k} {v:.2f}" for k, v in r.items()), flush=True)
         report(results, recommender_latency(work, args.requests))
@@ -294,6 +294,11 @@ def report(results: dict[str, list[dict]], rec: dict | None) -> None:
         cells = [med(n, key) for n in names]
         print(f"{label:22}" + "".join(f"{'-' if c is None else f'{c:.2f}':>22}" for c in cells))
     ours = "workbench serve"
+    loads = [r["load"] for rs in results.values() for r in rs]
+    print(f"load average during the rounds: {min(loads):.1f}-{max(loads):.1f}")
+    for other in names[1:]:
+        per_round = [a["rows_per_s"] / b["rows_per_s"] for a, b in zip(results[ours], results[other])]
+        print(f"per-round batch throughput ratios vs {other}: {', '.join(f'{x:.2f}' for x in per_round)}")
     for other in names[1:]:
         a, b = med(ours, "rows_per_s"), med(other, "rows_per_s")
         cpu = med(other, "cpu_ms_per_1000") / med(ours, "cpu_ms_per_1000")
