@@ -12,7 +12,7 @@ from workbench.runner.params import inspect_parameters, parameters_cell
 
 REPO = Path(__file__).resolve().parents[1]
 # conda-forge names that differ from PyPI names
-CONDA_TO_PYPI = {"pytorch": "torch"}
+CONDA_TO_PYPI = {"pytorch": "torch", "redis-py": "redis"}
 
 
 def _name(req: str) -> str:

@@ -145,6 +145,19 @@ def cmd_predict(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_serve(args: argparse.Namespace) -> int:
+    """Serve saved models over HTTP until SIGTERM or Ctrl-C."""
+    from ..serve import config_from_args, run_server
+
+    config = config_from_args(args)
+    if args.token is not None:
+        print("workbench: note: --token is visible to other users of this machine (ps); prefer "
+              "WORKBENCH_SERVE_TOKEN", file=sys.stderr)
+    run_server(config, access_log=args.access_log, announce=lambda line: print(line, flush=True))
+    print("workbench: serve stopped", file=sys.stderr)
+    return 0
+
+
 def cmd_sweep(args: argparse.Namespace) -> int:
     from ..core.runs import reports_lock
     from ..reports import update_index, write_compare

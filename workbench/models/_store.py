@@ -30,7 +30,7 @@ _BUILTIN_KINDS = {"tabular": "workbench.tabular:load_predictor", "vision": "work
 
 
 def _loader(kind: str) -> Loader:
-    if kind in _BUILTIN_KINDS and kind not in KINDS:
+    if kind in _BUILTIN_KINDS and not KINDS.registered(kind):  # no entry points read: no other domain imported
         import importlib
 
         module, attr = _BUILTIN_KINDS[kind].split(":")

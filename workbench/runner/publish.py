@@ -129,7 +129,6 @@ class Publisher:
 
     def _publish(self) -> None:
         import pandas as pd
-
         import wandb
 
         run, scrub = self.run, self.scrub
