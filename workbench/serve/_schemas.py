@@ -35,7 +35,10 @@ def integer(**constraints: Any) -> Any:
     return Annotated[int, Field(strict=False, **constraints), BeforeValidator(_integer)]
 
 
-Id = Union[Annotated[StrictStr, Field(min_length=1, max_length=256, pattern=r"\S")], integer(ge=-(2 ** 53), le=2 ** 53)]
+# at least one character that is not white space by Python's str.isspace (what the server strips), spelt out
+# because JSON Schema (ECMA), pydantic-core (Rust) and Python disagree on \s: "\x1e" is space only to Python
+NOT_BLANK = r"[^\t\n\x0b\x0c\r\x1c-\x20\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
+Id = Union[Annotated[StrictStr, Field(min_length=1, max_length=256, pattern=NOT_BLANK)], integer(ge=-(2 ** 53), le=2 ** 53)]
 
 
 def _typed_dict(title: str, fields: dict[str, Any], extra: str) -> Any:
