@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-from conftest import make_notebook  # noqa: E402
+from support import make_notebook  # noqa: E402
 
 WB = [sys.executable, "-m", "workbench.cli"]
 

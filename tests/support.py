@@ -31,6 +31,19 @@ def run_cli(*args: str, cwd: str | Path, timeout: float = 600, env: dict | None 
                           text=True, timeout=timeout, env=full_env)
 
 
+def strict() -> bool:
+    """CI mode (``CI=true``, set by ``.ci/run``): a missing component fails the run instead of skipping."""
+    return os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+def missing(component: str, fix: str) -> None:
+    """A test needs ``component``: skip locally, fail in CI (checks must not vanish silently there)."""
+    message = f"{component} is not installed ({fix})"
+    if strict():
+        pytest.fail(f"CI mode: {message}; a required component may not be skipped", pytrace=False)
+    pytest.skip(message)
+
+
 def chromium_path() -> str | None:
     return shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
 
@@ -40,7 +53,7 @@ def render_dom(html_file: str | Path, budget_ms: int = 15000) -> str:
     after scripts ran."""
     exe = chromium_path()
     if exe is None:
-        pytest.skip("Chromium is not installed (apt-get install -y chromium)")
+        missing("Chromium", "apt-get install -y chromium (make test installs it)")
     with tempfile.TemporaryDirectory() as profile:
         cmd = [exe, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic",

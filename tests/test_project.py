@@ -12,7 +12,7 @@ from workbench.runner.params import inspect_parameters, parameters_cell
 
 REPO = Path(__file__).resolve().parents[1]
 # conda-forge names that differ from PyPI names
-CONDA_TO_PYPI = {"pytorch": "torch"}
+CONDA_TO_PYPI = {"pytorch": "torch", "redis-py": "redis"}
 
 
 def _name(req: str) -> str:
@@ -74,8 +74,8 @@ def test_root_holds_only_the_public_api_and_errors():
     files = sorted(p.name for p in PACKAGE.iterdir() if p.is_file())
     assert files == ["__init__.py", "errors.py", "py.typed"]
     packages = sorted(p.name for p in PACKAGE.iterdir() if p.is_dir() and (p / "__init__.py").exists())
-    assert packages == ["cli", "core", "data", "evaluation", "explore", "models", "reports", "runner", "serve", "tabular",
-                        "vision"]
+    assert packages == ["cli", "core", "data", "drift", "evaluation", "explore", "models", "recsys", "reports",
+                        "runner", "serve", "tabular", "vision"]
 
 
 def _functions(tree):

@@ -12,7 +12,7 @@ Public API (heavy parts are imported on first use, so ``import workbench`` in a 
     workbench.inspect_parameters(path)   # a notebook's parameter signature
 
 The package is layered (see ARCHITECTURE.md): ``core`` → ``data`` / ``evaluation`` / ``models`` →
-domains (``explore``, ``tabular``, ``vision``) → ``runner`` / ``reports`` / ``serve`` → ``cli``.
+domains (``explore``, ``tabular``, ``vision``, ``recsys``) → ``runner`` / ``reports`` / ``serve`` → ``cli``.
 """
 
 from __future__ import annotations

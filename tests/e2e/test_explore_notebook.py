@@ -38,13 +38,17 @@ def telco_run(tmp_path_factory) -> tuple[Path, dict, str]:
     proc = run_cli("run", str(NOTEBOOK), "-p", "dataset", "telco_churn", "-p", "target", "churn", cwd=workdir)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     d = only_run(workdir)
-    return d, json.loads((d / "run.json").read_text()), render_dom(d / "report.html")
+    return d, json.loads((d / "run.json").read_text())
+
+
+@pytest.fixture(scope="module")
+def telco_dom(telco_run) -> str:
+    return render_dom(telco_run[0] / "report.html")
 
 
 @pytest.mark.slow
-@pytest.mark.browser
 def test_telco_run_records_headline_metrics(telco_run):
-    _, rec, _ = telco_run
+    _, rec = telco_run
     m = rec["metrics"]
     assert rec["status"] == "succeeded"
     assert (m["rows"], m["columns"], m["duplicate_rows"], m["alerts"]) == (7043, 21, 0, 1)
@@ -54,8 +58,8 @@ def test_telco_run_records_headline_metrics(telco_run):
 
 @pytest.mark.slow
 @pytest.mark.browser
-def test_telco_report_renders_offline_with_plots_and_static_explorer(telco_run):
-    d, _, dom = telco_run
+def test_telco_report_renders_offline_with_plots_and_static_explorer(telco_run, telco_dom):
+    d, dom = telco_run[0], telco_dom
     assert dom.count('class="main-svg"') >= 40          # section figures + two per explorer pane
     assert 'class="wb-widget"' in dom and dom.count("<details") == 21  # one explorer pane per column
     assert "Month-to-month" in dom and "id-like" in dom

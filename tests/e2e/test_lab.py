@@ -56,7 +56,12 @@ async def _execute(port: int, kernel_id: str, code: str) -> list[dict]:
 
 @pytest.mark.slow
 def test_jupyterlab_serves_the_notebooks_and_workbench_runs_interactively(tmp_path: Path):
+    import shutil
+
+    from support import NOTEBOOKS
+
     make_notebook(tmp_path / "notebooks" / "demo.ipynb", "n = 3  # points", "import workbench")
+    shutil.copy(NOTEBOOKS / "explore.ipynb", tmp_path / "notebooks" / "explore.ipynb")
     port = _free_port()
     env = {**os.environ, "WANDB_MODE": "offline", "WANDB_SILENT": "true"}
     env.pop("WORKBENCH_RUN_DIR", None)
@@ -77,7 +82,7 @@ def test_jupyterlab_serves_the_notebooks_and_workbench_runs_interactively(tmp_pa
         with urllib.request.urlopen(f"{base}/lab?token={TOKEN}", timeout=10) as r:
             assert r.status == 200 and b"JupyterLab" in r.read()
         listing = _get(f"{base}/api/contents/notebooks?token={TOKEN}")
-        assert [c["name"] for c in listing["content"]] == ["demo.ipynb"]
+        assert sorted(c["name"] for c in listing["content"]) == ["demo.ipynb", "explore.ipynb"]
 
         req = urllib.request.Request(f"{base}/api/kernels?token={TOKEN}", data=b'{"name": "python3"}', method="POST",
                                      headers={"Content-Type": "application/json"})
@@ -97,8 +102,21 @@ def test_jupyterlab_serves_the_notebooks_and_workbench_runs_interactively(tmp_pa
         printed = "".join(m["content"]["text"] for m in msgs if m["msg_type"] == "stream")
         assert "False .workbench/interactive" in printed
         assert "offline {'lr': 0.1, 'api_key': '***'}" in printed
-        assert not (tmp_path / "reports").exists(), "interactive use never writes reports/"
         assert list((tmp_path / "wandb").glob("offline-run-*")), "tracking started an offline W&B run"
+
+        # a real notebook, as JupyterLab serves it, cell by cell in the kernel it started
+        nb = _get(f"{base}/api/contents/notebooks/explore.ipynb?token={TOKEN}")["content"]
+        widgets = 0
+        for cell in nb["cells"]:
+            if cell["cell_type"] != "code":
+                continue
+            msgs = asyncio.run(_execute(port, kernel_id, cell["source"]))
+            errors = [m["content"] for m in msgs if m["msg_type"] == "error"]
+            assert not errors, (cell["source"], errors)
+            widgets += sum("application/vnd.jupyter.widget-view+json" in m["content"].get("data", {})
+                           for m in msgs if m["msg_type"] in ("display_data", "execute_result"))
+        assert widgets >= 1, "the column explorer is a live widget in JupyterLab"
+        assert not (tmp_path / "reports").exists(), "interactive use never writes reports/"
     finally:
         server.terminate()
         try:

@@ -52,21 +52,22 @@ def test_run_records_params_metrics_and_renders_offline(workdir, demo):
     assert html.count("Plotly.newPlot") >= 1
     assert html.count("define(") <= html.count("plotly.js") + 5  # plotly.js inlined once, not per chart
     assert not remote_references(html), "the report must not load anything from another host"
-    dom = render_dom(run / "report.html")
-    assert 'class="main-svg"' in dom, "plotly did not draw offline"
-    assert 'data-widget="IntSlider"' in dom and 'data-widget="Dropdown"' in dom
-    assert "<option selected=\"\">beta</option>" in dom
-    assert "workbench-header" in dom and "succeeded" in dom and "total" in dom
-
     index = (workdir / "reports" / "index.html").read_text()
     assert rec["run_id"] in index
     assert (workdir / "reports" / "demo" / "latest.html").read_bytes() == (run / "report.html").read_bytes()
 
     rerun = subprocess.run(rec["rerun_command"].replace("workbench run", f"{sys.executable} -m workbench.cli run", 1)
-                           + " --no-progress", shell=True, cwd=workdir, capture_output=True, text=True)
+                           + " --no-progress --force", shell=True, cwd=workdir, capture_output=True, text=True)
     assert rerun.returncode == 0, rerun.stderr
     second = json.loads((_runs(workdir)[-1] / "run.json").read_text())
     assert second["params"] == rec["params"] and second["metrics"] == rec["metrics"]
+    assert second["cached_from"] is None and second["run_id"] != rec["run_id"], "the rerun executed"
+    # browser checks last: everything above holds without a browser
+    dom = render_dom(run / "report.html")
+    assert 'class="main-svg"' in dom, "plotly did not draw offline"
+    assert 'data-widget="IntSlider"' in dom and 'data-widget="Dropdown"' in dom
+    assert "<option selected=\"\">beta</option>" in dom
+    assert "workbench-header" in dom and "succeeded" in dom and "total" in dom
 
 
 @pytest.mark.slow
@@ -171,3 +172,20 @@ def test_notebooks_stay_runnable_with_plain_papermill(workdir, demo):
     assert proc.returncode == 0, proc.stderr
     assert read_records(workdir / "out.ipynb") == {"total": 6.0, "label": "demo"}
     assert not (workdir / "reports").exists()
+
+
+@pytest.mark.slow
+def test_two_runs_at_once_use_their_own_ipc_sockets(workdir):
+    """Kernels talk over IPC sockets named per run (no TCP ports to race for)."""
+    make_notebook(workdir / "ipc.ipynb", "n = 1  # unused",
+                  "import ipykernel, json, workbench\ninfo = ipykernel.get_connection_info(unpack=True)\n"
+                  "workbench.record('transport', info['transport'])\nworkbench.record('ip', info['ip'])")
+    with ThreadPoolExecutor(2) as pool:
+        procs = list(pool.map(lambda i: run_cli("run", "ipc.ipynb", "-p", "n", str(i), "--no-progress", cwd=workdir,
+                                                env={"WORKBENCH_TRACKING": "off"}), [1, 2]))
+    assert [p.returncode for p in procs] == [0, 0]
+    recs = [json.loads((d / "run.json").read_text()) for d in _runs(workdir, "ipc")]
+    assert [r["metrics"]["transport"] for r in recs] == ["ipc", "ipc"]
+    for r in recs:
+        assert r["run_id"] in r["metrics"]["ip"], "the socket path names the run"
+    assert recs[0]["metrics"]["ip"] != recs[1]["metrics"]["ip"]

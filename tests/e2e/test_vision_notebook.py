@@ -83,11 +83,12 @@ def test_user_folder_with_corrupt_files_trains_and_reports_skips(tmp_path):
     run_dir = _run_dir(tmp_path)
     rec = json.loads((run_dir / "run.json").read_text())
     assert "test_accuracy" in rec["metrics"] and "test_roc_auc" not in rec["metrics"]
-    dom = render_dom(run_dir / "report.html")
-    assert "<b>4</b> file(s) skipped" in dom
+    html = (run_dir / "report.html").read_text()  # the skipped files are listed in the report itself
+    assert "<b>4</b> file(s) skipped" in html
     for reason in ("not an image file", "not a readable image", "corrupt image", "empty file"):
-        assert reason in dom, reason
-    assert "Worst" in dom or "No mistakes" in dom
+        assert reason in html, reason
+    dom = render_dom(run_dir / "report.html")  # browser checks last: they say nothing of the above
+    assert "<b>4</b> file(s) skipped" in dom and ("Worst" in dom or "No mistakes" in dom)
 
 
 @pytest.mark.slow

@@ -33,7 +33,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     try:
         rec = run_notebook(args.notebook, values, raw=raw, reports=args.reports, timeout=args.timeout,
                            hide_code=args.hide_code, progress=None if not args.no_progress else False,
-                           kernel_name=args.kernel, force=args.force, sweep_id=args.sweep_id)
+                           kernel_name=args.kernel, force=args.force, sweep_id=args.sweep_id, cwd=args.cwd,
+                           log_output=args.log_output)
     except RunFailedError as e:
         print(f"workbench: {e}", file=sys.stderr)
         return 1
@@ -71,7 +72,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
         print(f"== {nb}" + (f" -f {params}" if params else ""), flush=True)
         try:
             values = load_params_file(params) if params else {}
-            rec = run_notebook(nb, values, reports=args.reports, timeout=args.timeout, progress=None, force=args.force)
+            rec = run_notebook(nb, values, reports=args.reports, timeout=args.timeout, progress=None, force=args.force,
+                               log_output=args.log_output)
             print(f"   {rec.status} in {rec.duration_s:.1f} s -> {rec.report}", flush=True)
         except (RunFailedError, WorkbenchError) as e:
             failed += 1
@@ -108,13 +110,25 @@ def cmd_runs(args: argparse.Namespace) -> int:
 def cmd_params(args: argparse.Namespace) -> int:
     import json
 
-    from ..runner.params import inspect_parameters
+    from ..runner.params import notebook_signature
 
-    params = inspect_parameters(args.notebook)
+    params, has_cell = notebook_signature(args.notebook)
+    if not has_cell:
+        print(f"{args.notebook} has no cell tagged 'parameters': it runs as it is and takes no values "
+              "(tag its first code cell 'parameters' to make them settable)")
+        return 0
     if not params:
         print(f"{args.notebook} declares no parameters")
         return 0
-    rows = [("NAME", "TYPE", "DEFAULT", "HELP")] + [(p.name, p.type, json.dumps(p.default), p.help) for p in params]
+
+    def default(p) -> str:
+        return f"= {p.computed}" if p.computed else json.dumps(p.default)
+
+    def help_text(p) -> str:
+        note = "computed: not settable" if not p.settable else "computed; settable" if p.computed else ""
+        return "; ".join(x for x in (p.help, f"({note})" if note else "") if x)
+
+    rows = [("NAME", "TYPE", "DEFAULT", "HELP")] + [(p.name, p.type, default(p), help_text(p)) for p in params]
     widths = [max(len(r[i]) for r in rows) for i in range(3)]
     for r in rows:
         print("  ".join(c.ljust(w) for c, w in zip(r[:3], widths)) + "  " + r[3])
@@ -139,11 +153,20 @@ def cmd_predict(args: argparse.Namespace) -> int:
     for w in caught:
         print(f"workbench: warning: {w.message}", file=sys.stderr, flush=True)
     atomic_write_text(out, frame.to_csv(index=False))
-    n_err = int(frame["error"].notna().sum()) if "error" in frame else 0
-    counts = frame["prediction"].value_counts().to_dict() if "prediction" in frame else {}
-    parts = ", ".join(f"{c}: {n}" for c, n in counts.items())
-    print(f"predicted {len(frame) - n_err} row(s) with {model.card.kind} model {model.card.name!r}"
-          + (f" ({parts})" if parts else "") + f"; {n_err} with errors; wrote {out}")
+    print(f"{model.summary(frame)}; wrote {out}")
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    """Serve saved models over HTTP until SIGTERM or Ctrl-C."""
+    from ..serve import config_from_args, run_server
+
+    config = config_from_args(args)
+    if args.token is not None:
+        print("workbench: note: --token is visible to other users of this machine (ps); prefer "
+              "WORKBENCH_SERVE_TOKEN", file=sys.stderr)
+    run_server(config, access_log=args.access_log, announce=lambda line: print(line, flush=True))
+    print("workbench: serve stopped", file=sys.stderr)
     return 0
 
 

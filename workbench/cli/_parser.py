@@ -12,6 +12,7 @@ EPILOG = """examples:
   workbench compare RUN_ID RUN_ID        # or: workbench compare --sweep SWEEP_ID
   workbench run notebooks/explore.ipynb -p dataset data/my_table.csv -p target label
   workbench predict reports/compare_models/RUN_ID/artifacts/model new.csv -o predictions.csv
+  workbench serve churn=reports/compare_models/RUN_ID/artifacts/model --port 8000
   workbench params notebooks/explore.ipynb
   workbench runs --notebook explore --status failed
   workbench demo                      # every notebook in notebooks/ on its defaults (+ its <nb>.<variant>.yaml)
@@ -61,6 +62,9 @@ def _run_parsers(sub) -> None:
     p.add_argument("--kernel", default=None, help="kernel name (default: the notebook's)")
     p.add_argument("--force", action="store_true",
                    help="execute even if an identical earlier run (same code, parameters, data, packages) exists")
+    p.add_argument("--cwd", default=None, metavar="DIR",
+                   help="working directory of the notebook (default: here); relative paths in it resolve there")
+    p.add_argument("--log-output", action="store_true", help="stream cell outputs to the terminal as they arrive")
     p.add_argument("--sweep-id", default=None, help=argparse.SUPPRESS)
     _reports(p)
     p.set_defaults(func=c.cmd_run)
@@ -69,6 +73,7 @@ def _run_parsers(sub) -> None:
                                     "files <notebook>.<variant>.yaml (the main job)")
     p.add_argument("folder", nargs="?", default="notebooks")
     p.add_argument("--force", action="store_true", help="execute even where an identical run can be reused")
+    p.add_argument("--log-output", action="store_true", help="stream cell outputs to the terminal as they arrive")
     _timeout(p)
     _reports(p)
     p.set_defaults(func=c.cmd_demo)
@@ -123,6 +128,60 @@ def _model_parsers(sub) -> None:
         p.set_defaults(func=c.cmd_predict, alias_of=alias)
 
 
+SERVE_EPILOG = """endpoints (per model NAME):
+  GET  /health                      liveness (no token needed)
+  GET  /models, /models/NAME        the served models; a model's card
+  POST /models/NAME/predict         tabular: {"records": [...]} or CSV; vision: multipart 'files';
+                                    recommender: {"user": ..., "k": 10}
+  POST /models/NAME/interactions    recommender: {"user": ..., "item": ..., "rating": ...}
+  GET  /models/NAME/users/USER      recommender: the user's profile
+  GET  /metrics                     Prometheus metrics;  /docs: the OpenAPI UI
+
+environment:
+  REDIS_URL              shared response cache and recommender profiles (redis://host:6379/0)
+  WORKBENCH_SERVE_TOKEN  the bearer token (preferred to --token, which other users can see in `ps`)
+
+examples:
+  workbench serve reports/compare_models/RUN_ID/artifacts/model
+  workbench serve churn=runs/a/model parts=runs/b/model --port 8080 --workers 4
+  curl -s localhost:8000/models/churn/predict -H 'Content-Type: application/json' \\
+       -d '{"records": [{"tenure": 3, "contract": "Month-to-month", ...}]}'
+"""
+
+
+def _serve_parser(sub) -> None:
+    p = sub.add_parser("serve", help="serve saved models over HTTP (FastAPI): predict, cache, metrics, request log",
+                       epilog=SERVE_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("model_dirs", nargs="+", metavar="MODEL_DIR",
+                   help="model folder, or NAME=MODEL_DIR to name it (default name: the folder's name)")
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine only)")
+    p.add_argument("--port", type=int, default=8000, help="port (default 8000)")
+    p.add_argument("--workers", type=int, default=1, help="worker processes (default 1; a recommender needs REDIS_URL "
+                                                           "for more)")
+    p.add_argument("--token", default=None, help="require 'Authorization: Bearer TOKEN' on every route but /health "
+                                                 "(or set WORKBENCH_SERVE_TOKEN)")
+    p.add_argument("--log-dir", default="serve-logs", metavar="DIR",
+                   help="request log (DIR/NAME/requests-YYYYMMDD.jsonl) and interaction log (default ./serve-logs)")
+    p.add_argument("--no-request-log", action="store_true", help="keep no request log")
+    p.add_argument("--cache-ttl", type=float, default=300.0, metavar="S", help="response cache lifetime in seconds "
+                                                                               "(0: no cache; default 300)")
+    p.add_argument("--cache-size", type=int, default=10_000, metavar="N", help="in-process cache entries (default "
+                                                                               "10000)")
+    p.add_argument("--cache-mb", type=float, default=256.0, metavar="MB", help="in-process cache size (default 256)")
+    p.add_argument("--max-body-mb", type=float, default=16.0, metavar="MB", help="largest request body (default 16)")
+    p.add_argument("--max-rows", type=int, default=10_000, help="most records per request (default 10000)")
+    p.add_argument("--max-images", type=int, default=64, help="most images per request (default 64)")
+    p.add_argument("--max-k", type=int, default=1000, help="most recommendations per request (default 1000)")
+    p.add_argument("--redis-timeout", type=float, default=0.05, metavar="S",
+                   help="a Redis call slower than this counts as down: served without it (default 0.05)")
+    p.add_argument("--graceful-timeout", type=float, default=30.0, metavar="S",
+                   help="on SIGTERM, how long requests in flight may take to finish (default 30)")
+    p.add_argument("--no-replay", action="store_true",
+                   help="recommenders: do not re-apply logged interactions at start-up")
+    p.add_argument("--access-log", action="store_true", help="print one line per request")
+    p.set_defaults(func=c.cmd_serve)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="workbench", description="Run parameterized notebooks into versioned, offline HTML reports.",
@@ -132,4 +191,5 @@ def build_parser() -> argparse.ArgumentParser:
     _run_parsers(sub)
     _inspect_parsers(sub)
     _model_parsers(sub)
+    _serve_parser(sub)
     return parser

@@ -70,6 +70,10 @@ class Registry(Generic[T]):
             else:
                 self._entries.setdefault(ep.name, obj)
 
+    def registered(self, name: str) -> bool:
+        """Whether ``name`` itself is registered now; reads no entry points (so imports nothing)."""
+        return name in self._entries
+
     def resolve(self, name: str) -> str:
         """The registered name for ``name`` (aliases and case resolved); raises :attr:`error` if unknown."""
         key = str(name).strip()

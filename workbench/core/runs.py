@@ -90,13 +90,16 @@ class RunRecord:
     error: dict[str, Any] | None = None
     tracking: dict[str, Any] = field(default_factory=dict)
     options: dict[str, Any] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+    executor: str | None = None
     schema_version: int = SCHEMA_VERSION
     extra: dict[str, Any] = field(default_factory=dict)
     dir: Path | None = field(default=None, compare=False)
 
     _STORED = ("schema_version", "run_id", "notebook", "notebook_name", "status", "params", "given_params",
                "metrics", "started", "ended", "duration_s", "git", "packages", "data", "cache_key", "cached_from",
-               "executed_duration_s", "rerun_command", "pid", "host", "sweep_id", "error", "tracking", "options")
+               "executed_duration_s", "rerun_command", "pid", "host", "sweep_id", "error", "tracking", "options",
+               "notes", "executor")
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], dir: str | Path | None = None) -> "RunRecord":
@@ -106,7 +109,7 @@ class RunRecord:
         known = {f.name for f in fields(cls)} - {"extra", "dir"}
         kwargs = {k: v for k, v in data.items() if k in known}
         kwargs["schema_version"] = int(data.get("schema_version", 1))
-        for k in ("params", "given_params", "metrics", "git", "packages", "data", "tracking", "options"):
+        for k in ("params", "given_params", "metrics", "git", "packages", "data", "tracking", "options", "notes"):
             if kwargs.get(k) is None:
                 kwargs.pop(k, None)
         rec = cls(**kwargs, extra={k: v for k, v in data.items() if k not in known})

@@ -1,12 +1,16 @@
 """Data shared by every domain: one dataset registry (tables and images), loaders, splits, profiling.
 
-- ``load_dataset(name_or_path, target=...)``: a registered table or a CSV/TSV/Parquet file, as a
-  :class:`Dataset` (frame + provenance).
+- ``load_dataset(name_or_path, target=...)``: a registered table, a CSV/TSV/Parquet file or a request
+  log (``read_request_log``: the JSON-lines log ``workbench serve`` writes), as a :class:`Dataset`.
+- ``plant_shift(frame, spec)``: a copy with planted shifts (scale, add, set a share, blank a share),
+  for what-if checks; ``telco_halves()`` the registered drift pair ``telco_churn_reference`` /
+  ``telco_churn_current`` / ``telco_churn_drifted``.
 - ``load_image_dataset(name_or_folder)``: a registered image dataset or a folder of class subfolders,
   as an :class:`ImageDataset`; ``load_pixels`` decodes them.
-- ``stratified_split``: the seeded, stratified split every domain uses.
-- column profiling (``prepare_frame``, ``column_summary``, ``overview``, ...), shared by exploration
-  and drift monitoring.
+- ``stratified_split``: the seeded, stratified split every domain uses; ``per_group_holdout``: the
+  last fraction of each group's rows (per-user temporal or random holdout).
+- column profiling (``prepare_frame``, ``column_summary``, ``column_kind``, ``id_like``, ...), shared
+  by exploration, model comparison and drift monitoring.
 
 Importing this package is cheap (no numpy or pandas): the heavy parts load on first use.
 """
@@ -23,10 +27,13 @@ _LAZY = {
     "ImageDataset": "_images", "IMAGE_EXTENSIONS": "_images", "check_image_file": "_images",
     "image_dataset_names": "_images", "load_image_dataset": "_images", "load_pixels": "_images",
     "open_rgb": "_images", "scan_folder": "_images", "split_dataset": "_images",
-    "stratified_split": "_splits",
+    "stratified_split": "_splits", "per_group_holdout": "_splits",
     "KINDS": "_profile", "SampleInfo": "_profile", "as_float": "_profile", "column_summary": "_profile",
     "heavy_sample": "_profile", "missing_patterns": "_profile", "overview": "_profile",
-    "prepare_frame": "_profile", "similar_names": "_profile", "HIST_BINS": "_profile",
+    "prepare_frame": "_profile", "similar_names": "_profile", "HIST_BINS": "_profile", "column_kind": "_columns",
+    "id_like": "_columns", "id_name": "_columns",
+    "read_request_log": "_requestlog", "log_files": "_requestlog", "LOG_SUFFIXES": "_requestlog",
+    "plant_shift": "_shift", "telco_halves": "_shift", "TELCO_PLANTED_SHIFT": "_shift",
 }
 
 __all__ = ["DATASETS", "DatasetEntry", "Dataset", "dataset_names", "dataset_version", "register_dataset",

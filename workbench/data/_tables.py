@@ -1,4 +1,4 @@
-"""Tables: a registered dataset by name or a CSV/TSV/Parquet file by path, as a :class:`Dataset`.
+"""Tables: a registered dataset by name, a CSV/TSV/Parquet file or a request log by path, as a :class:`Dataset`.
 
 ``load_dataset("telco_churn")`` or ``load_dataset("data/my.csv", target="label")`` returns a
 :class:`Dataset`: the frame plus what a report needs (name, source, fingerprint, shape). Errors name
@@ -95,11 +95,13 @@ def _check_flat(df: pd.DataFrame, key: str) -> None:
 
 
 def load_dataset(name_or_path: str | Path, target: str | None = None) -> Dataset:
-    """A registered dataset by name, or a CSV/TSV/Parquet file by path.
+    """A registered dataset by name, a CSV/TSV/Parquet file by path, or the request log that
+    ``workbench serve`` writes (a ``.jsonl`` file, a folder of them or a glob; see
+    :func:`workbench.data.read_request_log`: the frame holds the logged inputs).
 
     Parameters
     ----------
-    name_or_path : a name from :func:`dataset_names` or a file path.
+    name_or_path : a name from :func:`dataset_names`, a file or request-log path.
     target : a column that must be present (``None`` or ``""`` for none).
     """
     key = str(name_or_path)
@@ -111,6 +113,11 @@ def load_dataset(name_or_path: str | Path, target: str | None = None) -> Dataset
         df = entry.loader()
         name, source, description = key, entry.source, entry.description
     else:
+        from ._requestlog import log_files, read_request_log
+
+        logs = log_files(key)
+        if logs is not None:
+            return _checked(read_request_log(key, logs), target)
         path = Path(key).expanduser()
         looks_like_path = path.suffix or "/" in key or "\\" in key
         if not path.exists():
@@ -119,8 +126,8 @@ def load_dataset(name_or_path: str | Path, target: str | None = None) -> Dataset
             raise DatasetError(f"unknown dataset {key!r}; registered datasets: {', '.join(dataset_names('table'))}; "
                                "or give a path to a .csv/.parquet file")
         if path.is_dir():
-            raise DatasetError(f"{key!r} is a folder; give a .csv or .parquet file (image folders are for "
-                               "the vision notebook)")
+            raise DatasetError(f"{key!r} is a folder without request logs (.jsonl); give a .csv or .parquet file, or "
+                               "a folder of request logs (image folders are for the vision notebook)")
         if path.stat().st_size == 0:
             raise DatasetError(f"{key!r} is empty (0 bytes)")
         df = _read_file(path)
@@ -131,10 +138,16 @@ def load_dataset(name_or_path: str | Path, target: str | None = None) -> Dataset
         raise DatasetError(f"{key!r} has a header but no rows")
     df.columns = [str(c) for c in df.columns]
     _check_flat(df, key)
+    return _checked(Dataset(frame=df, name=name, source=source, fingerprint=frame_fingerprint(df),
+                            description=description), target)
+
+
+def _checked(ds: Dataset, target: str | None) -> Dataset:
+    df = ds.frame
     target = target or None
     if target is not None and target not in df.columns:
         near = [c for c in df.columns if c.lower() == str(target).lower()]
         hint = f" (did you mean {near[0]!r}?)" if near else ""
-        raise DatasetError(f"target column {target!r} not in {name!r}{hint}; columns: {', '.join(df.columns)}")
-    return Dataset(frame=df, name=name, source=source, fingerprint=frame_fingerprint(df), target=target,
-                   description=description)
+        raise DatasetError(f"target column {target!r} not in {ds.name!r}{hint}; columns: {', '.join(df.columns)}")
+    ds.target = target
+    return ds

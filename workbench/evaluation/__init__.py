@@ -1,4 +1,5 @@
-"""Evaluation shared by every domain: classification and regression metrics under one naming, and the figures.
+"""Evaluation shared by every domain: classification and regression metrics under one naming, the figures
+in one style, and the display parts of a report (``Note``, ``Panel``, the ``section`` guard).
 
 Metric names: ``roc_auc``, ``pr_auc``, ``accuracy``, ``balanced_accuracy``, ``f1``, ``precision``,
 ``recall``, ``log_loss``, ``brier`` (see :data:`METRICS`); regression: ``rmse``, ``mae``, ``medae``,
@@ -27,14 +28,18 @@ from ._metrics import (
 )
 
 _FIGURES = ("STYLE", "figure_layout", "roc_figure", "pr_figure", "calibration_figure", "confusion_matrix_figure",
-            "learning_curve_figure", "bar_figure", "predicted_actual_figure", "residual_figure")
+            "learning_curve_figure", "bar_figure", "grid_layout", "grid_axis", "predicted_actual_figure",
+            "residual_figure")
+_DISPLAY = ("Note", "Panel", "section", "fmt")
 
 __all__ = ["METRICS", "REGRESSION_METRICS", "TASK_KINDS", "Metric", "classification_metrics", "regression_metrics",
            "interval_coverage", "metrics_for", "curve_inputs", "f1_threshold", "onehot", "rank_auc", "resolve_metric",
-           *_FIGURES]
+           *_FIGURES, *_DISPLAY]
 
 
-def __getattr__(name: str) -> Any:  # figures import plotly: only when asked for
+def __getattr__(name: str) -> Any:  # figures import plotly, display pandas: only when asked for
     if name in _FIGURES:
         return getattr(importlib.import_module("._figures", __name__), name)
+    if name in _DISPLAY:
+        return getattr(importlib.import_module("._display", __name__), name)
     raise AttributeError(f"module 'workbench.evaluation' has no attribute {name!r}")

@@ -7,6 +7,7 @@ Every builder takes plain arrays and returns a ``plotly.graph_objects.Figure``; 
 
 from __future__ import annotations
 
+import math
 from typing import Mapping, Sequence
 
 import numpy as np
@@ -21,6 +22,38 @@ def figure_layout(**overrides) -> dict:
 
 
 _LAYOUT = figure_layout()
+_GRID_BASE = {k: v for k, v in figure_layout(margin=dict(l=50, r=20, t=60, b=40)).items() if k != "height"}
+
+
+def grid_axis(i: int) -> str:
+    """The axis suffix of cell ``i`` of a :func:`grid_layout` (``""``, ``"2"``, ``"3"``, ...)."""
+    return "" if i == 0 else str(i + 1)
+
+
+def grid_layout(titles: Sequence[str], ncols: int, row_px: int, title: str) -> tuple[dict, int]:
+    """Layout of a grid of small multiples with one title per cell, built as a dict (much faster than
+    ``make_subplots`` plus ``add_trace(row=, col=)`` for dozens of cells); and its number of rows.
+    Cell ``i`` draws on axes ``x{grid_axis(i)}``/``y{grid_axis(i)}``."""
+    n = len(titles)
+    nrows = max(1, math.ceil(n / ncols))
+    height = max(320, row_px * nrows + 90)
+    hgap, vgap_px = 0.06, 70
+    w = (1 - hgap * (ncols - 1)) / ncols
+    usable = height - 90
+    cell = (usable - vgap_px * (nrows - 1)) / nrows / usable
+    vgap = vgap_px / usable
+    layout: dict = dict(title=dict(text=title), height=height, bargap=0.05, showlegend=False, annotations=[],
+                        shapes=[], **_GRID_BASE)
+    for i, t in enumerate(titles):
+        r, k = divmod(i, ncols)
+        x0 = k * (w + hgap)
+        y1 = 1 - r * (cell + vgap)
+        a = grid_axis(i)
+        layout[f"xaxis{a}"] = dict(domain=[x0, x0 + w], anchor=f"y{a}", tickfont=dict(size=9), automargin=True)
+        layout[f"yaxis{a}"] = dict(domain=[max(0.0, y1 - cell), y1], anchor=f"x{a}", tickfont=dict(size=9))
+        layout["annotations"].append(dict(text=t, x=x0 + w / 2, y=y1, xref="paper", yref="paper", xanchor="center",
+                                          yanchor="bottom", showarrow=False, font=dict(size=11)))
+    return layout, nrows
 
 
 def roc_figure(y_true: Sequence, scores: Mapping[str, Sequence[float]], pos_label=1,

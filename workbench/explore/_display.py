@@ -1,72 +1,10 @@
-"""Display parts of an exploration: notes, panels of several outputs, and the section guard."""
+"""Display parts of an exploration: notes, panels of several outputs, and the section guard (shared with
+the other domains from :mod:`workbench.evaluation`)."""
 
 from __future__ import annotations
 
-import functools
-import html
-from typing import Any, Callable
+from ..evaluation._display import Note, Panel
+from ..evaluation._display import fmt as _fmt
+from ..evaluation._display import section as _section
 
-import numpy as np
-import pandas as pd
-
-from ..errors import WorkbenchError
-
-
-class Note:
-    """A short message shown in place of (or next to) a result: ``info`` or ``warning``."""
-
-    def __init__(self, text: str, level: str = "info"):
-        self.text, self.level = text, level
-
-    def _repr_html_(self) -> str:
-        color = {"info": "#0969da", "warning": "#9a6700", "error": "#cf222e"}.get(self.level, "#57606a")
-        return (f'<div class="wb-note wb-note-{self.level}" style="border-left:4px solid {color};'
-                f'padding:4px 10px;margin:4px 0;background:#f6f8fa">{html.escape(self.text)}</div>')
-
-    def __repr__(self) -> str:
-        return f"[{self.level}] {self.text}"
-
-
-class Panel:
-    """Several displayable parts (notes, tables, figures) shown in order by one notebook cell."""
-
-    def __init__(self, *parts: Any):
-        self.parts = [p for p in parts if p is not None]
-
-    def notes(self) -> list[Note]:
-        return [p for p in self.parts if isinstance(p, Note)]
-
-    def _ipython_display_(self) -> None:
-        from IPython.display import display
-
-        with pd.option_context("display.max_rows", 2000, "display.max_columns", 60,  # alerts are never cut
-                               "display.max_colwidth", 200):
-            for p in self.parts:
-                display(p)
-
-    def __repr__(self) -> str:
-        return "\n".join(repr(p) if isinstance(p, Note) else f"<{type(p).__name__}>" for p in self.parts)
-
-
-def _section(title: str) -> Callable:
-    """Turn an unexpected error inside a section into a warning note, so one odd column cannot
-    stop the rest of the report; the failure is kept in ``Exploration.failures``."""
-    def wrap(fn: Callable) -> Callable:
-        @functools.wraps(fn)
-        def inner(self: Any, *args: Any, **kwargs: Any) -> Any:
-            try:
-                return fn(self, *args, **kwargs)
-            except WorkbenchError:  # a bad argument from the caller: say so, loudly
-                raise
-            except Exception as e:  # noqa: BLE001 - reported in the notebook instead
-                self.failures.append(f"{title}: {type(e).__name__}: {e}")
-                return Note(f"{title} could not be computed for this table ({type(e).__name__}: {e}); "
-                            "the other sections are unaffected", "error")
-        return inner
-    return wrap
-
-
-def _fmt(v: Any) -> str:
-    if isinstance(v, (float, np.floating)):
-        return "" if np.isnan(v) else f"{v:.4g}"
-    return "" if v is None or (not isinstance(v, str) and pd.isna(v)) else str(v)
+__all__ = ["Note", "Panel", "_fmt", "_section"]

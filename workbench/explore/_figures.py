@@ -3,14 +3,14 @@ carries at most a few hundred numbers whatever the table's size."""
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
 from ..data._profile import as_float
 from ..evaluation._figures import figure_layout
+from ..evaluation._figures import grid_axis as _axis
+from ..evaluation._figures import grid_layout as _grid
 
 _LAYOUT = {k: v for k, v in figure_layout(margin=dict(l=50, r=20, t=60, b=40)).items() if k != "height"}
 _BLUE, _ORANGE = "#4C78A8", "#F58518"
@@ -67,35 +67,6 @@ def _bar(d: dict, color: str = _BLUE, name: str = "") -> dict:
     if d.get("numeric"):
         bar["width"] = d["width"]
     return bar
-
-
-def _axis(i: int) -> str:
-    return "" if i == 0 else str(i + 1)
-
-
-def _grid(titles: list[str], ncols: int, row_px: int, title: str) -> tuple[dict, int]:
-    """Layout of a grid of small multiples with one title per cell, built as a dict: much faster than
-    ``make_subplots`` plus ``add_trace(row=, col=)`` for dozens of cells."""
-    n = len(titles)
-    nrows = max(1, math.ceil(n / ncols))
-    height = max(320, row_px * nrows + 90)
-    hgap, vgap_px = 0.06, 70
-    w = (1 - hgap * (ncols - 1)) / ncols
-    usable = height - 90
-    cell = (usable - vgap_px * (nrows - 1)) / nrows / usable
-    vgap = vgap_px / usable
-    layout: dict = dict(title=dict(text=title), height=height, bargap=0.05, showlegend=False, annotations=[],
-                        shapes=[], **_LAYOUT)
-    for i, t in enumerate(titles):
-        r, k = divmod(i, ncols)
-        x0 = k * (w + hgap)
-        y1 = 1 - r * (cell + vgap)
-        a = _axis(i)
-        layout[f"xaxis{a}"] = dict(domain=[x0, x0 + w], anchor=f"y{a}", tickfont=dict(size=9), automargin=True)
-        layout[f"yaxis{a}"] = dict(domain=[max(0.0, y1 - cell), y1], anchor=f"x{a}", tickfont=dict(size=9))
-        layout["annotations"].append(dict(text=t, x=x0 + w / 2, y=y1, xref="paper", yref="paper", xanchor="center",
-                                          yanchor="bottom", showarrow=False, font=dict(size=11)))
-    return layout, nrows
 
 
 def distributions_figure(data: list[dict], columns: list[str], kinds: dict[str, str], ncols: int = 3) -> go.Figure:

@@ -13,8 +13,8 @@ deserialize with exact type allow-lists, never pickle.
 from __future__ import annotations
 
 from ._card import CARD_NAME, FORMAT_VERSION, ModelCard
-from ._predictor import Predictor, probability_frame
+from ._predictor import Predictor, frame_records, probability_frame
 from ._store import KINDS, load, provenance, read_card, save_card, verify
 
-__all__ = ["CARD_NAME", "FORMAT_VERSION", "ModelCard", "Predictor", "probability_frame", "KINDS", "load",
+__all__ = ["CARD_NAME", "FORMAT_VERSION", "ModelCard", "Predictor", "frame_records", "probability_frame", "KINDS", "load",
            "provenance", "read_card", "save_card", "verify"]

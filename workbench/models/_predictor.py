@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
+from ..errors import ModelError
 from ._card import ModelCard
 
 
@@ -33,6 +35,25 @@ class Predictor:
 
     def predict_files(self, paths: Sequence[str]):  # pragma: no cover - abstract
         raise NotImplementedError
+
+    def predict_records(self, records: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+        """Predictions for rows given as dicts (column -> value), one plain dict per row with the common
+        columns and JSON-ready values (``None`` for a missing one). The server's path: kinds with a faster
+        way than a DataFrame for a few rows override it; by default it goes through :meth:`predict`."""
+        return frame_records(self.predict(list(records)))
+
+    def predict_images(self, images: Sequence[tuple[str, bytes]]):
+        """Predictions for images held in memory, ``(name, encoded bytes)`` pairs (the name is only a label):
+        a frame with ``path`` (the name), ``prediction``, ``proba_<class>``, ``error``. Image kinds implement it."""
+        raise ModelError(f"a {self.card.kind} model does not take images")
+
+    def summary(self, frame: Any) -> str:
+        """One line about a prediction frame, for ``workbench predict``: rows, counts per prediction, errors."""
+        n_err = int(frame["error"].notna().sum()) if "error" in frame else 0
+        counts = frame["prediction"].value_counts().to_dict() if "prediction" in frame else {}
+        parts = ", ".join(f"{c}: {n}" for c, n in counts.items())
+        return (f"predicted {len(frame) - n_err} row(s) with {self.card.kind} model {self.card.name!r}"
+                + (f" ({parts})" if parts else "") + f"; {n_err} with errors")
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.card.kind}/{self.card.name} {self.card.task} from {self.folder}>"
@@ -66,3 +87,23 @@ def probability_frame(keys: dict[str, Any], proba: Any, classes: Sequence, predi
         out[f"proba_{c}"] = col
     out["error"] = errors
     return out
+
+
+def _plain(value: Any, missing: tuple = ()) -> Any:
+    if value is None or any(value is m for m in missing):
+        return None
+    if hasattr(value, "item") and not isinstance(value, (str, bytes)):
+        value = value.item()  # numpy scalars
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def frame_records(frame) -> list[dict[str, Any]]:
+    """A prediction frame as plain dicts (numpy scalars unwrapped, NaN and infinities as ``None``)."""
+    import pandas as pd
+
+    missing = (pd.NA, pd.NaT)
+    columns = [str(c) for c in frame.columns]
+    rows = zip(*(frame[c].tolist() for c in frame.columns)) if len(columns) else iter(())
+    return [{c: _plain(v, missing) for c, v in zip(columns, row)} for row in rows]

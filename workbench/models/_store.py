@@ -25,11 +25,12 @@ from ._card import CARD_NAME, MAX_CARD_BYTES, ModelCard
 Loader = Callable[[Path, ModelCard], Any]
 KINDS: Registry[Loader] = Registry("model kind", "workbench.model_kinds", ModelError)
 # built-in kinds, imported by name when first needed (the domains sit above this layer)
-_BUILTIN_KINDS = {"tabular": "workbench.tabular:load_predictor", "vision": "workbench.vision:load_predictor"}
+_BUILTIN_KINDS = {"tabular": "workbench.tabular:load_predictor", "vision": "workbench.vision:load_predictor",
+                  "recommender": "workbench.recsys:load_predictor"}
 
 
 def _loader(kind: str) -> Loader:
-    if kind in _BUILTIN_KINDS and kind not in KINDS:
+    if kind in _BUILTIN_KINDS and not KINDS.registered(kind):  # no entry points read: no other domain imported
         import importlib
 
         module, attr = _BUILTIN_KINDS[kind].split(":")

@@ -13,7 +13,6 @@ from typing import TYPE_CHECKING, Any, Iterator, Mapping
 
 from ..core.context import SECRETS_ENV
 from ..core.secrets import REDACTED
-from ..core.tracking import decide_mode
 
 if TYPE_CHECKING:
     from .execute import Run
@@ -32,7 +31,7 @@ def kernel_spec_name(nb: Mapping[str, Any], kernel_name: str | None) -> str:
     return kernel_name or (nb.get("metadata", {}).get("kernelspec") or {}).get("name") or "python3"
 
 
-def start_kernel(kernel_name: str, env: Mapping[str, str], run_id: str):
+def start_kernel(kernel_name: str, env: Mapping[str, str], run_id: str, cwd: Path | None = None):
     """Start the run's fresh kernel now, so it boots while the runner imports papermill. Returns the
     kernel manager, or None (papermill then starts the kernel itself)."""
     try:
@@ -40,7 +39,8 @@ def start_kernel(kernel_name: str, env: Mapping[str, str], run_id: str):
         from jupyter_core.utils import run_sync
 
         km = AsyncKernelManager(kernel_name=kernel_name, transport="ipc", ip=ipc_path(run_id))
-        run_sync(km.start_kernel)(env={**os.environ, **env}, extra_arguments=KERNEL_ARGS)
+        kw = {"cwd": str(cwd)} if cwd is not None else {}
+        run_sync(km.start_kernel)(env={**os.environ, **env}, extra_arguments=KERNEL_ARGS, **kw)
         return km
     except Exception as e:  # e.g. an unknown kernel name: papermill reports it properly
         warnings.warn(f"early kernel start failed ({type(e).__name__}: {e}); papermill starts it", stacklevel=2)
@@ -70,6 +70,10 @@ def prepare_notebook(run: "Run", kernel_name: str) -> Path:
     secrets = plan.secrets
     plain = {k: v for k, v in plan.full.items() if k not in secrets}
     nb = load_notebook_node(str(plan.notebook))
+    path = run.work_dir / "prepared.ipynb"
+    if not plan.full:  # nothing to inject (no parameters cell, or an empty one): run the notebook as it is
+        nbformat.write(nb, str(path))
+        return path
     nb = parameterize_notebook(nb, plain, kernel_name=kernel_name)
     if secrets:
         cell = next(c for c in nb.cells if "injected-parameters" in c.metadata.get("tags", []))
@@ -77,7 +81,6 @@ def prepare_notebook(run: "Run", kernel_name: str) -> Path:
         lines += [f"{k} = _wb_context.secret({k!r})  # secret: passed privately, never written" for k in secrets]
         cell.source = cell.source.rstrip("\n") + "\n" + "\n".join(lines) + "\n"
     nb.metadata.papermill["parameters"] = {k: (REDACTED if k in secrets else v) for k, v in plan.full.items()}
-    path = run.work_dir / "prepared.ipynb"
     nbformat.write(nb, str(path))
     return path
 
@@ -90,20 +93,17 @@ def execute_notebook(run: "Run", progress: bool | None) -> BaseException | None:
     nb_json = nbformat.read(str(plan.notebook), as_version=4)
     kernel = kernel_spec_name(nb_json, plan.kernel_name)
     env = run.kernel_environment()
-    km = start_kernel(kernel, env, rec.run_id)  # boots while papermill is imported
+    km = start_kernel(kernel, env, rec.run_id, plan.cwd)  # boots while papermill is imported
     import papermill as pm
     from papermill.exceptions import PapermillExecutionError
     from traitlets.config import Config
 
     from ..reports import warm_up
+    from ._scrub import scrub_value
     from .publish import Publisher
 
-    mode, reason = decide_mode()
-    if mode == "offline" and "did not answer" in reason:
-        warnings.warn(reason, stacklevel=3)
-    from ._scrub import scrub_value
-
-    run.publisher = Publisher(rec, run.out_dir, run.work_dir, mode, reason,  # W&B start-up overlaps the kernel
+    # the W&B probe and start-up run in a thread, overlapping the kernel: a silent server never delays a run
+    run.publisher = Publisher(rec, run.out_dir, run.work_dir, None, "",
                               scrub=lambda v: scrub_value(v, plan.scrub_values)).start()
     prepared = prepare_notebook(run, kernel)
     warm_up(plan.hide_code)  # overlaps the exporter's start-up with the kernel's work
@@ -145,14 +145,49 @@ def _environ(values: Mapping[str, str]) -> Iterator[None]:
 
 
 def _papermill(pm, Config, prepared: Path, run: "Run", kernel: str, km, env: Mapping[str, str], progress):
+    plan = run.plan
     if progress is None:
-        progress = sys.stderr.isatty()
+        progress = sys.stderr.isatty() and not plan.log_output
     if km is not None:  # secrets went to the running kernel only, never into this process's environment
         env = {k: v for k, v in env.items() if k != SECRETS_ENV}
-    with _environ(env):
+    with _environ(env), _streaming(plan.log_output, plan.scrub_values):
         return pm.execute_notebook(
             str(prepared), str(run.partial), parameters=None, kernel_name=kernel, progress_bar=progress,
-            execution_timeout=run.plan.timeout, log_output=False, request_save_on_cell_execute=True, km=km,
+            execution_timeout=plan.timeout, log_output=plan.log_output, request_save_on_cell_execute=True, km=km,
+            cwd=str(plan.cwd) if plan.cwd is not None else None,
             # if the early start failed, papermill starts the kernel, on the same IPC sockets
             config=Config({"KernelManager": {"transport": "ipc", "ip": ipc_path(run.rec.run_id)}}),
         )
+
+
+@contextlib.contextmanager
+def _streaming(on: bool, scrub_values: Mapping[str, Any]) -> Iterator[None]:
+    """With ``--log-output``: papermill's log of cell starts and outputs goes to stderr as it happens,
+    every line scrubbed of secrets (a CI log is a log)."""
+    import logging
+
+    if not on:
+        yield
+        return
+    from ._scrub import scrub_value
+
+    class Scrub(logging.Filter):
+        def filter(self, record: logging.LogRecord) -> bool:
+            record.msg = scrub_value(record.getMessage(), scrub_values)
+            record.args = ()
+            return True
+
+    logger = logging.getLogger("papermill")
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    handler.addFilter(Scrub())
+    old_level, old_propagate = logger.level, logger.propagate
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    logger.propagate = False
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(old_level)
+        logger.propagate = old_propagate

@@ -32,7 +32,7 @@ from ..core.tracking import kernel_env
 from ..core.versions import package_versions
 from ..errors import ParameterError, RunFailedError
 from .cache import cache_key, data_fingerprints, find_cached, link_tree
-from .params import inspect_parameters, validate
+from .params import no_parameters_cell, notebook_signature, validate
 from .record import git_info, new_record, run_options
 
 DEFAULT_REPORTS = "reports"
@@ -41,16 +41,23 @@ DEFAULT_REPORTS = "reports"
 def prepare_params(notebook: str | Path, values: Mapping[str, Any], raw: Mapping[str, str] | None = None
                    ) -> tuple[dict[str, Any], dict[str, Any]]:
     """Validated given values, and the full parameter set (defaults filled in)."""
-    given, full, _ = _params(notebook, values, raw)
+    given, full, _, _ = _params(notebook, values, raw)
     return given, full
 
 
 def _params(notebook: str | Path, values: Mapping[str, Any], raw: Mapping[str, str] | None
-            ) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
-    declared = inspect_parameters(notebook)
+            ) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any], list[str]]:
+    """Given values, the full set injected (literal defaults + given), the defaults, and notes."""
+    declared, has_cell = notebook_signature(notebook)
+    if not has_cell:
+        if values:
+            raise ParameterError(no_parameters_cell(notebook))
+        return {}, {}, {}, ["this notebook has no cell tagged 'parameters': it ran as it is (tag one to set values)"]
     given = validate(declared, values, raw=raw, notebook=str(notebook))
-    defaults = {p.name: p.default for p in declared}
-    return given, {**defaults, **given}, defaults
+    defaults = {p.name: p.default for p in declared if p.computed is None}
+    notes = [f"computed by the notebook, not injected: {p.name} = {p.computed}"
+             for p in declared if p.computed is not None and p.name not in given]
+    return given, {**defaults, **given}, defaults, notes
 
 
 @dataclass
@@ -72,6 +79,9 @@ class Plan:
     sweep_id: str | None
     git: dict[str, Any] = field(default_factory=dict)
     defaults: dict[str, Any] = field(default_factory=dict)
+    cwd: Path | None = None
+    log_output: bool = False
+    notes: list[str] = field(default_factory=list)
 
     @property
     def scrub_values(self) -> dict[str, Any]:
@@ -87,39 +97,62 @@ class Plan:
         return {k: v for k, v in self.full.items() if is_secret(k) and v not in (None, "")}
 
     def record(self, run_id: str, started: str) -> RunRecord:
-        return new_record(run_id=run_id, notebook=self.notebook, full=self.full, given=self.given, started=started,
-                          key=self.key, fingerprints=self.fingerprints, packages=self.packages,
-                          options=self.options, args=self.args, sweep_id=self.sweep_id, git=self.git)
+        rec = new_record(run_id=run_id, notebook=self.notebook, full=self.full, given=self.given, started=started,
+                         key=self.key, fingerprints=self.fingerprints, packages=self.packages,
+                         options=self.options, args=self.args, sweep_id=self.sweep_id, git=self.git)
+        rec.notes = list(self.notes)
+        return rec
 
 
 def plan_run(notebook: str | Path, params: Mapping[str, Any] | None = None, *, raw: Mapping[str, str] | None = None,
              reports: str | Path = DEFAULT_REPORTS, timeout: float | None = None, hide_code: bool = False,
-             kernel_name: str | None = None, sweep_id: str | None = None) -> Plan:
+             kernel_name: str | None = None, sweep_id: str | None = None, cwd: str | Path | None = None,
+             log_output: bool = False) -> Plan:
     """Validate everything about a run; raises :class:`ParameterError` and friends before any work."""
     notebook = Path(notebook)
     if Path(reports).exists() and not Path(reports).is_dir():
         raise ParameterError(f"--reports {str(reports)!r} is a file; give a folder (it is created if missing)")
-    given, full, defaults = _params(notebook, dict(params or {}), raw)
-    if kernel_name:
-        _check_kernel(kernel_name)
+    if cwd is not None and not Path(cwd).is_dir():
+        raise ParameterError(f"--cwd {str(cwd)!r} is not a folder")
+    given, full, defaults, notes = _params(notebook, dict(params or {}), raw)
+    kernel, kernel_note = resolve_kernel(notebook, kernel_name)
+    notes += [kernel_note] if kernel_note else []
     if sweep_id is not None:
         from ..core.runs import check_name
 
         check_name(sweep_id, "sweep id")
     run_dir(Path(reports), notebook, "x")  # the notebook's name must be a safe folder name
+    cwd = Path(cwd).resolve() if cwd is not None else None
     packages = package_versions()
-    fingerprints = data_fingerprints(full)
-    options, args = run_options(timeout, hide_code, kernel_name)
+    fingerprints = data_fingerprints(full, cwd=cwd or ".")
+    options, args = run_options(timeout, hide_code, kernel_name, kernel, cwd)
     key = cache_key(notebook, full, fingerprints, packages, options)
     return Plan(notebook, Path(reports), given, full, key, fingerprints, packages, options, args, timeout,
-                hide_code, kernel_name, sweep_id, git_info(notebook.parent), defaults)
+                hide_code, kernel, sweep_id, git_info(notebook.parent), defaults, cwd, log_output, notes)
+
+
+def resolve_kernel(notebook: Path, kernel_name: str | None) -> tuple[str, str | None]:
+    """The kernel to run with: ``--kernel``, else the notebook's kernelspec, else this environment's
+    Python kernel (a notebook saved without kernelspec, by VS Code or as a blank file); and a note."""
+    from .params import read_notebook
+
+    if kernel_name:
+        _check_kernel(kernel_name)
+        return kernel_name, None
+    spec = (read_notebook(notebook).get("metadata") or {}).get("kernelspec") or {}
+    if spec.get("name"):
+        return spec["name"], None
+    from jupyter_client.kernelspec import NATIVE_KERNEL_NAME
+
+    return NATIVE_KERNEL_NAME, (f"the notebook names no kernel: ran with this environment's Python kernel "
+                                f"({NATIVE_KERNEL_NAME}); --kernel chooses another")
 
 
 def run_notebook(notebook: str | Path, params: Mapping[str, Any] | None = None, *,
                  reports: str | Path = DEFAULT_REPORTS, timeout: float | None = None,
                  hide_code: bool = False, progress: bool | None = None, kernel_name: str | None = None,
                  raw: Mapping[str, str] | None = None, sweep_id: str | None = None,
-                 force: bool = False) -> RunRecord:
+                 force: bool = False, cwd: str | Path | None = None, log_output: bool = False) -> RunRecord:
     """Run ``notebook`` with ``params`` into ``reports/<notebook>/<run_id>/``; return its record.
 
     Parameters
@@ -134,6 +167,8 @@ def run_notebook(notebook: str | Path, params: Mapping[str, Any] | None = None, 
     raw : command-line text of each value, used when a ``str`` parameter got a non-string.
     sweep_id : the sweep this run belongs to, if any.
     force : execute even when an identical earlier run could be reused (see :mod:`workbench.runner.cache`).
+    cwd : the kernel's working directory (default: this process's); relative input paths resolve there.
+    log_output : stream the notebook's outputs to this process's stderr as they arrive (secrets scrubbed).
 
     Raises
     ------
@@ -143,7 +178,7 @@ def run_notebook(notebook: str | Path, params: Mapping[str, Any] | None = None, 
         After the failed run's report and record were written.
     """
     plan = plan_run(notebook, params, raw=raw, reports=reports, timeout=timeout, hide_code=hide_code,
-                    kernel_name=kernel_name, sweep_id=sweep_id)
+                    kernel_name=kernel_name, sweep_id=sweep_id, cwd=cwd, log_output=log_output)
     hit = None if force else find_cached(plan.reports, plan.notebook, plan.key)
     if hit is not None:
         return reuse(plan, hit)

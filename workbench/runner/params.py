@@ -12,31 +12,14 @@ An unknown name or a value whose type does not fit the default is a :class:`Para
 
 from __future__ import annotations
 
-import ast
-import io
 import re
-import tokenize
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
 
 import yaml
 
 from ..errors import NotebookNotFoundError, ParameterError
-
-_TYPE_NAMES = {bool: "bool", int: "int", float: "float", str: "str", list: "list", dict: "dict",
-               tuple: "list", type(None): "any"}
-_ANNOTATIONS = {"bool": bool, "int": int, "float": float, "str": str, "list": list, "dict": dict}
-
-
-@dataclass(frozen=True)
-class Parameter:
-    """One notebook parameter: its name, type name, literal default and help text."""
-
-    name: str
-    type: str
-    default: Any
-    help: str = ""
+from ._signature import Parameter, parameters_cell, parse_parameters_source
 
 
 def read_notebook(path: str | Path) -> dict[str, Any]:
@@ -66,75 +49,27 @@ def read_notebook(path: str | Path) -> dict[str, Any]:
     return nb
 
 
-def _source(cell: Mapping[str, Any]) -> str:
-    src = cell.get("source", "")
-    return "".join(src) if isinstance(src, list) else str(src)
-
-
-def parameters_cell(nb: Mapping[str, Any]) -> tuple[int, str] | None:
-    """Index and source of the first code cell tagged ``parameters``, or None."""
-    for i, cell in enumerate(nb.get("cells", [])):
-        if cell.get("cell_type") == "code" and "parameters" in (cell.get("metadata") or {}).get("tags", []):
-            return i, _source(cell)
-    return None
-
-
-def _comments_by_line(source: str) -> dict[int, str]:
-    out: dict[int, str] = {}
-    try:
-        for tok in tokenize.generate_tokens(io.StringIO(source).readline):
-            if tok.type == tokenize.COMMENT:
-                out[tok.start[0]] = tok.string.lstrip("#").strip()
-    except (tokenize.TokenError, IndentationError):
-        pass
-    return out
-
-
-def parse_parameters_source(source: str, where: str = "parameters cell") -> list[Parameter]:
-    """Parameters declared in the source of a parameters cell."""
-    try:
-        tree = ast.parse(source)
-    except SyntaxError as e:
-        raise ParameterError(f"{where} is not valid Python: {e}") from e
-    comments = _comments_by_line(source)
-    params: list[Parameter] = []
-    for node in tree.body:
-        if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
-            name, value, ann = node.targets[0].id, node.value, None
-        elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name) and node.value is not None:
-            name, value, ann = node.target.id, node.value, node.annotation
-        else:
-            continue
-        try:
-            default = ast.literal_eval(value)
-        except ValueError as e:
-            raise ParameterError(
-                f"parameter {name!r} in the {where} must have a literal default "
-                f"(number, string, list, dict, bool or None), got {ast.unparse(value)!r}"
-            ) from e
-        if isinstance(default, tuple):
-            default = list(default)
-        tname = _TYPE_NAMES.get(type(default), "any")
-        if isinstance(ann, ast.Name) and ann.id in _ANNOTATIONS:
-            tname = ann.id
-        help_text = comments.get(node.lineno, "")
-        if not help_text and node.lineno - 1 in comments:
-            help_text = comments[node.lineno - 1]
-        params = [p for p in params if p.name != name]
-        params.append(Parameter(name, tname, default, help_text))
+def inspect_parameters(notebook: str | Path) -> list[Parameter]:
+    """The parameters a notebook declares (error if it has no ``parameters`` cell)."""
+    params, has_cell = notebook_signature(notebook)
+    if not has_cell:
+        raise ParameterError(no_parameters_cell(notebook))
     return params
 
 
-def inspect_parameters(notebook: str | Path) -> list[Parameter]:
-    """The parameters a notebook declares (error if it has no ``parameters`` cell)."""
+def no_parameters_cell(notebook: str | Path) -> str:
+    return (f"{str(notebook)!r} has no cell tagged 'parameters': tag its first code cell 'parameters' "
+            "(JupyterLab: Property Inspector > Cell Tags) so its values can be set")
+
+
+def notebook_signature(notebook: str | Path) -> tuple[list[Parameter], bool]:
+    """The parameters a notebook declares, and whether it has a ``parameters`` cell at all (a notebook
+    without one runs as it is, like under papermill, but takes no values)."""
     nb = read_notebook(notebook)
     found = parameters_cell(nb)
     if found is None:
-        raise ParameterError(
-            f"{str(notebook)!r} has no cell tagged 'parameters': tag its first code cell "
-            "'parameters' (JupyterLab: Property Inspector > Cell Tags) so its values can be set"
-        )
-    return parse_parameters_source(found[1], where=f"parameters cell of {Path(notebook).name}")
+        return [], False
+    return parse_parameters_source(found[1], where=f"parameters cell of {Path(notebook).name}"), True
 
 
 MAX_VALUE_BYTES = 1 << 20
@@ -204,7 +139,7 @@ def validate(params: list[Parameter], values: Mapping[str, Any], raw: Mapping[st
     by_name = {p.name: p for p in params}
     unknown = [k for k in values if k not in by_name]
     if unknown:
-        valid = ", ".join(p.name for p in params) or "(none)"
+        valid = ", ".join(p.name for p in params if p.settable) or "(none)"
         raise ParameterError(
             f"unknown parameter{'s' if len(unknown) > 1 else ''} {', '.join(map(repr, unknown))} "
             f"for {notebook}; valid parameters: {valid} (see `workbench params {notebook}`)"
@@ -212,12 +147,17 @@ def validate(params: list[Parameter], values: Mapping[str, Any], raw: Mapping[st
     out: dict[str, Any] = {}
     for name, value in values.items():
         p = by_name[name]
+        if not p.settable:
+            raise ParameterError(f"parameter {name!r} of {notebook} is computed by the notebook ({name} = "
+                                 f"{p.computed}) and cannot be set; set the parameters it is computed from, or give "
+                                 "it a literal default")
         if p.type == "str" and raw and name in raw and not isinstance(value, str):
             value = raw[name]
         ok, converted = _fits(p.type, value)
         if not ok:
+            default = f"computed: {p.computed}" if p.computed else f"default {p.default!r}"
             raise ParameterError(
-                f"parameter {name!r} of {notebook} must be {p.type} (default {p.default!r}), "
+                f"parameter {name!r} of {notebook} must be {p.type} ({default}), "
                 f"got {type(value).__name__} {value!r}"
             )
         out[name] = converted

@@ -41,16 +41,24 @@ class Publisher:
         self.mode, self.reason, self.scrub = mode, reason, scrub
         self.wandb_dir = Path(wandb_dir or os.environ.get("WANDB_DIR") or Path.cwd())
         self.run = None
+        self.probe_s: float | None = None
         self.error: str | None = None
         self._thread: threading.Thread | None = None
 
     def start(self) -> "Publisher":
+        """Decide the mode (``mode=None``: probe W&B now) and start W&B, both in a background thread."""
         if self.mode != "off":
             self._thread = threading.Thread(target=self._init, name="workbench-wandb-init", daemon=True)
             self._thread.start()
         return self
 
     def _init(self) -> None:
+        if self.mode is None:
+            t = time.perf_counter()
+            self.mode, self.reason = decide_mode()
+            self.probe_s = round(time.perf_counter() - t, 3)
+            if self.mode == "off":
+                return
         try:
             self.run = self._wandb_init(self.mode)
         except Exception as e:
@@ -86,12 +94,16 @@ class Publisher:
 
     def finish(self, timeout: float = 30.0) -> dict[str, Any]:
         """Publish everything and close the W&B run; returns the ``tracking`` part of the record."""
-        info: dict[str, Any] = {"mode": self.mode, "reason": self.reason}
-        if self.mode == "off":
-            return info
         t0 = time.perf_counter()
         if self._thread is not None:
-            self._thread.join(timeout)
+            self._thread.join(timeout + 5)
+        info: dict[str, Any] = {"mode": self.mode or "off", "reason": self.reason}
+        if self.probe_s is not None:
+            info["probe_s"] = self.probe_s
+        if self.mode == "offline" and "did not answer" in self.reason:
+            warnings.warn(self.reason, stacklevel=2)
+        if self.mode in ("off", None):
+            return info
         if self.run is None:
             info["error"] = self.error or f"W&B did not start within {timeout:g} s"
             warnings.warn(f"tracking skipped: {info['error']}", stacklevel=2)

@@ -53,14 +53,19 @@ def rerun_command(notebook: str, params: Mapping[str, Any], extra: Iterable[str]
     return shlex.join(parts)
 
 
-def run_options(timeout: float | None, hide_code: bool, kernel_name: str | None) -> tuple[dict[str, Any], list[str]]:
-    """The run options as recorded (and keyed in the cache), and as command-line arguments."""
-    options: dict[str, Any] = {"hide_code": bool(hide_code), "kernel": kernel_name}
+def run_options(timeout: float | None, hide_code: bool, kernel_name: str | None, kernel: str | None = None,
+                cwd: Path | None = None) -> tuple[dict[str, Any], list[str]]:
+    """The run options as recorded (and keyed in the cache: they change the result or the report), and
+    as command-line arguments for the rerun command."""
+    options: dict[str, Any] = {"hide_code": bool(hide_code), "kernel": kernel or kernel_name,
+                               "cwd": str(cwd) if cwd is not None else None}
     args = [] if timeout is None else ["--timeout", f"{timeout:g}"]
     if hide_code:
         args.append("--hide-code")
     if kernel_name:
         args += ["--kernel", kernel_name]
+    if cwd is not None:
+        args += ["--cwd", str(cwd)]
     return options, args
 
 
@@ -73,4 +78,5 @@ def new_record(*, run_id: str, notebook: Path, full: Mapping[str, Any], given: M
         params=redact(dict(full)), given_params=redact(dict(given)), started=started, git=dict(git),
         packages=dict(packages), data=dict(fingerprints), cache_key=key,
         rerun_command=rerun_command(str(notebook), redact(dict(given)), args), pid=os.getpid(),
-        host=os.uname().nodename, sweep_id=sweep_id, options=dict(options))
+        host=os.uname().nodename, sweep_id=sweep_id, options=dict(options),
+        executor=os.environ.get("WORKBENCH_EXECUTOR") or "local")

@@ -53,10 +53,21 @@ def _run_one(notebook: str, params: dict[str, Any], reports: str, sweep_id: str,
            "--no-progress", *extra_args]
     for k, v in params.items():
         cmd += ["-p", k, (raw or {}).get(k) or value_text(v)]
-    proc = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, env={**os.environ, **(env or {})})
+    proc = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True,
+                          env={**os.environ, "WORKBENCH_EXECUTOR": _executor(), **(env or {})})
     return {"params": params, "returncode": proc.returncode,
             "summary": (proc.stdout.strip().splitlines() or [""])[0] if proc.returncode == 0
             else (proc.stderr.strip().splitlines() or ["failed"])[-1]}
+
+
+def _executor() -> str:
+    """Who runs a grid point: a Dask worker's address inside a task, else this machine."""
+    try:
+        from distributed import get_worker
+
+        return f"dask:{get_worker().address}"
+    except (ImportError, ValueError):
+        return f"local:{os.uname().nodename}"
 
 
 def run_sweep(notebook: str | Path, grid: Mapping[str, Sequence[Any]], *, base: Mapping[str, Any] | None = None,

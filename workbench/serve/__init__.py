@@ -1,6 +1,32 @@
-"""Serving saved models over HTTP (``workbench serve``): built on :func:`workbench.models.load`.
+"""Serving saved models over HTTP (``workbench serve``): FastAPI + uvicorn on the saved-model contract.
 
-Empty until the serving issue lands; it sits beside :mod:`workbench.runner` and
-:mod:`workbench.reports` and, like them, never imports a domain: every model goes through the
-saved-model contract.
+``workbench serve MODEL_DIR... [--host 127.0.0.1] [--port 8000] [--workers N] [--token T]`` loads every
+folder with :func:`workbench.models.load` (card and hashes verified) and serves, per model,
+``POST /models/{name}/predict`` (tabular records or CSV, images, or a recommender's users), plus
+``/interactions`` and ``/users/{user}`` for recommenders; ``GET /health``, ``/models``, ``/models/{name}``
+(the card) and ``/metrics`` (Prometheus). A response cache (in-process, or Redis with ``REDIS_URL``), a
+request log per model for drift monitoring, request validation generated from each card, and a bearer
+token complete it.
+
+Modules: ``_config`` (options, checks), ``_models`` (loading, input modes), ``_schemas``/``_openapi``
+(generated request types and docs), ``_http`` (token, size limit, metrics per request), ``_tables``,
+``_images``, ``_recommend`` (the routes' work), ``_cache``, ``_profiles`` (recommender profiles across
+workers), ``_logs`` (request and interaction logs), ``_metrics``, ``_state``, ``_app``, ``_server``.
+Like :mod:`workbench.runner` it never imports a domain: models are reached only through the contract.
 """
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_LAZY = {"ServeConfig": "_config", "ServeError": "_config", "parse_models": "_config", "config_from_args": "_config",
+         "create_app": "_app", "load_models": "_models", "ServedModel": "_models", "run_server": "_server"}
+
+__all__ = list(_LAZY)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+    raise AttributeError(f"module 'workbench.serve' has no attribute {name!r}")

@@ -12,13 +12,8 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
+from ..data import id_like
 from ..errors import DatasetError
-
-
-def _id_name(name: str) -> bool:
-    n = name.strip().lower()
-    return (n in {"id", "rownames", "row_id", "rowid", "index", "uuid", "key"} or n.startswith("unnamed")
-            or n.endswith(("_id", " id", "-id", "_key", "_uuid")) or name.endswith("ID"))
 
 
 def coerce_frame(df: pd.DataFrame, numeric: Sequence[str], categorical: Sequence[str]) -> pd.DataFrame:
@@ -36,23 +31,6 @@ def coerce_frame(df: pd.DataFrame, numeric: Sequence[str], categorical: Sequence
         vals = np.where(mask, np.nan, s.astype(str).to_numpy(dtype=object)).astype(object)
         out[c] = pd.Series(vals, index=df.index, dtype=object)
     return pd.DataFrame(out, index=df.index, columns=[*numeric, *categorical])
-
-
-def id_like(s: pd.Series, name: str) -> str | None:
-    """Why column ``name`` looks like an identifier (unique per row), or None."""
-    n = len(s)
-    if n < 20 or s.isna().any():
-        return None
-    unique = s.nunique() == n
-    if not unique:
-        return None
-    if pd.api.types.is_integer_dtype(s) and (s.is_monotonic_increasing or s.is_monotonic_decreasing):
-        return "unique, monotonic integers (a row number)"
-    if _id_name(name):
-        return "a unique value per row and an ID-like name"
-    if not pd.api.types.is_numeric_dtype(s):
-        return "a unique text value per row (an identifier)"
-    return None
 
 
 def feature_columns(df: pd.DataFrame, target: str, name: str) -> tuple[list[str], list[str], dict[str, str]]:

@@ -12,17 +12,20 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
 
 from ..errors import ModelError
-from ..models import ModelCard, Predictor, flavors, provenance, save_card
+from ..models import ModelCard, Predictor, flavors, frame_records, provenance, save_card
 from ._catboost import CatBoostFrameClassifier, CatBoostFrameRegressor, _CatBoostFrame
 from ._ensemble import Ensemble
+from ._fast import FEW_ROWS, compile_scorer
 from ._model import TabularModel, score_frame
 from ._skops_types import SKOPS_ALLOWED
+
+OVERFLOW = "no prediction: numeric values too large for the model (its arithmetic overflowed)"
 
 
 # ----------------------------------------------------------------------------------------- saving
@@ -204,11 +207,59 @@ class TabularPredictor(Predictor):
     def __init__(self, folder: Path, card: ModelCard):
         super().__init__(folder, card)
         self.model = model_from_card(folder, card)
+        m = self.model
+        self.scorer = None if m.regression else compile_scorer(m.estimator, m.numeric, m.categorical, m.classes)
 
     def predict(self, inputs: Any) -> pd.DataFrame:
         """Predictions for a DataFrame (or a list of records); warns about categories unseen in training."""
         df = inputs if isinstance(inputs, pd.DataFrame) else pd.DataFrame(list(inputs))
         return score_frame(self.model, df)
+
+    def predict_records(self, records: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+        """Predictions for records (dicts) as plain dicts: ID columns present, ``prediction``,
+        ``proba_<class>`` (or the interval bounds of a regression), ``error``. Compiled classifiers score
+        without a DataFrame (see ``_fast``), with the probabilities of :meth:`predict`; a value is read as
+        in a one-row frame."""
+        records = list(records)
+        m = self.model
+        if self.scorer is None or not records:
+            return frame_records(self.predict(records))
+        needed = set(m.features)
+        if not all(r.keys() >= needed for r in records):
+            m.check_columns(pd.DataFrame(columns=sorted({str(c) for r in records for c in r})))
+        ids = [c for c in m.id_columns if any(c in r for r in records)]
+        if len(records) > FEW_ROWS:
+            return self._rows(records, ids, self.scorer.proba(records))
+        names = [f"proba_{c}" for c in m.classes]
+        out = []
+        for r, p in zip(records, self.scorer.proba_rows(records)):
+            row = {c: r.get(c) for c in ids}
+            if any(v != v for v in p):
+                out.append({**row, "prediction": None, **dict.fromkeys(names), "error": OVERFLOW})
+                continue
+            if len(p) == 2:
+                row["prediction"] = m.classes[1] if p[1] >= m.threshold else m.classes[0]
+            else:
+                row["prediction"] = m.classes[max(range(len(p)), key=p.__getitem__)]
+            row.update(zip(names, p))
+            row["error"] = None
+            out.append(row)
+        return out
+
+    def _rows(self, records: list, ids: list[str], proba: np.ndarray) -> list[dict[str, Any]]:
+        """The answer rows of many records, built column by column."""
+        m = self.model
+        names = [f"proba_{c}" for c in m.classes]
+        picks = (proba[:, 1] >= m.threshold).astype(int) if len(m.classes) == 2 else np.argmax(proba, axis=1)
+        columns = [[r.get(c) for r in records] for c in ids]
+        columns.append([m.classes[j] for j in picks.tolist()])
+        columns += [proba[:, j].tolist() for j in range(proba.shape[1])]
+        columns.append([None] * len(records))
+        keys = [*ids, "prediction", *names, "error"]
+        out = [dict(zip(keys, values)) for values in zip(*columns)]
+        for i in np.flatnonzero(np.isnan(proba).any(axis=1)).tolist():
+            out[i].update({"prediction": None, **dict.fromkeys(names), "error": OVERFLOW})
+        return out
 
     def predict_files(self, paths: Sequence[str]) -> pd.DataFrame:
         """Predictions for the rows of CSV/TSV/Parquet files, in order (files concatenated)."""

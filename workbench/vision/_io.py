@@ -14,6 +14,10 @@ from ..errors import ModelError
 from ..models import ModelCard, Predictor, flavors, probability_frame, provenance, save_card
 
 WEIGHTS = "model.safetensors"
+MAX_PIXELS = 40_000_000
+"""Largest image (width x height) :meth:`VisionPredictor.predict_images` decodes: a small compressed file
+can expand into gigabytes (a decompression bomb), so the header is checked before any pixel is decoded."""
+IMAGE_FORMATS = ("PNG", "JPEG", "BMP", "TIFF")
 
 
 def save_model(model, meta: dict[str, Any], folder: str | os.PathLike) -> Path:
@@ -119,6 +123,41 @@ def _file_error(path: str) -> str | None:
     return None
 
 
+def decode_images(blobs: Sequence[bytes], size: int, max_pixels: int = MAX_PIXELS
+                  ) -> tuple[np.ndarray, list[str | None]]:
+    """Encoded images (PNG, JPEG, BMP, TIFF bytes) as ``(n, size, size, 3)`` uint8 pixels, converted like
+    image files (:func:`workbench.data.open_rgb`), and one error per image (``None`` when fine). Nothing
+    touches the file system; an image over ``max_pixels`` is refused from its header."""
+    import io
+    import warnings
+
+    from PIL import Image
+
+    from ..data import open_rgb
+
+    out = np.zeros((len(blobs), size, size, 3), dtype=np.uint8)
+    errors: list[str | None] = [None] * len(blobs)
+    for i, data in enumerate(blobs):
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("error", Image.DecompressionBombWarning)
+                with Image.open(io.BytesIO(data), formats=IMAGE_FORMATS) as im:
+                    w, h = im.size
+                if w * h > max_pixels:
+                    errors[i] = f"image too large ({w} x {h} pixels; at most {max_pixels:,} are decoded)"
+                    continue
+                im = open_rgb(io.BytesIO(data))
+            if im.size != (size, size):
+                im = im.resize((size, size), Image.BILINEAR, reducing_gap=None)
+            out[i] = np.asarray(im)
+        except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+            errors[i] = f"image too large (over {max_pixels:,} pixels when decoded)"
+        except Exception as e:  # noqa: BLE001 - reported per image, never fatal
+            detail = f"{type(e).__name__}: {e}" if str(e) else type(e).__name__
+            errors[i] = f"unreadable image ({detail}); expected PNG, JPEG, BMP or TIFF"
+    return out, errors
+
+
 class VisionPredictor(Predictor):
     """A saved image classifier behind the common ``predict``: one row per image file."""
 
@@ -145,6 +184,17 @@ class VisionPredictor(Predictor):
     def predict_files(self, paths: Sequence[str]):
         """Predictions for image files and folders (folders recursively)."""
         return self.predict(expand_inputs(paths))
+
+    def predict_images(self, images: Sequence[tuple[str, bytes]], max_pixels: int = MAX_PIXELS):
+        """Predictions for images in memory, ``(name, bytes)`` pairs (the name only labels the row, in
+        ``path``); undecodable or oversized images become rows with an ``error``."""
+        names = [str(name) for name, _ in images]
+        pixels, errors = decode_images([bytes(data) for _, data in images], int(self.meta["image_size"]), max_pixels)
+        good = [i for i, e in enumerate(errors) if e is None]
+        probs = np.zeros((len(names), len(self.meta["classes"])))
+        if good:
+            probs[good] = predict_arrays(self.model, self.meta, pixels[good])
+        return predictions_frame(names, probs, self.meta["classes"], errors)
 
 
 def load_predictor(folder: Path, card: ModelCard) -> VisionPredictor:

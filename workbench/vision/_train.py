@@ -287,6 +287,8 @@ class _Fit:
                 te = time.perf_counter()
                 loss = _run_epoch(head, pooled_x, pooled_y, opt, sched, self.weight, 64, self.gen, self.device)
                 self._epoch_end("frozen", ep, loss, head, va_in, te)
+            print(f"frozen phase: {cfg.epochs_frozen} epochs on cached features, best val loss "
+                  f"{self.best['val_loss']:.4f} (epoch {self.best['epoch']})", flush=True)
         self.model.load_state_dict(self.best_state)
         self.timings["frozen_seconds"] = time.perf_counter() - t
 
@@ -340,9 +342,9 @@ class _Fit:
                                   aug, bar, freeze_bn=not cfg.train_bn, label_smoothing=cfg.label_smoothing)
                 bar.close()
                 vl = self._epoch_end("fine-tune", ep, loss, net, self.va_views, te)
-                if self.show:
-                    print(f"fine-tune epoch {ep + 1}: train loss {loss:.4f}, val loss {vl:.4f}, "
-                          f"val acc {self.hist['val_accuracy'][-1]:.4f}")
+                # one line per epoch, also headless: `workbench run --log-output` streams it (CI, make demo)
+                print(f"fine-tune epoch {ep + 1}/{cfg.epochs}: train loss {loss:.4f}, val loss {vl:.4f}, "
+                      f"val acc {self.hist['val_accuracy'][-1]:.4f} ({time.perf_counter() - te:.0f} s)", flush=True)
                 # patience counts epochs without progress within this phase; the overall best is restored
                 if vl < phase_best:
                     phase_best, bad = vl, 0

@@ -8,19 +8,6 @@ import pytest
 from workbench.core.io import atomic_write_text
 
 
-def test_atomic_write_leaves_old_file_on_failure(tmp_path: Path):
-    target = tmp_path / "a.txt"
-    atomic_write_text(target, "old")
-
-    class Boom(str):
-        def encode(self, *a, **k):
-            raise RuntimeError("disk full")
-
-    with pytest.raises(RuntimeError):
-        atomic_write_text(target, Boom("new"))
-    assert target.read_text() == "old" and os.listdir(tmp_path) == ["a.txt"]
-
-
 @pytest.mark.parametrize("umask,mode", [(0o022, 0o644), (0o077, 0o600), (0o002, 0o664)])
 def test_atomic_writes_honour_the_umask(tmp_path: Path, umask, mode, monkeypatch):
     import workbench.core.io as wio

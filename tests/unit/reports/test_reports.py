@@ -100,3 +100,46 @@ def test_index_links_are_url_encoded(tmp_path: Path):
     update_index(reports)
     index = (reports / "index.html").read_text()
     assert 'href="odd%20%231%20100%25/20260101T000000000Z-abcdef/report.html"' in index
+
+
+def _fake_runs(reports: Path, specs: list[tuple[str, dict, dict]]) -> list[str]:
+    ids = []
+    for rid, params, metrics in specs:
+        d = reports / "nb" / rid
+        d.mkdir(parents=True)
+        write_json(d / "run.json", {"run_id": rid, "notebook": "nb.ipynb", "notebook_name": "nb", "status": "succeeded",
+                                    "params": params, "metrics": metrics})
+        write_json(d / "curves.json", {"loss": {"x": [0, 1], "y": [1.0, metrics["auc"]], "xlabel": "e", "ylabel": "l"}})
+        (d / "report.html").write_text("r")
+        ids.append(rid)
+    return ids
+
+
+def test_compare_with_a_baseline_prefix_shows_deltas_and_refuses_ambiguity(tmp_path: Path):
+    from support import run_cli
+
+    reports = tmp_path / "reports"
+    ids = _fake_runs(reports, [("20260101T000000000Z-aaa111", {"lr": 0.1, "k": 1}, {"auc": 0.80, "model": "a"}),
+                               ("20260101T000000000Z-aab222", {"lr": 0.01, "k": 1}, {"auc": 0.85, "model": "b"}),
+                               ("20260102T000000000Z-ccc333", {"lr": 0.001, "k": 1}, {"auc": 0.78, "model": "c"})])
+    proc = run_cli("compare", *ids, "--baseline", "20260101T000000000Z-aab", "-o", "cmp.html", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    html = (tmp_path / "cmp.html").read_text()
+    assert "20260101T000000000Z-aab222 (baseline)" in html
+    assert '<span class="wb-delta down">(-0.05)</span>' in html and '<span class="wb-delta down">(-0.07)</span>' in html
+    assert '<tr class="wb-diff"><td>lr</td>' in html and "<tr><td>k</td>" in html  # only lr varies
+    assert "varying: lr" in html and html.count('class="wb-plot"') == 2  # auc vs lr, and the loss curves
+    assert 'href="reports/nb/20260101T000000000Z-aaa111/report.html"' in html
+    cases = [(["--baseline", "20260101T000000000Z-aa"], "ambiguous among the compared runs"),
+             (["--baseline", "2027"], "not among the compared runs"), ]
+    for extra, message in cases:
+        bad = run_cli("compare", *ids, *extra, cwd=tmp_path)
+        assert bad.returncode == 2 and message in bad.stderr, bad.stderr
+    for args, message in ((["2026"], "at least two run ids"), (["20260101", "2026"], "is ambiguous"),
+                          (["nope", ids[0]], "no run 'nope'"), ([ids[0], ids[0]], "the same run is given twice")):
+        bad = run_cli("compare", *args, cwd=tmp_path)
+        assert bad.returncode == 2 and message in bad.stderr, (args, bad.stderr)
+    default = run_cli("compare", ids[0], ids[2], cwd=tmp_path)
+    assert default.returncode == 0
+    page = tmp_path / default.stdout.split()[-1]
+    assert f"{ids[0]} (baseline)" in page.read_text(), "the oldest run is the default baseline"

@@ -32,9 +32,19 @@ def test_parse_types_defaults_and_help():
     assert params["threshold"].type == "float"
 
 
-def test_non_literal_default_is_an_error():
-    with pytest.raises(ParameterError, match="literal default"):
-        parse_parameters_source("x = compute()  # nope")
+def test_non_literal_defaults_are_computed_and_typed_when_their_form_says_so():
+    (x, n, flag, path, t, y) = parse_parameters_source(
+        'x = compute()  # unknown\nn = -2 ** 3 + 1  # folded\nflag = not x  # bool\npath = "a/" + name  # str\n'
+        't = float(x)  # float\ny = 10 ** 10 ** 10  # too big to fold at inspection')
+    assert (x.type, x.computed, x.settable) == ("computed", "compute()", False)
+    assert (n.type, n.default, n.computed) == ("int", -7, None)
+    assert (flag.type, path.type, t.type) == ("bool", "str", "float") and flag.settable and flag.computed == "not x"
+    assert y.type == "computed"
+    with pytest.raises(ParameterError, match="computed by the notebook \\(x = compute\\(\\)\\) and cannot be set"):
+        validate([x], {"x": 1})
+    assert validate([flag], {"flag": True}) == {"flag": True}
+    with pytest.raises(ParameterError, match="must be bool \\(computed: not x\\)"):
+        validate([flag], {"flag": "yes"})
 
 
 @pytest.mark.parametrize("text,value", [("3", 3), ("0.5", 0.5), ("[logreg, catboost]", ["logreg", "catboost"]),

@@ -186,13 +186,16 @@ def test_save_load_round_trip_and_sidecar(fitted, small, name, file):
     assert (got["rownames"].to_numpy() == raw["rownames"].to_numpy()).all()
 
 
-def test_scoring_unseen_categories_and_missing_columns(fitted, small):
-    task, model, folder = fitted["catboost"]
+@pytest.mark.parametrize("name", ["catboost", "logreg"])
+def test_scoring_unseen_categories_and_missing_columns(fitted, small, name):
+    task, model, folder = fitted[name]
     loaded = tabular.load_model(folder)
     df = small.head(20).assign(contract="Ten year", payment_method=np.nan)
     with pytest.warns(UserWarning, match="not seen in training.*contract: 20"):
         out = tabular.score_frame(loaded, df)
-    assert len(out) == 20 and out["proba_Yes"].between(0, 1).all()
+    assert len(out) == 20 and out["proba_Yes"].between(0, 1).all() and out["error"].isna().all()
+    known = tabular.score_frame(loaded, small.head(20))
+    assert not np.allclose(out["proba_Yes"], known["proba_Yes"]), "the unseen category changed the inputs"
     with pytest.raises(ModelError, match="lacks 2 column.*tenure, contract"):
         tabular.score_frame(loaded, small.drop(columns=["tenure", "contract"]))
 

@@ -1,0 +1,119 @@
+"""The comparison: tuning on validation, test evaluation, leaderboard, cold start, figures, tracking."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from workbench import recsys
+from workbench.recsys import MODELS, Popularity
+
+MODELS_ = ["popularity", "ease", "content", "hybrid", "broken"]
+
+
+class Broken(Popularity):
+    key = "broken"
+
+    def _fit(self, train, ctx):
+        raise ValueError("this model always fails")
+
+
+@pytest.fixture(scope="module")
+def comparison(small_data, tmp_path_factory):
+    MODELS.register("broken", Broken)
+    try:
+        task = recsys.prepare_task(small_data, MODELS_)
+        out = tmp_path_factory.mktemp("artifacts")
+        comp = recsys.compare_models(task, out_dir=out, verbose=False)
+    finally:
+        MODELS.unregister("broken")
+    return comp, out
+
+
+def test_leaderboard_reports_test_means_with_intervals_and_error_rows(comparison):
+    comp, out = comparison
+    lb = comp.leaderboard
+    assert lb.index.tolist()[-1] == "broken" and lb.loc["broken", "status"] == "error"
+    assert "ValueError: this model always fails" in lb.loc["broken", "error"]
+    ok = lb[lb["status"] == "ok"]
+    assert set(ok.index) == {"popularity", "ease", "content", "hybrid"}
+    assert ok["ndcg@10"].is_monotonic_decreasing
+    for m in ("ndcg@10", "recall@10", "precision@10", "map@10", "hr@10", "mrr", "novelty@10"):
+        assert (ok[f"{m}_lo"] <= ok[m]).all() and (ok[m] <= ok[f"{m}_hi"]).all()
+    assert ok.loc["popularity", "coverage@10"] < ok.loc["ease", "coverage@10"]
+    assert ok.loc["popularity", "novelty@10"] < ok.loc["ease", "novelty@10"]
+    assert ok.loc["ease", "ndcg@10"] > ok.loc["popularity", "ndcg@10"] + 0.02
+    saved = pd.read_csv(out / "leaderboard.csv", index_col=0)
+    assert set(saved.index) == set(lb.index)
+    assert (out / "cold_start.csv").exists() and (out / "validation_trials.csv").exists()
+
+
+def test_best_is_chosen_on_validation_and_recorded(comparison):
+    comp, _ = comparison
+    vals = {m: r.val_ndcg for m, r in comp.results.items()}
+    assert comp.best == max(vals, key=vals.get) and comp.best in ("ease", "hybrid")
+    rec = comp.record_values()
+    assert rec["best_model"] == comp.best and rec["ndcg_at_10"] == pytest.approx(comp.mean(comp.best))
+    assert 0 < rec["coverage"] < 1 and rec["recall_at_10"] > 0
+    table = comp.table()
+    assert table.loc[comp.best, "chosen"].startswith("✓") and "[" in table.loc["ease", "NDCG@10"]
+
+
+def test_tuning_trials_cover_the_grid_and_profiles(comparison):
+    comp, _ = comparison
+    trials = comp.trials()
+    ease = trials[trials["model"] == "ease"]
+    assert {250.0, 500.0} <= set(ease["lam"]) and ease["half_life"].isna().any() and (ease["half_life"] == 0.2).any()
+    hyb = trials[trials["model"] == "hybrid"]
+    assert set(hyb["group"]) == {"warm", "cold"}
+    assert comp.results["ease"].model.profile in recsys.prepare_task(comp.task.data, ["ease"]).profile_grid()
+    assert "half-life" in comp.settings().loc["ease", "settings"]
+
+
+def test_cold_start_table_and_hybrid_weights(comparison):
+    comp, _ = comparison
+    cold = comp.cold_start(numeric=True)
+    assert list(cold.index) == ["popularity", "ease", "content", "hybrid"]
+    warm_col, sim_col = cold.columns
+    assert warm_col.startswith("warm (> 5), 98 users") and sim_col.startswith("simulated cold start")
+    assert cold.loc["ease", warm_col] == pytest.approx(comp.mean("ease"))
+    collab = ["popularity", "ease", "hybrid"]
+    assert (cold.loc[collab, sim_col] < cold.loc[collab, warm_col]).all()  # a few interactions tell less
+    h = comp.results["hybrid"].model
+    assert set(h.weights) == {"warm", "cold"} and h.components["collaborative"].key == "ease"
+
+
+def test_figures_examples_and_tracking(comparison):
+    comp, _ = comparison
+    figs = recsys.figures(comp)
+    assert len(figs) == 4 and all(f.layout.template.layout.paper_bgcolor for f in figs)
+    assert len(figs[1].data) == 3 * 4  # three panels, four models
+    ex = recsys.example_recommendations(comp, n_users=2)
+    assert ex.index.get_level_values("user").nunique() == 2
+    assert {"recent history (newest first)", "rating", "liked in held-out data"} <= set(ex.columns)
+
+    class Tracker:
+        def __init__(self):
+            self.calls = []
+
+        def __getattr__(self, name):
+            return lambda *a, **k: self.calls.append((name, a[0] if a else None))
+
+    t = Tracker()
+    recsys.log_comparison(t, comp, model_dir=None)
+    kinds = {c[0] for c in t.calls}
+    assert {"log", "log_table", "log_figure", "summary"} <= kinds
+    assert ("log_table", "leaderboard") in t.calls and ("log_figure", "popularity_bias") in t.calls
+
+
+def test_implicit_feedback_without_time_uses_a_random_split(small):
+    from workbench import recsys as rs
+
+    ids = small.assign(userId="u" + small["userId"].astype(str))[["userId", "movieId"]]
+    data = rs.prepare_interactions(ids, "userId", "movieId")
+    task = rs.prepare_task(data, ["popularity", "item_knn"], seed=1)
+    assert not task.temporal and task.profile_grid() == [recsys.ProfileSpec(None, 1.0)]
+    comp = rs.compare_models(task, verbose=False)
+    assert comp.mean("item_knn") > comp.mean("popularity")
+    assert np.isfinite(comp.leaderboard["ndcg@10"]).all()
