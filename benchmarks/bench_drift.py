@@ -236,7 +236,7 @@ def part_notebook(pair: tuple[str, str], tmp: Path, max_rows: int) -> None:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--rows", type=int, default=1_000_000, help="rows per side of the synthetic table (0: skip)")
-    ap.add_argument("--repeat", type=int, default=3, help="alternating rounds per side")
+    ap.add_argument("--repeat", type=int, default=5, help="alternating rounds per side (default 5)")
     ap.add_argument("--samples", type=int, default=20, help="1,000-row no-drift Telco pairs")
     ap.add_argument("--max-rows", type=int, default=1_000_000, help="workbench max_rows (0: all rows)")
     ap.add_argument("--no-notebook", action="store_true", help="skip the notebook run")

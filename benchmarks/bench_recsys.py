@@ -116,7 +116,7 @@ def ndcg(top: np.ndarray, task) -> float:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--repeat", type=int, default=3, help="rounds per side, alternated (default 3)")
+    ap.add_argument("--repeat", type=int, default=5, help="rounds per side, alternated (default 5)")
     ap.add_argument("--factors", type=int, default=100, help="implicit ALS factors (its default: 100)")
     ap.add_argument("--regularization", type=float, default=0.01)
     ap.add_argument("--alpha", type=float, default=1.0)

@@ -247,7 +247,7 @@ def recommender_latency(work: Path, n: int) -> dict | None:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--rounds", type=int, default=5, help="alternating rounds (default 5)")
     ap.add_argument("--requests", type=int, default=400, help="one-record requests per measurement")
     ap.add_argument("--batches", type=int, default=20, help="1000-row requests per measurement")
     ap.add_argument("--mlflow-python", type=Path, default=MLFLOW_PY)

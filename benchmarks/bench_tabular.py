@@ -234,7 +234,7 @@ def report(scenario: str, results: dict[str, list[dict]]) -> None:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--scenario", action="append", choices=list(SCENARIOS), help="default: all but telco-tune")
-    ap.add_argument("--repeat", type=int, default=3, help="alternating rounds per side")
+    ap.add_argument("--repeat", type=int, default=5, help="alternating rounds per side (default 5)")
     ap.add_argument("--pycaret-python", default=os.environ.get("WORKBENCH_PYCARET_PYTHON",
                                                                str(REPO / ".workbench/pycaret-venv/bin/python")))
     ap.add_argument("--timeout", type=float, default=1800, help="seconds per run")
