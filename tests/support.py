@@ -31,6 +31,23 @@ def run_cli(*args: str, cwd: str | Path, timeout: float = 600, env: dict | None 
                           text=True, timeout=timeout, env=full_env)
 
 
+def only_run(workdir: str | Path, notebook: str) -> Path:
+    """The one run folder of ``notebook`` (its stem) under ``workdir/reports`` (fails if there are more)."""
+    runs = sorted((Path(workdir) / "reports" / notebook).glob("*/run.json"))
+    assert len(runs) == 1, runs
+    return runs[0].parent
+
+
+def run_defaults(notebook: Path, cwd: Path) -> tuple[Path, dict]:
+    """``workbench run NOTEBOOK`` on its defaults in ``cwd``: the run folder and its record."""
+    import json
+
+    proc = run_cli("run", str(notebook), "--no-progress", cwd=cwd)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    run = only_run(cwd, notebook.stem)
+    return run, json.loads((run / "run.json").read_text())
+
+
 def strict() -> bool:
     """CI mode (``CI=true``, set by ``.ci/run``): a missing component fails the run instead of skipping."""
     return os.environ.get("CI", "").lower() in ("1", "true", "yes")

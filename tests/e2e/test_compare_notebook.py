@@ -9,16 +9,11 @@ import nbformat
 import numpy as np
 import pandas as pd
 import pytest
-from support import REPO, render_dom, run_cli
+from support import REPO, only_run, render_dom, run_cli, run_defaults
 
 import workbench
 
 NOTEBOOK = REPO / "notebooks" / "compare_models.ipynb"
-
-
-def _run_dir(cwd: Path) -> Path:
-    (run,) = sorted((cwd / "reports" / "compare_models").glob("*/run.json"))
-    return run.parent
 
 
 def test_notebook_is_committed_clean():
@@ -36,11 +31,7 @@ def test_notebook_is_committed_clean():
 @pytest.fixture(scope="module")
 def defaults_run(tmp_path_factory) -> tuple[Path, dict]:
     """The notebook on its defaults (telco_churn, the five default models, five folds, voting and stacking)."""
-    cwd = tmp_path_factory.mktemp("defaults")
-    proc = run_cli("run", str(NOTEBOOK), "--no-progress", cwd=cwd)
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    run = _run_dir(cwd)
-    return run, json.loads((run / "run.json").read_text())
+    return run_defaults(NOTEBOOK, tmp_path_factory.mktemp("defaults"))
 
 
 @pytest.mark.slow
@@ -110,9 +101,9 @@ def test_other_binary_csv_with_another_target(tmp_path):
                    "-p", "positive_label", "", "-p", "models", "[logreg, random_forest]", "-p", "folds", "3",
                    "--no-progress", cwd=tmp_path)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    rec = json.loads((_run_dir(tmp_path) / "run.json").read_text())
+    rec = json.loads((only_run(tmp_path, "compare_models") / "run.json").read_text())
     assert rec["metrics"]["best_score"] > 0.95
-    card = json.loads((_run_dir(tmp_path) / "artifacts" / "model" / "model.json").read_text())
+    card = json.loads((only_run(tmp_path, "compare_models") / "artifacts" / "model" / "model.json").read_text())
     assert card["positive_label"] == "malignant" and "patient_id" in card["details"]["dropped_columns"]
 
 
@@ -127,7 +118,7 @@ def test_multiclass_csv(tmp_path):
     proc = run_cli("run", str(NOTEBOOK), "-p", "dataset", str(path), "-p", "target", "species",
                    "-p", "models", "[dummy, logreg, hist_gb]", "-p", "folds", "3", "--no-progress", cwd=tmp_path)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    run = _run_dir(tmp_path)
+    run = only_run(tmp_path, "compare_models")
     rec = json.loads((run / "run.json").read_text())
     assert rec["metrics"]["best_score"] > 0.95 and rec["metrics"]["best_model"] != "dummy"
     pred = pd.read_csv(run / "artifacts" / "test_predictions.csv")
@@ -139,9 +130,9 @@ def test_unknown_model_fails_fast_with_valid_names(tmp_path):
     proc = run_cli("run", str(NOTEBOOK), "-p", "models", "[logreg, xgboost]", "--no-progress", cwd=tmp_path)
     assert proc.returncode == 1
     assert "xgboost" in proc.stderr and "valid models: dummy, logreg" in proc.stderr
-    rec = json.loads((_run_dir(tmp_path) / "run.json").read_text())
+    rec = json.loads((only_run(tmp_path, "compare_models") / "run.json").read_text())
     assert rec["status"] == "failed" and rec["error"]["ename"] == "ModelError"
-    assert not (_run_dir(tmp_path) / "artifacts" / "leaderboard.csv").exists()
+    assert not (only_run(tmp_path, "compare_models") / "artifacts" / "leaderboard.csv").exists()
 
 
 @pytest.mark.slow
@@ -180,7 +171,7 @@ def ames_run(tmp_path_factory) -> tuple[Path, dict]:
     proc = run_cli("run", str(NOTEBOOK), "-f", str(REPO / "notebooks" / "compare_models.ames.yaml"), "--no-progress",
                    cwd=cwd)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    run = _run_dir(cwd)
+    run = only_run(cwd, "compare_models")
     return run, json.loads((run / "run.json").read_text())
 
 
@@ -221,7 +212,7 @@ def test_tuning_and_class_weights_through_the_cli(tmp_path):
                    "-p", "tune_top", "1", "-p", "tune_seconds", "5", "-p", "class_weight", "balanced",
                    "-p", "threshold", "0.5", "--no-progress", cwd=tmp_path)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    run = _run_dir(tmp_path)
+    run = only_run(tmp_path, "compare_models")
     rec = json.loads((run / "run.json").read_text())
     board = pd.read_csv(run / "artifacts" / "leaderboard.csv", index_col=0)
     tuned = [n for n in board.index if n.endswith("_tuned")]

@@ -9,16 +9,10 @@ from pathlib import Path
 import nbformat
 import pandas as pd
 import pytest
-from support import REPO, remote_references, render_dom, run_cli
+from support import REPO, only_run, remote_references, render_dom, run_cli
 
 NOTEBOOK = REPO / "notebooks" / "drift.ipynb"
 SHIFTED = {"monthly_charges", "tenure", "contract"}
-
-
-def only_run(workdir: Path) -> Path:
-    runs = sorted((workdir / "reports" / "drift").glob("*/run.json"))
-    assert len(runs) == 1, runs
-    return runs[0].parent
 
 
 def test_notebook_is_committed_clean_with_a_parameters_signature():
@@ -38,7 +32,7 @@ def default_run(tmp_path_factory) -> tuple[Path, dict, str]:
     workdir = tmp_path_factory.mktemp("drift")
     proc = run_cli("run", str(NOTEBOOK), cwd=workdir)
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    d = only_run(workdir)
+    d = only_run(workdir, "drift")
     return d, json.loads((d / "run.json").read_text()), render_dom(d / "report.html")
 
 
@@ -92,7 +86,7 @@ def test_a_request_log_and_a_model(tmp_path):
     proc = run_cli("run", str(NOTEBOOK), "-p", "current", str(logs), "-p", "model", str(model_dir), "-p", "target", "",
                    cwd=tmp_path)
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    d = only_run(tmp_path)
+    d = only_run(tmp_path, "drift")
     m = json.loads((d / "run.json").read_text())["metrics"]
     assert m["n_drifted"] == 3 and m["prediction_drift"] is True and "target_drift" not in m
     table = pd.read_csv(d / "artifacts" / "drift.csv")

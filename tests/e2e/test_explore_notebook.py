@@ -9,15 +9,9 @@ import nbformat
 import numpy as np
 import pandas as pd
 import pytest
-from support import REPO, render_dom, run_cli
+from support import REPO, only_run, render_dom, run_cli
 
 NOTEBOOK = REPO / "notebooks" / "explore.ipynb"
-
-
-def only_run(workdir: Path) -> Path:
-    runs = sorted((workdir / "reports" / "explore").glob("*/run.json"))
-    assert len(runs) == 1, runs
-    return runs[0].parent
 
 
 def test_notebook_is_committed_clean_with_a_parameters_signature():
@@ -37,7 +31,7 @@ def telco_run(tmp_path_factory) -> tuple[Path, dict, str]:
     workdir = tmp_path_factory.mktemp("telco")
     proc = run_cli("run", str(NOTEBOOK), "-p", "dataset", "telco_churn", "-p", "target", "churn", cwd=workdir)
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    d = only_run(workdir)
+    d = only_run(workdir, "explore")
     return d, json.loads((d / "run.json").read_text())
 
 
@@ -88,7 +82,7 @@ def test_csv_with_awkward_columns_and_multiclass_target(tmp_path):
     df.to_csv(csv, index=False)
     proc = run_cli("run", str(NOTEBOOK), "-p", "dataset", str(csv), "-p", "target", "segment", cwd=tmp_path)
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    d = only_run(tmp_path)
+    d = only_run(tmp_path, "explore")
     rec = json.loads((d / "run.json").read_text())
     assert rec["metrics"]["rows"] == n and rec["metrics"]["columns"] == 9
     assert "target_rate" not in rec["metrics"]  # 3 classes: no single rate
@@ -105,7 +99,7 @@ def test_missing_target_column_fails_with_the_columns_listed(tmp_path):
     proc = run_cli("run", str(NOTEBOOK), "-p", "dataset", str(csv), "-p", "target", "churn", cwd=tmp_path)
     assert proc.returncode == 1
     assert "DatasetError" in proc.stderr and "target column 'churn' not in 't'" in proc.stderr
-    rec = json.loads((only_run(tmp_path) / "run.json").read_text())
+    rec = json.loads((only_run(tmp_path, "explore") / "run.json").read_text())
     assert rec["status"] == "failed" and "columns: a, b" in rec["error"]["evalue"]
 
 

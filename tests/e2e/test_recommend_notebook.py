@@ -10,7 +10,7 @@ import nbformat
 import numpy as np
 import pandas as pd
 import pytest
-from support import NOTEBOOKS, remote_references, render_dom, run_cli
+from support import NOTEBOOKS, only_run, remote_references, render_dom, run_cli, run_defaults
 
 import workbench
 
@@ -20,11 +20,6 @@ NB = NOTEBOOKS / "recommend.ipynb"
 # (0.111), content 0.008-0.010 (0.005), hybrid 0.141-0.143; floors leave a margin below them.
 FLOORS = {"popularity": 0.06, "item_knn": 0.11, "svd": 0.12, "als": 0.097, "ease": 0.13, "content": 0.005,
           "hybrid": 0.133}
-
-
-def _run_dir(cwd: Path) -> Path:
-    (run,) = sorted((cwd / "reports" / "recommend").glob("*/run.json"))
-    return run.parent
 
 
 def test_notebook_is_committed_clean():
@@ -43,11 +38,7 @@ def test_notebook_is_committed_clean():
 @pytest.fixture(scope="module")
 def defaults_run(tmp_path_factory) -> tuple[Path, dict]:
     """The notebook on its defaults: MovieLens, seven models, temporal split."""
-    cwd = tmp_path_factory.mktemp("defaults")
-    proc = run_cli("run", str(NB), "--no-progress", cwd=cwd)
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    run = _run_dir(cwd)
-    return run, json.loads((run / "run.json").read_text())
+    return run_defaults(NB, tmp_path_factory.mktemp("defaults"))
 
 
 @pytest.mark.slow
@@ -133,7 +124,7 @@ def test_implicit_csv_without_time_string_ids_and_duplicates(tmp_path):
                    "product", "-p", "rating_col", "", "-p", "time_col", "", "-p", "item_text_cols", "[]",
                    "-p", "models", "[popularity, item_knn, ease]", "--no-progress", cwd=tmp_path)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    run = _run_dir(tmp_path)
+    run = only_run(tmp_path, "recommend")
     board = pd.read_csv(run / "artifacts" / "leaderboard.csv", index_col=0)
     assert set(board.index) == {"popularity", "item_knn", "ease"} and (board["status"] == "ok").all()
     assert board.loc["ease", "ndcg@10"] > board.loc["popularity", "ndcg@10"]
@@ -148,6 +139,6 @@ def test_missing_column_fails_before_any_fitting(tmp_path):
     proc = run_cli("run", str(NB), "-p", "user_col", "user_id", "--no-progress", cwd=tmp_path)
     assert proc.returncode == 1
     assert "lacks the user 'user_id' column" in proc.stderr and "columns present: rownames, movieId" in proc.stderr
-    rec = json.loads((_run_dir(tmp_path) / "run.json").read_text())
+    rec = json.loads((only_run(tmp_path, "recommend") / "run.json").read_text())
     assert rec["status"] == "failed" and rec["error"]["ename"] == "DatasetError"
-    assert not (_run_dir(tmp_path) / "artifacts" / "leaderboard.csv").exists()
+    assert not (only_run(tmp_path, "recommend") / "artifacts" / "leaderboard.csv").exists()

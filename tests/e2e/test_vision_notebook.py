@@ -3,21 +3,14 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import nbformat
 import pandas as pd
 import pytest
-from support import NOTEBOOKS, make_folder, render_dom, run_cli
+from support import NOTEBOOKS, make_folder, only_run, render_dom, run_cli
 
 NB = NOTEBOOKS / "vision_finetune.ipynb"
 QUICK = ("-p", "image_size", "64", "-p", "epochs_frozen", "10", "-p", "epochs", "1", "--no-progress")
-
-
-def _run_dir(cwd: Path) -> Path:
-    dirs = [d for d in (cwd / "reports" / "vision_finetune").iterdir() if d.is_dir()]
-    assert len(dirs) == 1, dirs
-    return dirs[0]
 
 
 def test_notebook_is_stripped_with_parameters_cell():
@@ -35,7 +28,7 @@ def test_notebook_is_stripped_with_parameters_cell():
 def test_quick_elpv_run_then_predict_round_trip(tmp_path):
     r = run_cli("run", NB, "-p", "max_images", "120", "-p", "class_weight", "balanced", *QUICK, cwd=tmp_path)
     assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-3000:]
-    run_dir = _run_dir(tmp_path)
+    run_dir = only_run(tmp_path, "vision_finetune")
     rec = json.loads((run_dir / "run.json").read_text())
     assert rec["status"] == "succeeded" and rec["params"]["class_weight"] == "balanced"
     assert {"test_accuracy", "test_roc_auc", "train_seconds"} <= set(rec["metrics"])
@@ -80,7 +73,7 @@ def test_user_folder_with_corrupt_files_trains_and_reports_skips(tmp_path):
     root = make_folder(tmp_path / "parts", per_class=8)
     r = run_cli("run", NB, "-p", "dataset", str(root), *QUICK, cwd=tmp_path)
     assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-3000:]
-    run_dir = _run_dir(tmp_path)
+    run_dir = only_run(tmp_path, "vision_finetune")
     rec = json.loads((run_dir / "run.json").read_text())
     assert "test_accuracy" in rec["metrics"] and "test_roc_auc" not in rec["metrics"]
     html = (run_dir / "report.html").read_text()  # the skipped files are listed in the report itself
@@ -107,5 +100,5 @@ def test_clear_errors_before_training(tmp_path, case, message):
     r = run_cli("run", NB, *args, "--no-progress", cwd=tmp_path)
     assert r.returncode != 0
     assert message in r.stderr + r.stdout
-    rec = json.loads((_run_dir(tmp_path) / "run.json").read_text())
+    rec = json.loads((only_run(tmp_path, "vision_finetune") / "run.json").read_text())
     assert rec["status"] == "failed" and "train_seconds" not in rec["metrics"]
