@@ -117,8 +117,9 @@ def test_interactive_explorer_redraws_for_the_chosen_column(tmp_path, monkeypatc
         "eda = Exploration(load_dataset('telco_churn'), target=target)\nbox = eda.explorer()\nbox",
         "box.children[0].value = 'contract'")
     nb = nbformat.read(str(nb_path), as_version=4)
-    # each cell takes ~2 s; now and then a reply is only seen when the poll times out (a lost wake-up between
-    # nbclient and pyzmq's asyncio poller, cf. jupyter/nbclient#312), and the cell then passes: keep it short
+    # each cell takes ~2 s. While the explorer drew through ``with out: display(...)``, nbclient now and then
+    # sat on an answered cell until this timeout (4 of 8 runs; plain papermill, with no timeout, hung for good):
+    # a stall shows here as a run of 20 s or more
     NotebookClient(nb, timeout=20, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}).execute()
     state = nb.metadata["widgets"]["application/vnd.jupyter.widget-state+json"]["state"]
     models = {m["model_name"]: m["state"] for m in state.values()}

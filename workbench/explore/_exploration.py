@@ -20,7 +20,7 @@ from ..data._profile import SampleInfo, column_summary, heavy_sample, missing_pa
 from ..errors import DatasetError
 from ._alerts import AlertThresholds, compute_alerts
 from ._display import Note, Panel, _fmt, _section
-from ._explorer import activate_plotly, static_explorer
+from ._explorer import activate_plotly, display_data, static_explorer
 from ._figures import (
     class_figure,
     column_figure,
@@ -325,16 +325,14 @@ class Exploration:
         cols = list(self.df.columns)
         activate_plotly()
         if interactive:
-            from IPython.display import clear_output, display
-
             pick = w.Dropdown(options=cols, value=cols[0], description="column")
             out = w.Output()
 
             def draw(change: Any = None) -> None:
-                with out:
-                    clear_output(wait=True)
-                    for p in self.column_parts(pick.value):
-                        display(p)
+                # the parts go into the widget's state in one assignment, not through ``with out: display()``:
+                # that routes outputs by message id, and under nbclient/papermill it now and then left a cell
+                # waiting for a reply that had arrived (for ever without a timeout)
+                out.outputs = tuple(display_data(p) for p in self.column_parts(pick.value))
 
             pick.observe(draw, names="value")
             draw()

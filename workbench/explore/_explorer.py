@@ -21,6 +21,22 @@ def activate_plotly() -> None:
         activate()
 
 
+def display_data(obj: Any) -> dict[str, Any]:
+    """``obj`` as a ``display_data`` output (what ``display(obj)`` would publish), for an Output widget's
+    state. A figure's own ``_repr_mimebundle_`` comes first: IPython's formatter would call plotly's
+    ``_ipython_display_`` instead, which displays the figure elsewhere and formats nothing."""
+    from IPython import get_ipython
+
+    bundle = obj._repr_mimebundle_(include=None, exclude=None) if hasattr(obj, "_repr_mimebundle_") else None
+    if bundle is not None:
+        data, meta = bundle if isinstance(bundle, tuple) else (bundle, {})
+    elif get_ipython() is not None:
+        data, meta = get_ipython().display_formatter.format(obj)
+    else:  # outside IPython
+        data, meta = {"text/plain": repr(obj)}, {}
+    return {"output_type": "display_data", "data": data, "metadata": meta or {}}
+
+
 def _part_html(p: Any) -> str:
     import plotly.graph_objects as go
 
