@@ -35,13 +35,19 @@ def free_port() -> int:
 def fit_churn(folder: Path, rows: int = 1200, model: str = "logreg") -> Path:
     """A tabular churn model on a telco_churn slice, saved through the contract."""
     import workbench
-    from workbench import tabular
 
     df = workbench.load_dataset("telco_churn").frame.iloc[:rows].copy()
     df["customer_id"] = [f"c{i}" for i in range(len(df))]
+    return _fit_and_save(df, "churn", model, folder, positive_label="Yes")
+
+
+def _fit_and_save(df: Any, target: str, model: str, folder: Path, **task_kw: Any) -> Path:
+    """One model compared on 2 folds, refit and saved through the contract (warnings silenced)."""
+    from workbench import tabular
+
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        task = tabular.prepare_task(df, "churn", positive_label="Yes", folds=2, models=[model])
+        task = tabular.prepare_task(df, target, folds=2, models=[model], **task_kw)
         comp = tabular.compare_models(task, n_jobs=1, verbose=False)
         fitted = tabular.fit_best(task, comp)
     return tabular.save_model(fitted, folder)
@@ -287,12 +293,5 @@ class Reader(threading.Thread):
 def fit_ames(folder: Path, rows: int = 600, model: str = "ridge") -> Path:
     """A regression model (log10 sale price) on an ames slice, with its 90% interval, saved through the contract."""
     import workbench
-    from workbench import tabular
 
-    df = workbench.load_dataset("ames").frame.iloc[:rows].copy()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        task = tabular.prepare_task(df, "log10_sale_price", folds=2, models=[model])
-        comp = tabular.compare_models(task, n_jobs=1, verbose=False)
-        fitted = tabular.fit_best(task, comp)
-    return tabular.save_model(fitted, folder)
+    return _fit_and_save(workbench.load_dataset("ames").frame.iloc[:rows].copy(), "log10_sale_price", model, folder)

@@ -28,10 +28,11 @@ def display_data(obj: Any) -> dict[str, Any]:
     from IPython import get_ipython
 
     bundle = obj._repr_mimebundle_(include=None, exclude=None) if hasattr(obj, "_repr_mimebundle_") else None
+    shell = get_ipython()
     if bundle is not None:
         data, meta = bundle if isinstance(bundle, tuple) else (bundle, {})
-    elif get_ipython() is not None:
-        data, meta = get_ipython().display_formatter.format(obj)
+    elif shell is not None:
+        data, meta = shell.display_formatter.format(obj)
     else:  # outside IPython
         data, meta = {"text/plain": repr(obj)}, {}
     return {"output_type": "display_data", "data": data, "metadata": meta or {}}
