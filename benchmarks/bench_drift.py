@@ -64,9 +64,9 @@ def _evidently(ref, cur, html: Path) -> list[str]:
 def _workbench(ref, cur, html: Path, max_rows: int) -> list[str]:
     import plotly.io as pio
 
-    from workbench.drift import DriftReport
+    from workbench import drift
 
-    report = DriftReport(ref, cur, max_rows=max_rows)
+    report = drift.DriftReport(ref, cur, max_rows=max_rows)
     parts = [report.overview(), report.findings(), report.summary(), report.distributions(), report.multivariate()]
     figures = [p for part in parts for p in getattr(part, "parts", [part]) if hasattr(p, "to_plotly_json")]
     tables = [p for part in parts for p in getattr(part, "parts", [part]) if hasattr(p, "to_html")
@@ -74,7 +74,7 @@ def _workbench(ref, cur, html: Path, max_rows: int) -> list[str]:
     body = "".join(t.to_html() for t in tables) + "".join(pio.to_html(f, include_plotlyjs=False, full_html=False)
                                                           for f in figures)
     html.write_text(body)
-    report.save(html.parent, html.stem + ".csv")
+    drift.save(report, html.parent, html.stem + ".csv")
     if report.failures:
         raise RuntimeError(f"sections failed: {report.failures}")
     return [c.column for c in report.results if c.drifted]

@@ -95,7 +95,7 @@ def _to_html(obj) -> str:
     (plotly.js itself left out, a report embeds it once); widgets by their children/outputs."""
     import ipywidgets as w
 
-    from workbench.explore._display import Panel
+    from workbench.evaluation import Panel
     from workbench.explore._explorer import _part_html
 
     if isinstance(obj, Panel):

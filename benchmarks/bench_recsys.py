@@ -60,9 +60,9 @@ def implicit_side(task, params):
 
 
 def _refit(tuned, task, ctx):
-    from workbench import recsys
+    from workbench.recsys._base import build
 
-    model = recsys.build(tuned.name, **tuned.model.params).fit(task.train, ctx)
+    model = build(tuned.name, **tuned.model.params).fit(task.train, ctx)
     model.profile = tuned.model.profile
     return model
 
@@ -71,10 +71,13 @@ def workbench_side(name, tuned, task, ctx):
     """Refit ``name`` with its tuned settings on train; rank every test user; save, load, time one user."""
     import workbench
     from workbench import recsys
+    from workbench.recsys._hybrid import Hybrid
+    from workbench.recsys._metrics import exclude_seen, top_k
+    from workbench.recsys._saved import save_model
 
     t0 = time.perf_counter()
     if name == "hybrid":
-        model = recsys.Hybrid(collaborative="ease").set_components(
+        model = Hybrid(collaborative="ease").set_components(
             {"collaborative": _refit(tuned["ease"], task, ctx), "content": _refit(tuned["content"], task, ctx),
              "popularity": _refit(tuned["popularity"], task, ctx)})
         model.weights = tuned["hybrid"].model.weights
@@ -83,10 +86,10 @@ def workbench_side(name, tuned, task, ctx):
     fit = time.perf_counter() - t0
     t0 = time.perf_counter()
     h = task.test.history
-    top = recsys.top_k(recsys.exclude_seen(model.score(h), h, task.popularity), 10)
+    top = top_k(exclude_seen(model.score(h), h, task.popularity), 10)
     rank = time.perf_counter() - t0
     with tempfile.TemporaryDirectory() as d:
-        recsys.save_model(model, task, d)
+        save_model(model, task, d)
         predictor = workbench.load_model(d)
         lat = recsys.latency_ms(predictor, task.data.user_ids[task.test.targets.users[:200]].tolist())["median_ms"]
     return fit, rank, top, lat
@@ -94,14 +97,15 @@ def workbench_side(name, tuned, task, ctx):
 
 def tune_hybrid(tuned, task):
     """The hybrid's blend weights on validation, from the tuned (validation-fitted) components."""
-    from workbench import recsys
+    from workbench.recsys._hybrid import Hybrid, tune_blend
+    from workbench.recsys._outcomes import Tuned
 
-    h = recsys.Hybrid(collaborative="ease", cold_max=task.cold_start_max).set_components(
+    h = Hybrid(collaborative="ease", cold_max=task.cold_start_max).set_components(
         {"collaborative": tuned["ease"].model, "content": tuned["content"].model,
          "popularity": tuned["popularity"].model})
-    recsys.tune_blend(h, (task.validation.history, task.validation.targets),
+    tune_blend(h, (task.validation.history, task.validation.targets),
                       (task.val_cold.history, task.val_cold.targets) if task.val_cold is not None else None)
-    return recsys.Tuned("hybrid", h, 0.0, [], 0.0)
+    return Tuned("hybrid", h, 0.0, [], 0.0)
 
 
 def ndcg(top: np.ndarray, task) -> float:
@@ -126,16 +130,18 @@ def main(argv: list[str] | None = None) -> int:
     import workbench
     from workbench import recsys
     from workbench.core.parallel import cpu_count
+    from workbench.recsys._base import FitContext
+    from workbench.recsys._compare import tune
 
     warnings.simplefilter("ignore")
     data = recsys.prepare_interactions(workbench.load_dataset("movielens"), "userId", "movieId", "rating",
                                        "timestamp", item_text_cols=["title", "genres"])
     task = recsys.prepare_task(data, ["als", "ease", "content", "popularity", "hybrid"])
-    ctx = recsys.FitContext(item_text=data.item_text(), seed=0, threads=cpu_count())
+    ctx = FitContext(item_text=data.item_text(), seed=0, threads=cpu_count())
     print(f"movielens: {len(task.train.items):,} train / {task.n_test:,} test interactions, {task.test.n} evaluated "
           f"users, {data.n_items:,} items; {cpu_count()} cores; repeat {args.repeat}, alternating", flush=True)
     t0 = time.perf_counter()
-    tuned = {n: recsys.tune(n, task, ctx) for n in ("als", "ease", "content", "popularity")}
+    tuned = {n: tune(n, task, ctx) for n in ("als", "ease", "content", "popularity")}
     tuned["hybrid"] = tune_hybrid(tuned, task)
     print(f"workbench settings tuned once on validation ({time.perf_counter() - t0:.1f} s, not timed below): "
           + "; ".join(f"{n}: {t.model.settings()}" for n, t in tuned.items() if n in ("als", "ease")), flush=True)

@@ -80,13 +80,14 @@ def fit_model(folder: Path) -> tuple[Path, list[dict]]:
     sys.path.insert(0, str(REPO))
     import workbench
     from workbench import tabular
+    from workbench.tabular._persist import save_model
 
     ds = workbench.load_dataset("telco_churn")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         task = tabular.prepare_task(ds, "churn", positive_label="Yes", models=["logreg"], folds=2)
-        model = tabular.fit_best(task, tabular.compare_models(task, n_jobs=1, verbose=False))
-    tabular.save_model(model, folder)
+        model = tabular.fit_best(task, tabular.compare_models(task, n_jobs=1, verbose=False)).model
+    save_model(model, folder)
     records = json.loads(ds.frame.drop(columns=["churn"]).to_json(orient="records"))
     return folder, records
 
@@ -212,14 +213,16 @@ def movielens_model(folder: Path) -> tuple[Path, list[int]]:
     """The recommend notebook's model kind on the whole MovieLens table: EASE, saved through the contract."""
     import workbench
     from workbench import recsys
+    from workbench.recsys._base import FitContext, build
+    from workbench.recsys._saved import save_model
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         data = recsys.prepare_interactions(workbench.load_dataset("movielens"), "userId", "movieId", "rating",
                                            "timestamp", item_text_cols=["title", "genres"])
         task = recsys.prepare_task(data, ["ease"], k=10)
-        model = recsys.build("ease").fit(task.train, recsys.FitContext(item_text=data.item_text()))
-    return recsys.save_model(model, task, folder), [int(u) for u in data.user_ids[:200]]
+        model = build("ease").fit(task.train, FitContext(item_text=data.item_text()))
+    return save_model(model, task, folder), [int(u) for u in data.user_ids[:200]]
 
 
 def recommender_latency(work: Path, n: int) -> dict | None:

@@ -84,7 +84,7 @@ def worker_workbench(scenario: str) -> dict:
         task = tabular.prepare_task(data, target, positive_label="Yes", models=models, folds=5, seed=0)
         comp = tabular.compare_models(task, verbose=False, ensemble=extra.get("ensemble", False),
                                       tune_top=extra.get("tune_top", 0), tune_seconds=extra.get("tune_seconds", 30))
-        model = tabular.fit_best(task, comp)
+        model = tabular.fit_best(task, comp).model
     wall = time.perf_counter() - t0
     key = task.metric.key
     lb = comp.leaderboard
@@ -100,7 +100,7 @@ def worker_sklearn(scenario: str, data_dir: str) -> dict:
     from sklearn.metrics import average_precision_score, log_loss, roc_auc_score
     from sklearn.model_selection import cross_validate
 
-    from workbench import tabular
+    from workbench.tabular._registry import build_model
 
     dataset, target, models, _, _ = SCENARIOS[scenario]
     task = _task(dataset, target, models)
@@ -115,11 +115,11 @@ def worker_sklearn(scenario: str, data_dir: str) -> dict:
     t0 = time.perf_counter()
     aucs = {}
     for name in models:
-        est = tabular.build_model(name, task.numeric, task.categorical, seed=0, threads=os.cpu_count() or 1)
+        est = build_model(name, task.numeric, task.categorical, seed=0, threads=os.cpu_count() or 1)
         res = cross_validate(est, task.X_train, y, cv=task.folds, scoring=scores, n_jobs=-1, error_score="raise")
         aucs[name] = float(np.mean(res["test_roc_auc"]))
     best = max(aucs, key=aucs.get)
-    est = tabular.build_model(best, task.numeric, task.categorical, seed=0, threads=os.cpu_count() or 1).fit(
+    est = build_model(best, task.numeric, task.categorical, seed=0, threads=os.cpu_count() or 1).fit(
         task.X_train, y)
     wall = time.perf_counter() - t0
     test = float(roc_auc_score(task.y_test == pos, est.predict_proba(task.X_test)[:, 1]))

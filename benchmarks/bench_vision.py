@@ -55,7 +55,8 @@ def bench_training(args, ds, px, fmt: torch.memory_format) -> dict:
     from PIL import Image
     from torchvision import transforms as T
 
-    from workbench.vision import augment, build_classifier, seed_everything, to_input
+    from workbench.vision._nets import build_classifier
+    from workbench.vision._tensors import augment, seed_everything, to_input
     from workbench.vision._train import _run_epoch
 
     n = args.batch * args.steps
@@ -115,7 +116,8 @@ def bench_training(args, ds, px, fmt: torch.memory_format) -> dict:
 
 
 def bench_frozen(args, ds, px, fmt: torch.memory_format) -> dict:
-    from workbench.vision import build_classifier, encode, to_input
+    from workbench.vision._nets import build_classifier
+    from workbench.vision._tensors import encode, to_input
     from workbench.vision._train import _run_epoch
 
     n = min(len(px), args.frozen_images)

@@ -44,13 +44,14 @@ def fit_churn(folder: Path, rows: int = 1200, model: str = "logreg") -> Path:
 def _fit_and_save(df: Any, target: str, model: str, folder: Path, **task_kw: Any) -> Path:
     """One model compared on 2 folds, refit and saved through the contract (warnings silenced)."""
     from workbench import tabular
+    from workbench.tabular._persist import save_model
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         task = tabular.prepare_task(df, target, folds=2, models=[model], **task_kw)
         comp = tabular.compare_models(task, n_jobs=1, verbose=False)
-        fitted = tabular.fit_best(task, comp)
-    return tabular.save_model(fitted, folder)
+        fitted = tabular.fit_best(task, comp).model
+    return save_model(fitted, folder)
 
 
 def telco_records(n: int, start: int = 0) -> list[dict[str, Any]]:
@@ -64,12 +65,13 @@ def telco_records(n: int, start: int = 0) -> list[dict[str, Any]]:
 
 def build_vision(folder: Path, size: int = 32) -> Path:
     """A vision model folder (random weights: valid predictions, no training needed)."""
-    from workbench import vision
+    from workbench.vision._io import save_model
+    from workbench.vision._nets import build_classifier
 
-    net = vision.build_classifier("efficientnet_lite0", 2, pretrained=False)
+    net = build_classifier("efficientnet_lite0", 2, pretrained=False)
     meta = {"backbone": "efficientnet_lite0", "classes": ["defect", "ok"], "image_size": size,
             "mean": [0.5, 0.5, 0.5], "std": [0.5, 0.5, 0.5], "taps": list(net.taps), "tta": False}
-    return vision.save_model(net, meta, folder)
+    return save_model(net, meta, folder)
 
 
 def png_bytes(size: tuple[int, int] = (40, 30), seed: int = 0) -> bytes:
@@ -142,6 +144,8 @@ def build_movielens(folder: Path, users: int = 60, model: str = "ease") -> Path:
     """A real recommender (workbench.recsys) on the first MovieLens users, saved through the contract."""
     import workbench
     from workbench import recsys
+    from workbench.recsys._base import FitContext, build
+    from workbench.recsys._saved import save_model
 
     frame = workbench.load_dataset("movielens").frame
     frame = frame[frame["userId"] <= users].reset_index(drop=True)
@@ -150,8 +154,8 @@ def build_movielens(folder: Path, users: int = 60, model: str = "ease") -> Path:
         data = recsys.prepare_interactions(frame, "userId", "movieId", "rating", "timestamp",
                                            item_text_cols=["title", "genres"])
         task = recsys.prepare_task(data, [model], k=10)
-        fitted = recsys.build(model).fit(task.train, recsys.FitContext(item_text=data.item_text()))
-    return recsys.save_model(fitted, task, folder)
+        fitted = build(model).fit(task.train, FitContext(item_text=data.item_text()))
+    return save_model(fitted, task, folder)
 
 
 def _fake_class():

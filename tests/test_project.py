@@ -74,8 +74,8 @@ def test_root_holds_only_the_public_api_and_errors():
     files = sorted(p.name for p in PACKAGE.iterdir() if p.is_file())
     assert files == ["__init__.py", "errors.py", "py.typed"]
     packages = sorted(p.name for p in PACKAGE.iterdir() if p.is_dir() and (p / "__init__.py").exists())
-    assert packages == ["cli", "core", "data", "drift", "evaluation", "explore", "models", "recsys", "reports",
-                        "runner", "serve", "tabular", "vision"]
+    assert packages == ["cli", "core", "data", "drift", "evaluation", "explore", "models", "recsys", "registry", "reports",
+                        "rollout", "runner", "serve", "tabular", "vision"]
 
 
 def _functions(tree):
@@ -124,3 +124,239 @@ def test_importing_workbench_stays_cheap():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "[]"
+
+
+def _input_schema_dict_access(tree) -> list[tuple[int, str]]:
+    """Where code digs in a card's input schema as a dict: ``input_schema[...]``, ``.get(``/``.items()``,
+    ``isinstance(... input_schema ...)`` or ``in``, directly or through a name a function binds to it."""
+    import ast
+
+    def aliases(scope) -> set[str]:
+        out = set()
+        for node in ast.walk(scope):
+            if isinstance(node, ast.Assign) and len(node.targets) == 1:
+                target, value = node.targets[0], node.value
+                pairs = zip(target.elts, value.elts) if isinstance(target, ast.Tuple) and isinstance(value, ast.Tuple) \
+                    else [(target, value)]
+                out |= {t.id for t, v in pairs if isinstance(t, ast.Name) and ast.unparse(v).endswith("input_schema")}
+        return out
+
+    def bad(node, names: set[str]) -> bool:
+        def schema(expr) -> bool:
+            return ast.unparse(expr).endswith("input_schema") or (isinstance(expr, ast.Name) and expr.id in names)
+
+        return (isinstance(node, ast.Subscript) and schema(node.value)) or (
+            isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and schema(node.func.value)
+            and node.func.attr in ("get", "items", "keys", "values", "setdefault", "pop")) or (
+            isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "isinstance"
+            and any("input_schema" in ast.unparse(a) or schema(a) for a in node.args)) or (
+            isinstance(node, ast.Compare) and any(isinstance(op, (ast.In, ast.NotIn)) for op in node.ops)
+            and any(schema(c) for c in node.comparators))
+
+    scopes = [tree, *(n for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)))]
+    found = set()
+    for scope in scopes:
+        names = aliases(scope) if scope is not tree else set()
+        found |= {(n.lineno, ast.unparse(n)) for n in ast.walk(scope) if bad(n, names)}
+    return sorted(found)
+
+
+def test_only_the_models_package_reads_the_card_input_schema_as_json():
+    """The card's input schema is typed (``TableInput``, ``ImageInput``, ``UsersInput``): everywhere but
+    ``workbench/models/`` code reads attributes, never ``input_schema[...]``, ``.get(`` or ``isinstance``."""
+    import ast
+
+    offenders = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        if (PACKAGE / "models") in path.parents:
+            continue
+        for line, code in _input_schema_dict_access(ast.parse(path.read_text())):
+            offenders.append(f"{path.relative_to(REPO)}:{line}: {code}")
+    assert not offenders, offenders
+    planted = ast.parse("def f(card, p, s):\n    s = card.input_schema\n    n = s.get('size')\n"
+                        "    k = card.input_schema['type']\n    ok = isinstance(p.card.input_schema, dict)\n"
+                        "    t = 'columns' in s\n    u = card.input_schema.size\n\ndef g(s):\n    return s['x']\n")
+    assert [line for line, _ in _input_schema_dict_access(planted)] == [3, 4, 5, 6]  # the checker itself finds them
+
+
+# ------------------------------------------------------------------------------ the public surfaces
+DOMAINS = ("explore", "tabular", "vision", "recsys", "drift", "rollout")
+PUBLIC_API = {
+    "workbench": {"record", "record_curve", "artifacts_dir", "in_headless_run", "run_id", "WorkbenchError",
+                  "ParameterError", "NotebookNotFoundError", "DatasetError", "ModelError", "RunFailedError",
+                  "run_notebook", "inspect_parameters", "load_dataset", "Dataset", "load_image_dataset", "track",
+                  "load_model"},
+    # the notebook-facing names only: the verbs, the result types, the report objects
+    "workbench.explore": {"Exploration", "AlertThresholds", "record"},
+    "workbench.tabular": {"prepare_task", "compare_models", "fit_best", "save", "log", "record", "model_names",
+                          "TabularTask", "Comparison", "BestModel", "TabularModel"},
+    "workbench.vision": {"train", "save", "log", "record", "VisionRun", "dataset_overview", "backbone_names"},
+    "workbench.recsys": {"prepare_interactions", "prepare_task", "compare_models", "save", "log", "record",
+                         "describe_models", "model_names", "latency_ms", "update_demo", "Interactions", "RecTask",
+                         "Comparison"},
+    "workbench.drift": {"DriftReport", "Thresholds", "save", "log", "record"},
+    "workbench.rollout": {"RolloutReport", "simulate", "Simulation", "Verdict", "save", "log", "record"},
+}
+# importable from the package without being exported: the model kinds' loaders (models._store, entry points)
+UNEXPORTED = {"workbench.tabular": {"load_predictor"}, "workbench.vision": {"load_predictor"},
+              "workbench.recsys": {"load_predictor"}}
+
+
+def test_each_domain_exports_at_most_15_names():
+    import importlib
+
+    sizes = {d: len(importlib.import_module(f"workbench.{d}").__all__) for d in DOMAINS}
+    assert all(n <= 15 for n in sizes.values()), sizes
+
+
+def test_public_api_is_exactly_the_decided_names():
+    """Every name of each ``__all__`` resolves, the set is the decided one (a planted extra or missing export
+    fails), nothing else public sits in the package namespace, and the model-kind loaders stay importable."""
+    import importlib
+    import types
+
+    for name, expected in PUBLIC_API.items():
+        module = importlib.import_module(name)
+        assert set(module.__all__) == expected, (name, set(module.__all__) ^ expected)
+        assert len(module.__all__) == len(expected), f"{name}: a name listed twice in __all__"
+        for attr in module.__all__:
+            assert hasattr(module, attr), f"{name}.{attr} is exported but does not resolve"
+        public = {k for k, v in vars(module).items() if not k.startswith("_") and not isinstance(v, types.ModuleType)
+                  and k != "annotations" and getattr(v, "__module__", None) != "typing"}
+        allowed = expected | UNEXPORTED.get(name, set())
+        assert public <= allowed, (name, public - allowed)
+    for name, extra in UNEXPORTED.items():
+        for attr in extra:
+            assert callable(getattr(importlib.import_module(name), attr)), f"{name}.{attr}"
+
+
+# ------------------------------------------------------------------------------ imports and messages
+
+
+def _module_names() -> dict[str, tuple[Path, bool]]:
+    out = {}
+    for path in PACKAGE.rglob("*.py"):
+        parts = list(path.relative_to(REPO).with_suffix("").parts)
+        is_package = parts[-1] == "__init__"
+        out[".".join(parts[:-1] if is_package else parts)] = (path, is_package)
+    return out
+
+
+def import_graph() -> dict[str, set[str]]:
+    """Module -> the workbench modules it imports: module-level and function-level imports (and those under
+    ``TYPE_CHECKING``), relative and absolute; ``from pkg import name`` points at ``pkg.name`` when that is a
+    module, else at ``pkg`` (its ``__init__``)."""
+    import ast
+
+    modules = _module_names()
+
+    def known(target: str) -> str | None:
+        while target and target not in modules:
+            target = target.rpartition(".")[0]
+        return target or None
+
+    graph: dict[str, set[str]] = {}
+    for name, (path, is_package) in modules.items():
+        package = name if is_package else name.rpartition(".")[0]
+        edges = graph.setdefault(name, set())
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                targets = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                base = node.module or ""
+                if node.level:
+                    parts = package.split(".")
+                    base = ".".join(parts[:len(parts) - node.level + 1] + ([node.module] if node.module else []))
+                targets = [f"{base}.{a.name}" if f"{base}.{a.name}" in modules else base for a in node.names]
+            else:
+                continue
+            edges.update(t for t in map(known, targets) if t and t != name)
+    return graph
+
+
+def _strongly_connected(members: set[str], graph: dict[str, set[str]]) -> list[set[str]]:
+    """Tarjan's strongly connected components of ``graph`` restricted to ``members``, two or more modules each."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    found: list[set[str]] = []
+
+    def visit(v: str) -> None:
+        index[v] = low[v] = len(index)
+        stack.append(v)
+        for w in graph.get(v, ()):
+            if w not in members:
+                continue
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in stack:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            component = set()
+            while True:
+                w = stack.pop()
+                component.add(w)
+                if w == v:
+                    break
+            if len(component) > 1:
+                found.append(component)
+
+    for v in sorted(members):
+        if v not in index:
+            visit(v)
+    return found
+
+
+def cycles_within_packages(graph: dict[str, set[str]]) -> list[set[str]]:
+    """Import cycles among the modules of one package (the package's ``__init__`` and its direct modules and
+    subpackages)."""
+    packages: dict[str, set[str]] = {}
+    for name in graph:
+        packages.setdefault(name, set()).add(name)  # a package's own __init__ (plain modules: a set of one)
+        if "." in name:
+            packages.setdefault(name.rpartition(".")[0], set()).add(name)
+    return [c for members in packages.values() for c in _strongly_connected(members, graph)]
+
+
+def test_no_import_cycle_inside_a_package():
+    """Modules are cut along concepts: no two modules of one package import each other, directly or through
+    others (function-level imports count: they only postpone the cycle)."""
+    cycles = cycles_within_packages(import_graph())
+    assert not cycles, [sorted(c) for c in cycles]
+
+
+def _messages(tree) -> list[tuple[int, str]]:
+    """String literals of a module (f-strings whole, ``{}`` for their fields), docstrings left out."""
+    import ast
+
+    docstrings = set()
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)) and node.body:
+            first = node.body[0]
+            if isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant):
+                docstrings.add(id(first.value))
+    out = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.JoinedStr):
+            text = "".join(v.value if isinstance(v, ast.Constant) else "{}" for v in node.values)
+            out.append((node.lineno, text))
+            docstrings.update(id(v) for v in node.values)  # its parts are read with it
+        elif isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in docstrings:
+            out.append((node.lineno, node.value))
+    return out
+
+
+def test_library_messages_name_arguments_not_cli_flags():
+    """Only the CLI and the run path speak ``-p name value``; the library names the argument
+    (``folds must be an integer >= 2 (folds=1)``), so its messages read right in a notebook too."""
+    import ast
+
+    flagged = []
+    for path in PACKAGE.rglob("*.py"):
+        if path.relative_to(PACKAGE).parts[0] in ("cli", "runner"):
+            continue
+        for line, text in _messages(ast.parse(path.read_text())):
+            if re.search(r"(?<![\w-])-p\s", text):
+                flagged.append(f"{path.relative_to(REPO)}:{line}: {text[:100]!r}")
+    assert not flagged, flagged

@@ -7,12 +7,12 @@ Public API (heavy parts are imported on first use, so ``import workbench`` in a 
     workbench.track()                    # W&B tracking: history, tables, figures, artifacts
     workbench.artifacts_dir()            # where a run saves models and files
     workbench.load_dataset(name_or_path) # a registered dataset or a CSV/Parquet file
-    workbench.load_model(folder)         # any saved model: .predict(inputs) -> DataFrame
+    workbench.load_model(folder_or_ref)  # any saved model, or "churn@champion": .predict(inputs) -> DataFrame
     workbench.run_notebook(path, params) # one headless run into reports/
     workbench.inspect_parameters(path)   # a notebook's parameter signature
 
 The package is layered (see ARCHITECTURE.md): ``core`` → ``data`` / ``evaluation`` / ``models`` →
-domains (``explore``, ``tabular``, ``vision``, ``recsys``) → ``runner`` / ``reports`` / ``serve`` → ``cli``.
+``registry`` → domains (``explore``, ``tabular``, ``vision``, ``recsys``) → ``runner`` / ``reports`` / ``serve`` → ``cli``.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ _LAZY = {
     "Dataset": ("data", "Dataset"),
     "load_image_dataset": ("data", "load_image_dataset"),
     "track": ("core.tracking", "track"),
-    "load_model": ("models", "load"),
+    "load_model": ("registry", "load_model"),  # a model folder, or a registry reference (falls back to the folder)
 }
 
 __all__ = ["record", "record_curve", "artifacts_dir", "in_headless_run", "run_id", "WorkbenchError", "ParameterError",

@@ -64,10 +64,10 @@ def _model_and_log(tmp: Path) -> tuple[Path, Path]:
         warnings.simplefilter("ignore")
         task = tabular.prepare_task(load_dataset("telco_churn_reference"), "churn", positive_label="Yes",
                                     models=["logreg"], folds=2, seed=0)
-        model_dir = tabular.save_model(tabular.fit_best(task, tabular.compare_models(task)), tmp / "model")
+        model_dir = tabular.save(tabular.fit_best(task, tabular.compare_models(task)), tmp)
     frame = load_dataset("telco_churn_drifted").frame
     predictor = load(model_dir)
-    inputs = [c["name"] for c in predictor.card.input_schema["columns"]]
+    inputs = predictor.card.input_schema.features
     scored = predictor.predict(frame)
     logs = tmp / "logs" / "churn"
     logs.mkdir(parents=True)

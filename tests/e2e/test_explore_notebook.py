@@ -113,8 +113,8 @@ def test_interactive_explorer_redraws_for_the_chosen_column(tmp_path, monkeypatc
     monkeypatch.delenv("PLOTLY_RENDERER", raising=False)
     nb_path = make_notebook(
         tmp_path / "lab.ipynb", "target = 'churn'  # target",
-        "from workbench.data import load_dataset\nfrom workbench.explore import Exploration\n"
-        "eda = Exploration(load_dataset('telco_churn'), target=target)\nbox = eda.explorer()\nbox",
+        "import workbench\nfrom workbench import explore\n"
+        "eda = explore.Exploration(workbench.load_dataset('telco_churn'), target=target)\nbox = eda.explorer()\nbox",
         "box.children[0].value = 'contract'")
     nb = nbformat.read(str(nb_path), as_version=4)
     # each cell takes ~2 s. While the explorer drew through ``with out: display(...)``, nbclient now and then

@@ -134,12 +134,14 @@ def test_parameters_file_and_params_command(workdir, demo):
 @pytest.mark.slow
 def test_parameters_file_values_reach_the_kernel_and_code_can_be_hidden(workdir, demo):
     (workdir / "p.yaml").write_text("n: 3\nlabel: from file\n")
-    proc = run_cli("run", "demo.ipynb", "-f", "p.yaml", "-p", "n", "4", "--hide-code", "--no-progress", cwd=workdir)
+    proc = run_cli("run", "demo.ipynb", "-f", "p.yaml", "-p", "n", "4", "-p", "scale", "-1e0", "-p", "label", "x",
+                   "-r", "label", '"as typed"', "--hide-code", "--no-progress", cwd=workdir)
     assert proc.returncode == 0, proc.stderr
     (run,) = _runs(workdir)
     rec = json.loads((run / "run.json").read_text())
-    assert rec["params"]["n"] == 4 and rec["params"]["label"] == "from file"
-    assert rec["metrics"]["total"] == 12.0
+    assert rec["params"]["n"] == 4 and rec["params"]["scale"] == -1.0
+    assert rec["params"]["label"] == rec["metrics"]["label"] == '"as typed"', "-r: the text unparsed, over -p and -f"
+    assert rec["metrics"]["total"] == -6.0
     html = (run / "report.html").read_text()
     assert "raise ValueError" not in html, "code cells are hidden"
     assert "--hide-code" in rec["rerun_command"]

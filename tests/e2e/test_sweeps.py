@@ -77,3 +77,50 @@ def test_sweep_on_a_dask_local_cluster(workdir, grid_nb):
     workers = {r["executor"] for r in recs}
     assert workers <= set(worker_addresses) and len(workers) >= 1, (workers, worker_addresses)
     _check_page_in_browser(workdir)
+
+
+@pytest.mark.slow
+def test_run_sweep_from_python_keeps_values_typed_and_writes_the_page_and_index(workdir, grid_nb, monkeypatch):
+    """No CLI involved: the runner runs the points, writes the comparison page and updates the index."""
+    from workbench.runner import RunOptions, run_sweep
+
+    monkeypatch.chdir(workdir)
+    monkeypatch.setenv("WORKBENCH_TRACKING", "off")
+    seen = []
+    sweep = run_sweep(grid_nb, {"a": [2, 3], "tag": ["007", "1e-4"]}, base={"b": 1.5},
+                      options=RunOptions(reports=workdir / "reports", hide_code=True), on_done=seen.append)
+    assert sweep.runs == 4 and sweep.failed == 0 and len(seen) == 4
+    recs = {(p.record.params["a"], p.record.params["tag"]): p.record for p in sweep.points}
+    assert set(recs) == {(2, "007"), (2, "1e-4"), (3, "007"), (3, "1e-4")}, "text values stay text"
+    assert {r.metrics["product"] for r in recs.values()} == {3.0, 4.5}
+    assert {r.sweep_id for r in recs.values()} == {sweep.sweep_id}
+    assert all(r.options["hide_code"] and r.executor.startswith("local:") for r in recs.values())
+    assert sweep.page == workdir / "reports" / "sweeps" / sweep.sweep_id / "compare.html"
+    assert sweep.page.exists() and "product" in sweep.page.read_text()
+    assert f"sweeps/{sweep.sweep_id}/compare.html" in (workdir / "reports" / "index.html").read_text()
+
+
+@pytest.mark.slow
+def test_sigterm_stops_a_sweep_and_its_running_points_record_how_they_ended(workdir, tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    flag = tmp_path / "started"
+    make_notebook(workdir / "slow.ipynb", f"flag = {str(flag)!r}  # a file the notebook touches\nn = 1  # a number",
+                  "import pathlib, time\npathlib.Path(flag).touch()\ntime.sleep(60)")
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "WORKBENCH_TRACKING": "off"}
+    proc = subprocess.Popen([sys.executable, "-m", "workbench.cli", "sweep", "slow.ipynb", "-g", "n=1,2"],
+                            cwd=workdir, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 90
+    while not flag.exists() and time.time() < deadline:
+        time.sleep(0.2)
+    assert flag.exists(), "the notebook never started"
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=90)
+    assert proc.returncode == 130, err
+    (run,) = (workdir / "reports" / "slow").glob("2*")  # --jobs 1: the second point never started
+    rec = json.loads((run / "run.json").read_text())
+    assert rec["status"] == "interrupted" and rec["pid"] is None and (run / "report.html").exists()

@@ -5,47 +5,62 @@ from __future__ import annotations
 
 import argparse
 import sys
+from dataclasses import fields
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from ..core.runfolder import ReportsTree
 from ..core.text import fmt_metrics
 from ..errors import RunFailedError, WorkbenchError
+from ..runner.options import RunOptions
+
+if TYPE_CHECKING:
+    from ..core.runs import RunRecord
+    from ..runner.params import Signature
 
 
-def collect_params(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, str]]:
-    """Parameter values from ``-f`` (a YAML file) and ``-p`` (wins), and the raw ``-p`` texts."""
-    from ..runner.params import load_params_file, parse_value
+def collect_params(args: argparse.Namespace, signature: Signature) -> dict[str, Any]:
+    """Parameter values from ``-f`` (a YAML file), ``-p`` (parsed against the declared types, wins over
+    ``-f``) and ``-r`` (text as typed, wins over ``-p``, as in papermill)."""
+    from ..runner.params import load_params_file
 
     values: dict[str, Any] = {}
-    raw: dict[str, str] = {}
     if args.parameters_file:
         values.update(load_params_file(args.parameters_file))
     for name, text in [*args.parameter, *zip(args.parameter_name, args.parameter_value)]:
-        values[name] = parse_value(text)
-        raw[name] = text
-    return values, raw
+        values[name] = signature.parse(name, text)
+    for name, text in [*args.parameter_raw, *zip(args.raw_name, args.raw_value)]:
+        values[name] = signature.parse(name, text, raw=True)
+    return values
+
+
+def run_options(args: argparse.Namespace) -> RunOptions:
+    """The run options the command line set (flags not given keep the dataclass's defaults)."""
+    return RunOptions(**{f.name: getattr(args, f.name) for f in fields(RunOptions) if hasattr(args, f.name)})
+
+
+def run_line(rec: RunRecord) -> str:
+    """One line on how a run ended: executed or reused, time, metrics."""
+    metrics = fmt_metrics(rec.metrics)
+    if rec.cached_from:
+        return (f"{rec.notebook_name} reused run {rec.cached_from} (identical code, parameters, data and "
+                f"packages; --force reruns) in {rec.duration_s:.2f} s" + (f" · {metrics}" if metrics else ""))
+    return f"{rec.notebook_name} {rec.status} in {rec.duration_s:.1f} s" + (f" · {metrics}" if metrics else "")
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from ..runner import run_notebook
+    from ..runner import NotebookSource, Signature, run_notebook
 
-    values, raw = collect_params(args)
+    source = NotebookSource.load(args.notebook)
+    options = run_options(args)
     try:
-        rec = run_notebook(args.notebook, values, raw=raw, reports=args.reports, timeout=args.timeout,
-                           hide_code=args.hide_code, progress=None if not args.no_progress else False,
-                           kernel_name=args.kernel, force=args.force, sweep_id=args.sweep_id, cwd=args.cwd,
-                           log_output=args.log_output)
+        rec = run_notebook(source, collect_params(args, Signature.of(source)), options, sweep_id=args.sweep_id)
     except RunFailedError as e:
         print(f"workbench: {e}", file=sys.stderr)
         return 1
-    metrics = fmt_metrics(rec.metrics)
-    if rec.cached_from:
-        print(f"{rec.notebook_name} reused run {rec.cached_from} (identical code, parameters, data and "
-              f"packages; --force reruns) in {rec.duration_s:.2f} s" + (f" · {metrics}" if metrics else ""))
-    else:
-        print(f"{rec.notebook_name} {rec.status} in {rec.duration_s:.1f} s" + (f" · {metrics}" if metrics else ""))
+    print(run_line(rec))
     print(f"report: {rec.report}")
-    print(f"index:  {Path(args.reports) / 'index.html'}")
+    print(f"index:  {ReportsTree(Path(options.reports)).index}")
     return 0
 
 
@@ -67,18 +82,17 @@ def cmd_demo(args: argparse.Namespace) -> int:
     runs = demo_runs(args.folder)
     if not runs:
         raise WorkbenchError(f"no notebooks in {args.folder!r}")
+    options = run_options(args)
     failed = 0
     for nb, params in runs:
         print(f"== {nb}" + (f" -f {params}" if params else ""), flush=True)
         try:
-            values = load_params_file(params) if params else {}
-            rec = run_notebook(nb, values, reports=args.reports, timeout=args.timeout, progress=None, force=args.force,
-                               log_output=args.log_output)
+            rec = run_notebook(nb, load_params_file(params) if params else {}, options)
             print(f"   {rec.status} in {rec.duration_s:.1f} s -> {rec.report}", flush=True)
         except (RunFailedError, WorkbenchError) as e:
             failed += 1
             print(f"   {e}", file=sys.stderr, flush=True)
-    index = (Path(args.reports) / "index.html").resolve()
+    index = ReportsTree(Path(options.reports)).index.resolve()
     print(f"\n{len(runs) - failed}/{len(runs)} runs succeeded. Open {index}")
     return 1 if failed else 0
 
@@ -110,10 +124,11 @@ def cmd_runs(args: argparse.Namespace) -> int:
 def cmd_params(args: argparse.Namespace) -> int:
     import json
 
-    from ..runner.params import notebook_signature
+    from ..runner import NotebookSource
 
-    params, has_cell = notebook_signature(args.notebook)
-    if not has_cell:
+    source = NotebookSource.load(args.notebook)
+    params = source.parameters
+    if not source.has_parameters_cell:
         print(f"{args.notebook} has no cell tagged 'parameters': it runs as it is and takes no values "
               "(tag its first code cell 'parameters' to make them settable)")
         return 0
@@ -140,13 +155,16 @@ def cmd_predict(args: argparse.Namespace) -> int:
     import warnings
 
     from ..core.io import atomic_write_text
-    from ..models import load
+    from ..registry import locate_model
     from ._output import check_output
 
     if getattr(args, "alias_of", None):
         print("workbench: note: `workbench score` is an alias of `workbench predict`", file=sys.stderr)
-    out = check_output(args.output, [args.model_dir, *args.inputs], force=args.force)
-    model = load(args.model_dir)
+    target = locate_model(args.model_dir, getattr(args, "registry", None))  # a folder, or NAME@ALIAS / NAME:VERSION
+    out = check_output(args.output, [*target.protected, *args.inputs], force=args.force)
+    model = target.load()
+    if target.version is not None:
+        print(f"workbench: model {target.describe()}", file=sys.stderr)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         frame = model.predict_files(args.inputs)
@@ -159,10 +177,14 @@ def cmd_predict(args: argparse.Namespace) -> int:
 
 def cmd_serve(args: argparse.Namespace) -> int:
     """Serve saved models over HTTP until SIGTERM or Ctrl-C."""
-    from ..serve import config_from_args, run_server
+    from ..serve import ServeError, run_server, serve_config
+    from ._serve_flags import flag_message, serve_options
 
-    config = config_from_args(args)
-    if args.token is not None:
+    try:
+        config = serve_config(args.model_dirs, **serve_options(args))
+    except ServeError as e:
+        raise ServeError(flag_message(e, args), e.field) from None
+    if getattr(args, "token", None) is not None:
         print("workbench: note: --token is visible to other users of this machine (ps); prefer "
               "WORKBENCH_SERVE_TOKEN", file=sys.stderr)
     run_server(config, access_log=args.access_log, announce=lambda line: print(line, flush=True))
@@ -171,14 +193,18 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:
-    from ..core.runs import reports_lock
-    from ..reports import update_index, write_compare
-    from ..runner.sweeps import parse_grid_arg, run_sweep
+    from ..runner import NotebookSource, Signature
+    from ..runner.sweeps import Point, parse_grid_arg, run_sweep
 
     if not args.grid:
         raise WorkbenchError("give at least one grid axis, e.g. -g folds=3,5 (see workbench sweep --help)")
-    grid = dict(parse_grid_arg(g) for g in args.grid)
-    base, raw = collect_params(args)
+    source = NotebookSource.load(args.notebook)
+    signature = Signature.of(source)
+    grid = {}
+    for axis in args.grid:
+        name, texts = parse_grid_arg(axis)
+        grid[name] = [signature.parse(name, t) for t in texts]
+    base = collect_params(args, signature)
     n = 1
     for v in grid.values():
         n *= len(v)
@@ -186,20 +212,17 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     print(f"sweep of {n} runs of {args.notebook}, {where}", flush=True)
     done = [0]
 
-    def progress(res: dict) -> None:
+    def progress(point: Point) -> None:
         done[0] += 1
-        mark = "ok " if res["returncode"] == 0 else "FAIL"
-        params = ", ".join(f"{k}={v}" for k, v in res["params"].items() if k in grid)
-        print(f"[{done[0]}/{n}] {mark} {params}: {res['summary']}", flush=True)
+        params = ", ".join(f"{k}={v}" for k, v in point.params.items() if k in grid)
+        line = run_line(point.record) if point.ok else point.message
+        print(f"[{done[0]}/{n}] {'ok ' if point.ok else 'FAIL'} {params}: {line}", flush=True)
 
-    summary = run_sweep(args.notebook, grid, base=base, raw=raw, jobs=args.jobs, scheduler=args.scheduler,
-                        reports=args.reports, force=args.force, timeout=args.timeout, on_done=progress)
-    page = write_compare(args.reports, sweep=summary["sweep_id"])
-    with reports_lock(args.reports):
-        update_index(args.reports)
-    print(f"sweep {summary['sweep_id']}: {summary['runs'] - summary['failed']}/{summary['runs']} succeeded")
-    print(f"comparison: {page}")
-    return 1 if summary["failed"] else 0
+    sweep = run_sweep(source, grid, base=base, options=run_options(args), jobs=args.jobs, scheduler=args.scheduler,
+                      on_done=progress)
+    print(f"sweep {sweep.sweep_id}: {sweep.runs - sweep.failed}/{sweep.runs} succeeded")
+    print(f"comparison: {sweep.page or 'none (no run was recorded)'}")
+    return 1 if sweep.failed else 0
 
 
 def cmd_compare(args: argparse.Namespace) -> int:

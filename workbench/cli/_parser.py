@@ -3,14 +3,21 @@
 from __future__ import annotations
 
 import argparse
+from dataclasses import fields
+from typing import Any
 
+from ..core.runfolder import DEFAULT_REPORTS
+from ..runner.options import RunOptions
 from . import _commands as c
+from . import _registry
+from ._serve_flags import SERVE_FLAGS, SERVE_NOTES
 
 EPILOG = """examples:
   workbench run notebooks/compare_models.ipynb -p models '[logreg, catboost]' -p folds 5
   workbench sweep notebooks/compare_models.ipynb -g folds=3,5 -g seed=0,1 --jobs 2
   workbench compare RUN_ID RUN_ID        # or: workbench compare --sweep SWEEP_ID
   workbench run notebooks/explore.ipynb -p dataset data/my_table.csv -p target label
+  workbench run notebooks/explore.ipynb -r target 007     # -r: the text as typed, unparsed
   workbench predict reports/compare_models/RUN_ID/artifacts/model new.csv -o predictions.csv
   workbench serve churn=reports/compare_models/RUN_ID/artifacts/model --port 8000
   workbench params notebooks/explore.ipynb
@@ -21,22 +28,30 @@ EPILOG = """examples:
 
 def _params_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("-p", "--parameter", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),
-                   help="set a parameter; VALUE is read as YAML ('3' -> int, '[a, b]' -> list, '1e-4' -> float); "
+                   help="set a parameter; VALUE is read against the parameter's type, as YAML ('3' -> 3, "
+                        "'[a, b]' -> list, '1e-4' -> 0.0001), a text parameter keeping VALUE as typed ('007'); "
                         "a VALUE may start with '-'")
-    p.add_argument("-f", "--parameters-file", metavar="YAML", help="parameters from a YAML mapping (-p wins)")
-    # what `-p NAME VALUE` becomes before parsing (see rewrite_parameters), so VALUE may start with '-'
-    p.add_argument("--parameter-name", action="append", default=[], help=argparse.SUPPRESS)
-    p.add_argument("--parameter-value", action="append", default=[], help=argparse.SUPPRESS)
+    p.add_argument("-r", "--parameter-raw", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),
+                   help="set a text parameter to VALUE exactly as typed, unparsed (papermill's -r; wins over -p)")
+    p.add_argument("-f", "--parameters-file", metavar="YAML", help="parameters from a YAML mapping (-p and -r win)")
+    # what `-p NAME VALUE` and `-r NAME VALUE` become before parsing (see rewrite_parameters), so VALUE may
+    # start with '-'
+    for hidden in ("--parameter-name", "--parameter-value", "--raw-name", "--raw-value"):
+        p.add_argument(hidden, action="append", default=[], help=argparse.SUPPRESS)
+
+
+_REWRITTEN = {"-p": "parameter", "--parameter": "parameter", "-r": "raw", "--parameter-raw": "raw"}
 
 
 def rewrite_parameters(argv: list[str]) -> list[str]:
-    """``-p NAME VALUE`` as ``--parameter-name=NAME --parameter-value=VALUE``: argparse takes a VALUE
-    starting with '-' (``-p offset -3x``) for an option otherwise."""
+    """``-p NAME VALUE`` as ``--parameter-name=NAME --parameter-value=VALUE`` (``-r``: ``--raw-name``,
+    ``--raw-value``): argparse takes a VALUE starting with '-' (``-p offset -3x``) for an option otherwise."""
     out: list[str] = []
     i = 0
     while i < len(argv):
-        if argv[i] in ("-p", "--parameter") and i + 2 < len(argv):
-            out += [f"--parameter-name={argv[i + 1]}", f"--parameter-value={argv[i + 2]}"]
+        if argv[i] in _REWRITTEN and i + 2 < len(argv):
+            kind = _REWRITTEN[argv[i]]
+            out += [f"--{kind}-name={argv[i + 1]}", f"--{kind}-value={argv[i + 2]}"]
             i += 3
         else:
             out.append(argv[i])
@@ -45,37 +60,38 @@ def rewrite_parameters(argv: list[str]) -> list[str]:
 
 
 def _reports(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--reports", default="reports", help="reports folder (default: ./reports)")
+    p.add_argument("--reports", default=DEFAULT_REPORTS, help="reports folder (default: ./reports)")
 
 
-def _timeout(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--timeout", type=float, default=None, metavar="S", help="per-cell timeout in seconds")
+def _options(p: argparse.ArgumentParser, *names: str) -> None:
+    """The flags of these :class:`RunOptions` fields: flag, help and default come from the dataclass (an
+    option not given stays unset here, so the dataclass's default applies)."""
+    for f in fields(RunOptions):
+        if f.name not in names:
+            continue
+        m = f.metadata
+        kw: dict = {"dest": f.name, "default": argparse.SUPPRESS, "help": m["help"]}
+        if m["flag"].startswith("--no-"):
+            kw.update(action="store_const", const=False)
+        elif f.default is False:
+            kw.update(action="store_true")
+        else:
+            kw.update(type=m["type"] or str, metavar=m["metavar"])
+        p.add_argument(m["flag"], **kw)
 
 
 def _run_parsers(sub) -> None:
     p = sub.add_parser("run", help="run a notebook in a fresh kernel into reports/<notebook>/<run_id>/")
     p.add_argument("notebook", help="path to the .ipynb")
     _params_args(p)
-    _timeout(p)
-    p.add_argument("--hide-code", action="store_true", help="leave code cells out of the HTML report")
-    p.add_argument("--no-progress", action="store_true", help="no per-cell progress bar")
-    p.add_argument("--kernel", default=None, help="kernel name (default: the notebook's)")
-    p.add_argument("--force", action="store_true",
-                   help="execute even if an identical earlier run (same code, parameters, data, packages) exists")
-    p.add_argument("--cwd", default=None, metavar="DIR",
-                   help="working directory of the notebook (default: here); relative paths in it resolve there")
-    p.add_argument("--log-output", action="store_true", help="stream cell outputs to the terminal as they arrive")
+    _options(p, "timeout", "hide_code", "progress", "kernel", "force", "cwd", "log_output", "reports")
     p.add_argument("--sweep-id", default=None, help=argparse.SUPPRESS)
-    _reports(p)
     p.set_defaults(func=c.cmd_run)
 
     p = sub.add_parser("demo", help="run every notebook of a folder on its defaults, then on each of its parameter "
                                     "files <notebook>.<variant>.yaml (the main job)")
     p.add_argument("folder", nargs="?", default="notebooks")
-    p.add_argument("--force", action="store_true", help="execute even where an identical run can be reused")
-    p.add_argument("--log-output", action="store_true", help="stream cell outputs to the terminal as they arrive")
-    _timeout(p)
-    _reports(p)
+    _options(p, "force", "log_output", "timeout", "reports")
     p.set_defaults(func=c.cmd_demo)
 
     p = sub.add_parser("sweep", help="run a parameter grid, each run in its own process and kernel")
@@ -85,9 +101,7 @@ def _run_parsers(sub) -> None:
     _params_args(p)
     p.add_argument("--jobs", "-j", type=int, default=1, help="runs at once on this machine (default 1)")
     p.add_argument("--scheduler", metavar="ADDRESS", help="Dask scheduler address (tcp://host:8786): run there")
-    _timeout(p)
-    p.add_argument("--force", action="store_true", help="execute even where an identical run can be reused")
-    _reports(p)
+    _options(p, "timeout", "hide_code", "kernel", "cwd", "force", "reports")
     p.set_defaults(func=c.cmd_sweep)
 
 
@@ -149,35 +163,33 @@ examples:
 """
 
 
+def _serve_flag(p: argparse.ArgumentParser, flag: str, f: Any) -> None:
+    name, metavar, unit = SERVE_FLAGS[flag]
+    note = SERVE_NOTES.get(flag, "")
+    if f.default is True:
+        p.add_argument(flag, dest=name, action="store_false", default=argparse.SUPPRESS,
+                       help=f"turn off {f.metadata['help']}")
+        return
+    shown = f"default: {f.default / unit:g}" if isinstance(f.default, (int, float)) else \
+        (f"default: {f.default}" if f.default is not None else "")
+    extra = ", ".join(x for x in (shown, note) if x)
+    kind = float if unit != 1 else (type(f.default) if f.default is not None else str)
+    p.add_argument(flag, dest=name, type=kind, metavar=metavar or name.upper(), default=argparse.SUPPRESS,
+                   help=f.metadata["help"] + (f" ({extra})" if extra else ""))
+
+
 def _serve_parser(sub) -> None:
+    import dataclasses
+
+    from ..serve._config import ServeConfig
+
     p = sub.add_parser("serve", help="serve saved models over HTTP (FastAPI): predict, cache, metrics, request log",
                        epilog=SERVE_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("model_dirs", nargs="+", metavar="MODEL_DIR",
                    help="model folder, or NAME=MODEL_DIR to name it (default name: the folder's name)")
-    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine only)")
-    p.add_argument("--port", type=int, default=8000, help="port (default 8000)")
-    p.add_argument("--workers", type=int, default=1, help="worker processes (default 1; a recommender needs REDIS_URL "
-                                                           "for more)")
-    p.add_argument("--token", default=None, help="require 'Authorization: Bearer TOKEN' on every route but /health "
-                                                 "(or set WORKBENCH_SERVE_TOKEN)")
-    p.add_argument("--log-dir", default="serve-logs", metavar="DIR",
-                   help="request log (DIR/NAME/requests-YYYYMMDD.jsonl) and interaction log (default ./serve-logs)")
-    p.add_argument("--no-request-log", action="store_true", help="keep no request log")
-    p.add_argument("--cache-ttl", type=float, default=300.0, metavar="S", help="response cache lifetime in seconds "
-                                                                               "(0: no cache; default 300)")
-    p.add_argument("--cache-size", type=int, default=10_000, metavar="N", help="in-process cache entries (default "
-                                                                               "10000)")
-    p.add_argument("--cache-mb", type=float, default=256.0, metavar="MB", help="in-process cache size (default 256)")
-    p.add_argument("--max-body-mb", type=float, default=16.0, metavar="MB", help="largest request body (default 16)")
-    p.add_argument("--max-rows", type=int, default=10_000, help="most records per request (default 10000)")
-    p.add_argument("--max-images", type=int, default=64, help="most images per request (default 64)")
-    p.add_argument("--max-k", type=int, default=1000, help="most recommendations per request (default 1000)")
-    p.add_argument("--redis-timeout", type=float, default=0.05, metavar="S",
-                   help="a Redis call slower than this counts as down: served without it (default 0.05)")
-    p.add_argument("--graceful-timeout", type=float, default=30.0, metavar="S",
-                   help="on SIGTERM, how long requests in flight may take to finish (default 30)")
-    p.add_argument("--no-replay", action="store_true",
-                   help="recommenders: do not re-apply logged interactions at start-up")
+    fields = {f.name: f for f in dataclasses.fields(ServeConfig)}
+    for flag, (name, _, _) in SERVE_FLAGS.items():
+        _serve_flag(p, flag, fields[name])
     p.add_argument("--access-log", action="store_true", help="print one line per request")
     p.set_defaults(func=c.cmd_serve)
 
@@ -192,4 +204,5 @@ def build_parser() -> argparse.ArgumentParser:
     _inspect_parsers(sub)
     _model_parsers(sub)
     _serve_parser(sub)
+    _registry.add_parsers(sub)
     return parser

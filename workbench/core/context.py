@@ -14,6 +14,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .runfolder import RunFolder
+
 ENV = "WORKBENCH_CONTEXT"
 SECRETS_ENV = "WORKBENCH_SECRETS"
 CONTEXT_VERSION = 1
@@ -47,8 +49,12 @@ class RunContext:
     version: int = CONTEXT_VERSION
 
     @property
+    def folder(self) -> RunFolder:
+        return RunFolder(Path(self.run_dir))
+
+    @property
     def artifacts(self) -> Path:
-        return Path(self.run_dir) / "artifacts"
+        return self.folder.artifacts
 
     @property
     def journal(self) -> Path:

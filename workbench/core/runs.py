@@ -1,33 +1,25 @@
-"""Run records and the reports tree: ids, folders, ``run.json`` (typed and versioned), listing, lock.
-
-Layout::
-
-    reports/<notebook>/<run_id>/{report.html, notebook.ipynb, run.json, artifacts/}
-    reports/<notebook>/latest.html
-    reports/index.html
+"""Run records: ids, ``run.json`` (typed and versioned), listing.
 
 ``run.json`` files are the single source of truth; indexes and comparisons are built from them.
-Records written before the schema had a version (schema 1) load unchanged.
+Records written before the schema had a version (schema 1) load unchanged. Where the files of a run
+live is :mod:`workbench.core.runfolder`'s business.
 """
 
 from __future__ import annotations
 
-import contextlib
 import datetime as _dt
 import json
 import os
-import re
 import secrets
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from ..errors import WorkbenchError
 from .io import write_json
+from .runfolder import ReportsTree, RunFolder
 
 SCHEMA_VERSION = 2
-RECORD_NAME = "run.json"
-_NAME = re.compile(r"[A-Za-z0-9._-]+")
 
 
 def utcnow() -> _dt.datetime:
@@ -38,25 +30,6 @@ def new_run_id(now: _dt.datetime | None = None) -> str:
     """A run id: UTC time to the millisecond plus a short random hash, sortable by time."""
     now = now or utcnow()
     return now.strftime("%Y%m%dT%H%M%S") + f"{now.microsecond // 1000:03d}Z-" + secrets.token_hex(3)
-
-
-def check_name(name: str, what: str = "name") -> str:
-    """``name`` if it is safe as one path component (letters, digits, ``._-``; not ``.``/``..``)."""
-    if not isinstance(name, str) or not _NAME.fullmatch(name) or name in (".", "..") or name.startswith("."):
-        raise WorkbenchError(f"{what} {name!r} is not usable as a folder name: use letters, digits, '.', '_' "
-                             "and '-' only, not starting with '.'")
-    return name
-
-
-def notebook_name(notebook: str | Path) -> str:
-    """The notebook's name in the reports tree: its file stem, characters other than letters, digits
-    and ``._-`` replaced by ``-`` (``my notebook.ipynb`` -> ``my-notebook``); ``..ipynb`` is refused."""
-    stem = re.sub(r"[^A-Za-z0-9._-]+", "-", Path(notebook).stem)
-    return check_name(stem, f"notebook name of {str(notebook)!r}")
-
-
-def run_dir(reports: Path, notebook: str | Path, run_id: str) -> Path:
-    return Path(reports) / notebook_name(notebook) / check_name(run_id, "run id")
 
 
 @dataclass
@@ -129,12 +102,17 @@ class RunRecord:
             self.dir = Path(dir)
         if self.dir is None:
             raise WorkbenchError(f"run {self.run_id}: no folder to save the record in")
-        write_json(self.dir / RECORD_NAME, self.to_dict())
-        return self.dir / RECORD_NAME
+        write_json(self.folder.record, self.to_dict())
+        return self.folder.record
+
+    @property
+    def folder(self) -> RunFolder:
+        """The run's folder (where the record was read from or written to)."""
+        return RunFolder(self.dir or Path("."))
 
     @property
     def report(self) -> Path:
-        return Path(self.dir or ".") / "report.html"
+        return self.folder.report
 
 
 def _pid_alive(pid: int | None) -> bool:
@@ -167,10 +145,8 @@ def read_record(path: str | Path) -> RunRecord | None:
 def load_records(reports: str | Path, notebook: str | None = None, status: str | None = None,
                  sweep: str | None = None) -> list[RunRecord]:
     """All run records under ``reports``, newest first, optionally filtered."""
-    reports = Path(reports)
-    pattern = f"{notebook_name(notebook)}/*/{RECORD_NAME}" if notebook else f"*/*/{RECORD_NAME}"
     out = []
-    for p in reports.glob(pattern):
+    for p in ReportsTree(Path(reports)).records(notebook):
         rec = read_record(p)
         if rec is None or (status and rec.status != status) or (sweep and rec.sweep_id != sweep):
             continue
@@ -191,13 +167,3 @@ def find_run(reports: str | Path, run_id: str) -> RunRecord:
         return exact[0]
     raise WorkbenchError(f"run id {run_id!r} is ambiguous: {', '.join(r.run_id for r in matches[:5])}; "
                          "give more characters")
-
-
-@contextlib.contextmanager
-def reports_lock(reports: str | Path, timeout: float = 120) -> Iterator[None]:
-    """An inter-process lock on the reports tree's shared files (index, latest)."""
-    from filelock import FileLock
-
-    Path(reports).mkdir(parents=True, exist_ok=True)
-    with FileLock(str(Path(reports) / ".index.lock"), timeout=timeout):
-        yield

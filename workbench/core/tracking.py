@@ -13,7 +13,6 @@ Offline-first and never blocking:
 from __future__ import annotations
 
 import os
-import re
 import urllib.error
 import urllib.request
 import warnings
@@ -70,11 +69,6 @@ def project_name() -> str:
     return os.environ.get("WANDB_PROJECT") or DEFAULT_PROJECT
 
 
-def safe_name(name: str) -> str:
-    """``name`` reduced to the characters W&B and file names accept."""
-    return re.sub(r"[^A-Za-z0-9_.-]+", "-", str(name)).strip("-") or "item"
-
-
 def kernel_env() -> dict[str, str]:
     """Environment for a headless kernel: W&B never prompts or prints."""
     return {"WANDB_SILENT": "true", "WANDB_CONSOLE": "off"}
@@ -109,24 +103,18 @@ class Tracker:
             warnings.warn(f"W&B tracking unavailable ({type(e).__name__}: {e}); continuing without it", stacklevel=3)
             self.mode = "off"
 
-    def _side_file(self, prefix: str, name: str, text: str) -> str:
-        path = Path(self.context.work_dir) / f"{prefix}-{safe_name(name)}.json"
-        path.write_text(text, encoding="utf-8")
-        return path.name
-
     def log(self, values: Mapping[str, Any], step: int | None = None) -> None:
         """Log a row of history, e.g. ``{"epoch": 3, "val_loss": 0.21}``."""
         values = {k: to_jsonable(v) for k, v in values.items()}
         if self.mode == "journal":
-            journal.append({"kind": "history", "step": step, "values": values})
+            journal.append(journal.HISTORY, step=step, values=values)
         elif self._wandb_run is not None:
             self._wandb_run.log(values, step=step)
 
     def log_table(self, name: str, frame: Any) -> None:
         """Log a pandas DataFrame as a W&B Table (e.g. the leaderboard)."""
         if self.mode == "journal":
-            path = self._side_file("table", name, frame.to_json(orient="split", default_handler=str))
-            journal.append({"kind": "table", "name": name, "path": path})
+            journal.append_file(journal.TABLE, name, frame.to_json(orient="split", default_handler=str))
         elif self._wandb_run is not None:
             import wandb
 
@@ -135,7 +123,7 @@ class Tracker:
     def log_figure(self, name: str, fig: Any) -> None:
         """Log a plotly figure (as an interactive HTML panel in W&B)."""
         if self.mode == "journal":
-            journal.append({"kind": "figure", "name": name, "path": self._side_file("figure", name, fig.to_json())})
+            journal.append_file(journal.FIGURE, name, fig.to_json())
         elif self._wandb_run is not None:
             import wandb
 
@@ -144,11 +132,11 @@ class Tracker:
     def log_artifact(self, path: str | Path, name: str, type: str = "model") -> None:
         """Log a file or folder (e.g. the saved model) as a W&B artifact."""
         if self.mode == "journal":
-            journal.append({"kind": "artifact", "name": name, "type": type, "path": str(Path(path).resolve())})
+            journal.append(journal.ARTIFACT, name=name, type=type, path=str(Path(path).resolve()))
         elif self._wandb_run is not None:
             import wandb
 
-            art = wandb.Artifact(safe_name(name), type=type)
+            art = wandb.Artifact(journal.safe_name(name), type=type)
             (art.add_dir if Path(path).is_dir() else art.add_file)(str(path))
             self._wandb_run.log_artifact(art)
 
@@ -156,7 +144,7 @@ class Tracker:
         """Set run-level summary values (the numbers W&B's runs table compares)."""
         values = {k: to_jsonable(v) for k, v in values.items()}
         if self.mode == "journal":
-            journal.append({"kind": "summary", "values": values})
+            journal.append(journal.SUMMARY, values=values)
         elif self._wandb_run is not None:
             self._wandb_run.summary.update(values)
 

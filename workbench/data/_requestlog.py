@@ -14,7 +14,14 @@ UTF-8, optionally gzip-compressed as ``.jsonl.gz``)::
   model card's ``input_schema``; JSON numbers, strings, booleans or null for a missing value).
 - ``output``: what ``Predictor.predict`` returned for that row: ``prediction``, ``proba_<class>`` per
   class and, when the row failed, ``error``.
-- other top-level keys (a request id, ...) are kept as metadata; blank lines are ignored.
+- rollout keys (``workbench serve`` with a challenger; read by the rollout notebook): ``request_id``
+  (a hex string, the same on every row of one request and on its shadow copy), ``variant``
+  (``"champion"``, ``"challenger"`` for a canary/A-B share, ``"shadow"`` for a copy scored off the
+  answer path) and ``version`` (``NAME:VERSION`` when served from the registry, e.g. ``"churn:3"``,
+  else the model files' 12-hex digest). They are always metadata columns; lines without them (older
+  logs) read as variant ``champion`` with no request id or version. A reader that wants the traffic
+  users saw (drift) keeps the lines whose variant is not ``shadow``.
+- other top-level keys are kept as metadata too; blank lines are ignored.
 
 Parquet files holding the same records flattened are read too: columns ``ts``, ``model``,
 ``latency_ms``, ``input.<column>`` and ``output.<name>``. A path may be one file, a folder (its
@@ -32,14 +39,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import DatasetError
+from ._dataset import Dataset, frame_fingerprint
 
 if TYPE_CHECKING:
     import pandas as pd
 
-    from ._tables import Dataset
-
 LOG_SUFFIXES = (".jsonl", ".jsonl.gz", ".ndjson", ".ndjson.gz")
 META_KEYS = ("ts", "model", "latency_ms")
+ROLLOUT_KEYS = ("request_id", "variant", "version")
 _GLOB_CHARS = "*?["
 
 
@@ -120,7 +127,8 @@ def _frames_from_records(records: list[dict]) -> tuple[pd.DataFrame, pd.DataFram
 
     inputs = pd.DataFrame.from_records([r["input"] for r in records])
     outputs = pd.DataFrame.from_records([r["output"] if isinstance(r.get("output"), dict) else {} for r in records])
-    meta_keys = list(dict.fromkeys(k for r in records[:1000] for k in r if k not in ("input", "output")))
+    meta_keys = list(dict.fromkeys([*(k for r in records[:1000] for k in r if k not in ("input", "output")),
+                                    *(k for k in ROLLOUT_KEYS if any(k in r for r in records))]))
     meta = pd.DataFrame({k: [r.get(k) for r in records] for k in meta_keys})
     return inputs, outputs, meta
 
@@ -140,12 +148,11 @@ def read_request_log(path: str | Path, files: list[Path] | None = None) -> Datas
 
     ``frame`` holds the input columns, one row per logged request; ``extra["outputs"]`` the model's
     outputs (``prediction``, ``proba_<class>``, ...) and ``extra["meta"]`` ``ts`` (UTC datetimes),
-    ``model`` and ``latency_ms`` on the same rows; ``extra["log"]`` says what was read: files,
-    lines, skipped lines with examples, requests per model, first and last time.
+    ``model``, ``latency_ms`` and the rollout keys (``request_id``, ``variant``, ``version``) on the same
+    rows; ``extra["log"]`` says what was read: files, lines, skipped lines with examples, requests per
+    model, first and last time.
     """
     import pandas as pd
-
-    from ._tables import Dataset, frame_fingerprint
 
     files = files if files is not None else log_files(path)
     if not files:
@@ -160,6 +167,9 @@ def read_request_log(path: str | Path, files: list[Path] | None = None) -> Datas
         raise DatasetError(f"request log {str(path)!r} has no requests ({len(files)} file(s), {stats['lines']} "
                            f"non-blank line(s)){why}: nothing to compare; check the path or the time window")
     inputs, outputs, meta = (pd.concat([p[i] for p in parts], ignore_index=True) for i in range(3))
+    for key in ROLLOUT_KEYS:  # older lines (or a whole older log) lack them: served by the champion
+        meta[key] = meta[key].astype(object).where(meta[key].notna(), None) if key in meta else None
+    meta["variant"] = meta["variant"].fillna("champion")
     if "ts" in meta:
         meta["ts"] = pd.to_datetime(meta["ts"], utc=True, errors="coerce", format="ISO8601")
     if "latency_ms" in meta:

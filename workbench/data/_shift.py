@@ -10,9 +10,8 @@
 - ``{"set": value}``: values replaced by ``value`` (text or number);
 - ``{"missing": f}``: a share ``f`` of rows blanked (a broken feed).
 
-``fraction`` (default 1) limits any operation to a seeded random share of rows (exactly that share). The registered
-drift pair is the IBM Telco table split into seeded random halves: ``telco_churn_reference`` and
-``telco_churn_current``; ``telco_churn_drifted`` is the current half with :data:`TELCO_PLANTED_SHIFT`.
+``fraction`` (default 1) limits any operation to a seeded random share of rows (exactly that share). The
+registered drift pair built with it (``telco_churn_drifted``) is in :mod:`._catalog`.
 """
 
 from __future__ import annotations
@@ -25,12 +24,6 @@ if TYPE_CHECKING:
     import pandas as pd
 
 OPERATIONS = ("scale", "add", "set", "missing")
-TELCO_PLANTED_SHIFT: dict[str, dict[str, Any]] = {
-    "monthly_charges": {"scale": 1.15},
-    "tenure": {"add": 6},
-    "contract": {"set": "Month-to-month", "fraction": 0.3},
-}
-HALVES_SEED = 0
 
 
 def _operation(column: str, op: Any) -> tuple[str, Any, float]:
@@ -90,28 +83,3 @@ def plant_shift(frame: pd.DataFrame, spec: Mapping[str, Any] | None, seed: int =
             except (TypeError, ValueError):  # a text value into a number column: the column becomes text
                 out[c] = s.astype(object).where(keep, value)
     return out
-
-
-def telco_halves(seed: int = HALVES_SEED) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The Telco churn table split into two seeded random halves (row order kept within each)."""
-    import numpy as np
-
-    from ._registry import registered
-
-    df = registered("telco_churn").loader()
-    idx = np.random.default_rng(seed).permutation(len(df))
-    half = (len(df) + 1) // 2
-    a, b = np.sort(idx[:half]), np.sort(idx[half:])
-    return df.iloc[a].reset_index(drop=True), df.iloc[b].reset_index(drop=True)
-
-
-def telco_reference():
-    return telco_halves()[0]
-
-
-def telco_current():
-    return telco_halves()[1]
-
-
-def telco_drifted():
-    return plant_shift(telco_halves()[1], TELCO_PLANTED_SHIFT, seed=HALVES_SEED)

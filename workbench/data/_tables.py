@@ -8,52 +8,16 @@ known ones are listed), a target column that is not there (the columns are liste
 
 from __future__ import annotations
 
-import hashlib
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from ..errors import DatasetError
+from ._dataset import Dataset, frame_fingerprint
 from ._registry import dataset_names, registered
+from ._requestlog import log_files, read_request_log
 
 if TYPE_CHECKING:  # pandas is imported where frames are made: the run cache reads this registry cheaply
     import pandas as pd
-
-
-@dataclass
-class Dataset:
-    """A loaded table and its provenance."""
-
-    frame: pd.DataFrame
-    name: str
-    source: str
-    fingerprint: str
-    target: str | None = None
-    description: str = ""
-    extra: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def n_rows(self) -> int:
-        return int(self.frame.shape[0])
-
-    @property
-    def n_columns(self) -> int:
-        return int(self.frame.shape[1])
-
-    def summary(self) -> dict[str, Any]:
-        """Provenance as a small dict, for reports and run records."""
-        return {"name": self.name, "source": self.source, "fingerprint": self.fingerprint,
-                "rows": self.n_rows, "columns": self.n_columns, "target": self.target}
-
-
-def frame_fingerprint(df: pd.DataFrame) -> str:
-    """A content hash of a frame (values, column names and dtypes), stable across runs."""
-    h = hashlib.sha256()
-    h.update(repr([(str(c), str(t)) for c, t in df.dtypes.items()]).encode())
-    import pandas as pd
-
-    h.update(pd.util.hash_pandas_object(df, index=False).values.tobytes())
-    return h.hexdigest()[:16]
 
 
 def _read_file(path: Path) -> pd.DataFrame:
@@ -113,8 +77,6 @@ def load_dataset(name_or_path: str | Path, target: str | None = None) -> Dataset
         df = entry.loader()
         name, source, description = key, entry.source, entry.description
     else:
-        from ._requestlog import log_files, read_request_log
-
         logs = log_files(key)
         if logs is not None:
             return _checked(read_request_log(key, logs), target)

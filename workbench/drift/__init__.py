@@ -6,8 +6,9 @@ training data) with a current one (last week's requests) and the ``drift`` noteb
     report = drift.DriftReport("telco_churn_reference", "requests/churn/", model="…/artifacts/model")
     report.overview(); report.findings(); report.summary(); report.distributions()
     report.multivariate(); report.target_drift(); report.prediction_drift(); report.performance()
-    report.save(workbench.artifacts_dir())          # artifacts/drift.csv
-    report.record_headline()                         # drift_share, n_drifted, dataset_drift, domain_auc
+    drift.record(report)                             # drift_share, n_drifted, dataset_drift, domain_auc
+    path = drift.save(report, workbench.artifacts_dir())   # artifacts/drift.csv
+    drift.log(tracker, report)
 
 Column by column, tests chosen by kind and size (stated in the report): Kolmogorov-Smirnov and
 chi-square with a Benjamini-Hochberg correction on small samples, normalised Wasserstein and
@@ -27,23 +28,16 @@ prediction drift without re-scoring. Parquet files with the same records flatten
 ``model``, ``latency_ms``, ``input.<column>``, ``output.<name>``) are read too. The full format is in
 :mod:`workbench.data._requestlog` (``workbench.data.read_request_log``).
 
-Modules: ``_config`` (thresholds), ``_stats`` (per-column statistics), ``_columns`` (test choice,
-correction, verdicts), ``_schema`` (loading, sampling, schema findings), ``_domain`` (the classifier),
-``_model`` (predictions, performance), ``_figures``, ``_text``, ``_report`` (:class:`DriftReport`).
+Building blocks live in private modules: ``_config`` (thresholds), ``_stats`` (per-column statistics),
+``_column_drift`` (test choice, correction, verdicts), ``_schema`` (loading, sampling, schema findings),
+``_domain`` (the classifier), ``_model`` (the model's predictions, performance), ``_figures``, ``_text``,
+``_report`` (:class:`DriftReport` and its sections), ``_outputs`` (save, log, record).
 """
 
 from __future__ import annotations
 
-from ._columns import TABLE_COLUMNS, ColumnDrift, compare_columns, results_table
 from ._config import Thresholds
-from ._domain import DomainResult, delong_interval, domain_classifier
-from ._figures import distributions_figure, importance_figure, score_figure
-from ._model import load_predictor, performance, predictions
+from ._outputs import log, record, save
 from ._report import DriftReport
-from ._schema import Schema, Side, compare_schemas, load_side, sides
-from ._stats import benjamini_hochberg, categorical_stats, missing_test, numeric_stats
 
-__all__ = ["DriftReport", "Thresholds", "ColumnDrift", "DomainResult", "Schema", "Side", "TABLE_COLUMNS",
-           "compare_columns", "results_table", "domain_classifier", "delong_interval", "compare_schemas", "load_side",
-           "sides", "load_predictor", "predictions", "performance", "numeric_stats", "categorical_stats",
-           "missing_test", "benjamini_hochberg", "distributions_figure", "importance_figure", "score_figure"]
+__all__ = ["DriftReport", "Thresholds", "save", "log", "record"]

@@ -9,7 +9,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from ..evaluation._figures import bar_figure, figure_layout, grid_axis, grid_layout
-from ._columns import ColumnDrift
+from ._column_drift import ColumnDrift
 
 REFERENCE, CURRENT = "#4C78A8", "#F58518"
 GREY = "#9AA5B1"

@@ -18,8 +18,9 @@ from ..evaluation import METRICS, classification_metrics
 from ._schema import OUTPUT_PREFIX, Side
 
 
-def load_predictor(model: Any):
-    """A :class:`workbench.models.Predictor` from a saved-model folder (or one already loaded); None for ``""``."""
+def table_predictor(model: Any):
+    """The :class:`workbench.models.Predictor` of a table model, from a saved-model folder (or one already
+    loaded); None for ``""``. A model that does not take table inputs is refused: drift compares tables."""
     from ..models import Predictor, load
 
     if model is None or (isinstance(model, str) and not model.strip()):
@@ -34,15 +35,15 @@ def load_predictor(model: Any):
     else:
         raise ModelError(f"model must be a saved-model folder path, got {type(model).__name__}")
     schema = predictor.card.input_schema
-    if not isinstance(schema, dict) or schema.get("type") != "table":
-        raise ModelError(f"the model at {predictor.folder} takes {schema.get('type', 'non-table')} inputs: drift "
+    if schema.type != "table":
+        raise ModelError(f"the model at {predictor.folder} takes {schema.type or 'non-table'} inputs: drift "
                          "monitoring compares tables, so it needs a tabular model")
     return predictor
 
 
 def model_inputs(predictor) -> list[str]:
     """The input columns of a tabular model, from its card."""
-    return [str(c.get("name")) for c in predictor.card.input_schema.get("columns", []) if isinstance(c, dict)]
+    return predictor.card.input_schema.features
 
 
 def _proba_columns(frame: pd.DataFrame, classes: list) -> list[str]:

@@ -9,7 +9,6 @@ labels in current) returns a note saying why.
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 from typing import Any, Callable, Sequence
 
 import numpy as np
@@ -18,11 +17,11 @@ import pandas as pd
 from ..data import column_kind, prepare_frame
 from ..errors import DatasetError, ParameterError
 from ..evaluation import Note, Panel, fmt, section
-from ._columns import ColumnDrift, compare_columns, results_table
+from ._column_drift import ColumnDrift, compare_columns, results_table
 from ._config import Thresholds
 from ._domain import DomainResult, domain_classifier
 from ._figures import distributions_figure, importance_figure, score_figure
-from ._model import load_predictor, model_inputs, performance, prediction_kinds, predictions
+from ._model import model_inputs, performance, prediction_kinds, predictions, table_predictor
 from ._schema import Schema, compare_schemas, sides
 from ._text import overview_rows, tests_text, verdict_text
 
@@ -70,14 +69,14 @@ class DriftReport:
         self.drift_share, self.seed, self.max_rows, self.domain_rows = float(drift_share), int(seed), int(max_rows), \
             int(domain_rows)
         self.shift = dict(shift or {})
-        self.predictor = load_predictor(model)  # a bad folder fails before any data is read
+        self.predictor = table_predictor(model)  # a bad folder fails before any data is read
         self.reference, self.current = sides(reference, current, max_rows=self.max_rows, seed=self.seed,
                                              shift=self.shift)
         self.target = self._resolve_target(target)
         exclude = {self.target: "the target (compared separately)"} if self.target else {}
         if self.predictor is not None:
-            for c in self.predictor.card.input_schema.get("id_columns") or []:
-                exclude.setdefault(str(c), "an ID column of the model")
+            for c in self.predictor.card.input_schema.id_columns:
+                exclude.setdefault(c, "an ID column of the model")
         self.schema: Schema = compare_schemas(self.reference.raw, self.current.raw, columns=list(columns),
                                               exclude=exclude)
         self._model_findings()
@@ -192,34 +191,17 @@ class DriftReport:
             out["prediction_drift"] = any(c.drifted for c in self.prediction_results)
         return out
 
-    def record_headline(self) -> dict[str, Any]:
-        """Record :meth:`headline` values with ``workbench.record`` (shown in the report header)."""
-        from ..core.journal import record
-
-        values = self.headline()
-        for k, v in values.items():
-            record(k, v)
-        return values
-
     def table(self) -> pd.DataFrame:
         """Every verdict (features, then target, then predictions) with the columns of ``drift.csv``."""
         return results_table(self.results + self.target_results + self.prediction_results)
-
-    def save(self, folder: str | Path, name: str = "drift.csv") -> Path:
-        """Write :meth:`table` to ``folder/name`` (atomically) and return its path."""
-        from ..core.io import atomic_write_text
-
-        path = Path(folder) / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        atomic_write_text(path, self.table().to_csv(index=False))
-        return path
 
     # ------------------------------------------------------------------ sections
 
     @section("overview")
     def overview(self) -> Panel:
         """Both tables (source, rows, sample), what is compared, the target, the model and the tests."""
-        rows = overview_rows(self)
+        rows = overview_rows(self.reference, self.current, self.schema, max_rows=self.max_rows, seed=self.seed,
+                             target=self.target, predictor=self.predictor, shift=self.shift)
         notes = [Note(n) for n in self._target_notes]
         for side in (self.reference, self.current):
             log = side.log or {}
@@ -248,7 +230,9 @@ class DriftReport:
         """The verdict, and every compared column sorted by drift score (drifted first)."""
         if not self.results:
             return Note("no column to compare: the tables share none of the selected columns", "warning")
-        return Panel(Note(verdict_text(self), "warning" if self.headline()["dataset_drift"] else "info"),
+        h = self.headline()
+        return Panel(Note(verdict_text(h, self.results, self.drift_share, self.domain_result),
+                          "warning" if h["dataset_drift"] else "info"),
                      _display_table(self.results), score_figure(self.results))
 
     @section("distributions")
@@ -300,8 +284,8 @@ class DriftReport:
         _, _, notes = self._cached("predictions", self._predictions)
         res = self.prediction_results
         if not res:
-            return Panel(*[Note(n) for n in notes], Note("prediction drift needs predictions on both tables: pass "
-                                                         "-p model MODEL_DIR, or log predictions with the data"))
+            return Panel(*[Note(n) for n in notes], Note("prediction drift needs predictions on both tables: give a "
+                                                         "model (model=MODEL_DIR), or log predictions with the data"))
         return Panel(*[Note(n) for n in notes], _display_table(res),
                      distributions_figure(res, "Predictions: reference vs current"))
 
@@ -309,7 +293,7 @@ class DriftReport:
     def performance(self) -> Any:
         """The model's metrics on reference and current (labels needed), and at training time."""
         if self.predictor is None:
-            return Note("no model given: performance not measured (pass -p model MODEL_DIR)")
+            return Note("no model given: performance not measured (give one: model=MODEL_DIR)")
         ref, cur, notes = self._cached("predictions", self._predictions)
         t = self.target
         y_ref = self.reference.raw[t] if t and ref is not None else None
@@ -323,14 +307,6 @@ class DriftReport:
         extra += [] if y_cur is not None else [Note("current has no labels: only reference is measured")]
         return Panel(table.round(4), *extra, Note("reference metrics are optimistic when the reference is the "
                                                   "model's own training data"))
-
-    def log(self, tracker: Any) -> None:
-        """Send the verdict table and the drifted columns' figure to experiment tracking."""
-        tracker.log_table("drift", self.table())
-        tracker.summary(self.headline())
-        drifted = [c for c in self.results if c.drifted]
-        if drifted:
-            tracker.log_figure("drifted_columns", distributions_figure(drifted[:12], "Drifted columns"))
 
 
 def _display_table(results: list[ColumnDrift]) -> pd.DataFrame:

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 from collections import Counter
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from ._column_drift import ColumnDrift
 from ._config import Thresholds
-from ._schema import Side
-
-if TYPE_CHECKING:
-    from ._report import DriftReport
+from ._domain import DomainResult
+from ._schema import Schema, Side
 
 
 def tests_text(t: Thresholds, drift_share: float) -> str:
@@ -38,37 +37,41 @@ def _side_text(side: Side, columns: int) -> str:
     return text
 
 
-def overview_rows(report: DriftReport) -> list[tuple[str, str]]:
-    """The overview table: both tables, the sample, the compared columns, target, model."""
-    s = report.schema
+def overview_rows(reference: Side, current: Side, schema: Schema, *, max_rows: int, seed: int, target: str | None,
+                  predictor: Any, shift: dict) -> list[tuple[str, str]]:
+    """The overview table: both tables, the sample, the compared columns, target, model (a loaded
+    :class:`workbench.models.Predictor` or None), the planted what-if shift."""
+    s = schema
     kinds = Counter(s.kinds.values())
-    rows = [("reference", _side_text(report.reference, report.reference.raw.shape[1])),
-            ("current", _side_text(report.current, report.current.raw.shape[1])),
+    rows = [("reference", _side_text(reference, reference.raw.shape[1])),
+            ("current", _side_text(current, current.raw.shape[1])),
             ("compared columns", f"{len(s.kinds)} ({', '.join(f'{k}: {v}' for k, v in kinds.items()) or 'none'})")]
     if s.excluded:
         rows.append(("left out", "; ".join(f"{c}: {why}" for c, why in s.excluded.items())))
-    sampled = [side for side in (report.reference, report.current) if side.sampled]
+    sampled = [side for side in (reference, current) if side.sampled]
     rows.append(("rows used", "all rows of both tables" if not sampled else
-                 f"above max_rows={report.max_rows:,} a table is replaced by a seeded random sample (seed "
-                 f"{report.seed} for reference, {report.seed + 1} for current); every statistic uses the sample"))
-    rows.append(("target", report.target or "none"))
-    p = report.predictor
+                 f"above max_rows={max_rows:,} a table is replaced by a seeded random sample (seed "
+                 f"{seed} for reference, {seed + 1} for current); every statistic uses the sample"))
+    rows.append(("target", target or "none"))
+    p = predictor
     rows.append(("model", "none" if p is None else
                  f"{p.card.name} ({p.card.kind}, {p.card.task}, classes {', '.join(map(str, p.classes))}) from "
                  f"{p.folder}"))
-    if report.shift:
-        rows.append(("planted shift", f"what-if: planted into current before comparing: {report.shift}"))
+    if shift:
+        rows.append(("planted shift", f"what-if: planted into current before comparing: {shift}"))
     return rows
 
 
-def verdict_text(report: DriftReport) -> str:
-    """One sentence: how many columns drifted, which, and whether the dataset drifted and why."""
-    h: dict[str, Any] = report.headline()
-    drifted = [c.column for c in report.results if c.drifted]
+def verdict_text(headline: dict[str, Any], results: list[ColumnDrift], drift_share: float,
+                 domain: DomainResult | None) -> str:
+    """One sentence: how many columns drifted, which, and whether the dataset drifted and why (from the
+    headline values, the column verdicts, the drift-share threshold and the domain classifier)."""
+    h = headline
+    drifted = [c.column for c in results if c.drifted]
     why = []
-    if h["drift_share"] >= report.drift_share:
-        why.append(f"{h['drift_share']:.0%} of columns drifted (>= {report.drift_share:.0%})")
-    dom = report.domain_result
+    if h["drift_share"] >= drift_share:
+        why.append(f"{h['drift_share']:.0%} of columns drifted (>= {drift_share:.0%})")
+    dom = domain
     if dom is not None and dom.drifted:
         why.append(f"the domain classifier tells the tables apart (ROC-AUC {dom.auc:.3f})")
     listed = f": {', '.join(drifted[:10])}" + (" ..." if len(drifted) > 10 else "") if drifted else ""

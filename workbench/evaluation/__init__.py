@@ -1,9 +1,11 @@
 """Evaluation shared by every domain: classification and regression metrics under one naming, the figures
-in one style, and the display parts of a report (``Note``, ``Panel``, the ``section`` guard).
+in one style, and the display parts of a report (``Note``, ``Panel``, ``full`` tables, the ``section``
+guard, the number format ``fmt``/``fmt_mean``).
 
 Metric names: ``roc_auc``, ``pr_auc``, ``accuracy``, ``balanced_accuracy``, ``f1``, ``precision``,
 ``recall``, ``log_loss``, ``brier`` (see :data:`METRICS`); regression: ``rmse``, ``mae``, ``medae``,
-``r2``, ``mape`` (see :data:`REGRESSION_METRICS`).
+``r2``, ``mape`` (see :data:`REGRESSION_METRICS`). ROC-AUC comparisons: :func:`delong_test` (two correlated
+AUCs), :func:`auc_interval` (one AUC), :func:`delong_covariance` (DeLong, fast midrank algorithm).
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
+from ._delong import DeLongTest, auc_interval, delong_covariance, delong_test
 from ._metrics import (
     METRICS,
     REGRESSION_METRICS,
@@ -30,10 +33,11 @@ from ._metrics import (
 _FIGURES = ("STYLE", "figure_layout", "roc_figure", "pr_figure", "calibration_figure", "confusion_matrix_figure",
             "learning_curve_figure", "bar_figure", "grid_layout", "grid_axis", "predicted_actual_figure",
             "residual_figure")
-_DISPLAY = ("Note", "Panel", "section", "fmt")
+_DISPLAY = ("Note", "Panel", "section", "fmt", "fmt_mean", "FullTable", "full")
 
 __all__ = ["METRICS", "REGRESSION_METRICS", "TASK_KINDS", "Metric", "classification_metrics", "regression_metrics",
            "interval_coverage", "metrics_for", "curve_inputs", "f1_threshold", "onehot", "rank_auc", "resolve_metric",
+           "DeLongTest", "auc_interval", "delong_covariance", "delong_test",
            *_FIGURES, *_DISPLAY]
 
 

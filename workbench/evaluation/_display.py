@@ -1,5 +1,6 @@
-"""Display parts every domain's report uses: notes, panels of several outputs, the section guard
-and value formatting."""
+"""Display parts every domain's report uses: notes, panels of several outputs, tables shown in full,
+the section guard, and the one number format (:func:`fmt`, and :func:`fmt_mean` for a mean with its
+spread or interval)."""
 
 from __future__ import annotations
 
@@ -72,3 +73,31 @@ def fmt(v: Any) -> str:
     if isinstance(v, (float, np.floating)):
         return "" if np.isnan(v) else f"{v:.4g}"
     return "" if v is None or (not isinstance(v, str) and pd.isna(v)) else str(v)
+
+
+def fmt_mean(mean: float, std: float | None = None, lo: float | None = None, hi: float | None = None,
+             digits: int = 4) -> str:
+    """A mean for a leaderboard, to ``digits`` decimals: ``mean ± std`` or ``mean [lo, hi]`` (an
+    interval), blank when the mean is missing."""
+    if mean is None or not np.isfinite(mean):
+        return ""
+    if lo is not None and hi is not None:
+        return f"{mean:.{digits}f} [{lo:.{digits}f}, {hi:.{digits}f}]"
+    return f"{mean:.{digits}f}" if std is None else f"{mean:.{digits}f} ± {std:.{digits}f}"
+
+
+class FullTable(pd.DataFrame):
+    """A ``pandas.DataFrame`` shown in full in notebooks and reports (pandas cuts cells at 50 characters)."""
+
+    @property
+    def _constructor(self):
+        return FullTable
+
+    def _repr_html_(self) -> str | None:
+        with pd.option_context("display.max_colwidth", None, "display.max_rows", 500, "display.max_columns", 60):
+            return super()._repr_html_()
+
+
+def full(frame: pd.DataFrame) -> FullTable:
+    """``frame`` as a :class:`FullTable` (titles, settings and notes are never cut)."""
+    return FullTable(frame)

@@ -71,7 +71,7 @@ def resolve_metric(name: str, task: str | None = None) -> Metric:
     valid = list(metrics_for(task)) if task else [*METRICS, *REGRESSION_METRICS]
     kind = f" for a {task} task" if task else ""
     raise ModelError(f"unknown ranking metric {name!r}{kind}; expected one of: {', '.join(valid)}; "
-                     f"fix: pass e.g. -p metric {valid[0]}")
+                     f"e.g. metric={valid[0]!r}")
 
 
 def regression_metrics(y_true: np.ndarray, pred: np.ndarray) -> dict[str, float]:

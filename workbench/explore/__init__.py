@@ -1,32 +1,25 @@
 """Exploratory data analysis of any table: overview, alerts, summaries, missing values,
 distributions, correlations, associations, target analysis and a column explorer.
 
-``Exploration(dataset, target="churn")`` prepares the table once; each section method returns
-something a notebook cell displays (a table, a plotly figure, or a :class:`Panel` of several parts).
-Column profiling itself lives in :mod:`workbench.data` (shared with drift monitoring).
+The ``explore`` notebook is a few calls into this package::
+
+    eda = explore.Exploration(workbench.load_dataset("telco_churn"), target="churn")
+    eda.overview(); eda.alerts(); eda.summaries(); eda.missing(); eda.distributions()
+    eda.correlations(); eda.associations(); eda.target_analysis(); eda.explorer()
+    explore.record(eda)                  # rows, columns, missing_fraction, duplicate_rows, alerts, target_rate
+
+``Exploration(dataset, target=...)`` prepares the table once; each section method returns something
+a notebook cell displays (a table, a plotly figure, or a ``Panel`` of several parts, see
+:mod:`workbench.evaluation`). Column profiling itself lives in :mod:`workbench.data` (shared with drift
+monitoring). Building blocks stay in the private modules: ``_exploration`` (the sections), ``_alerts``
+(data-quality alerts), ``_relations`` (target kinds and rates, correlations, Cramér's V, leakage scores),
+``_figures``, ``_explorer`` (the column explorer's static copy), ``_outputs`` (what the run records).
 """
 
 from __future__ import annotations
 
-from ..data._profile import SampleInfo, column_summary, heavy_sample, missing_patterns, overview, prepare_frame
-from ._alerts import AlertThresholds, compute_alerts, duplicate_columns
-from ._display import Note, Panel
+from ._alerts import AlertThresholds
 from ._exploration import Exploration
-from ._relations import (
-                             TargetInfo,
-                             average_ranks,
-                             cramers_v_matrix,
-                             group_codes,
-                             grouped_auc,
-                             numeric_correlation,
-                             single_column_scores,
-                             target_by_group,
-                             target_info,
-                             target_vector,
-                             wilson_interval,
-)
+from ._outputs import record
 
-__all__ = ["Exploration", "Note", "Panel", "AlertThresholds", "SampleInfo", "TargetInfo", "column_summary",
-           "compute_alerts", "cramers_v_matrix", "duplicate_columns", "group_codes", "heavy_sample",
-           "missing_patterns", "numeric_correlation", "overview", "prepare_frame", "target_by_group",
-           "target_info", "target_vector", "wilson_interval", "average_ranks", "grouped_auc", "single_column_scores"]
+__all__ = ["Exploration", "AlertThresholds", "record"]

@@ -18,8 +18,8 @@ import pandas as pd
 from ..core.parallel import parallel_map
 from ..data._profile import SampleInfo, column_summary, heavy_sample, missing_patterns, overview, prepare_frame
 from ..errors import DatasetError
+from ..evaluation import Note, Panel, fmt, section
 from ._alerts import AlertThresholds, compute_alerts
-from ._display import Note, Panel, _fmt, _section
 from ._explorer import activate_plotly, display_data, static_explorer
 from ._figures import (
     class_figure,
@@ -150,16 +150,9 @@ class Exploration:
             out["target_rate"] = float(np.nanmean(y))
         return out
 
-    def record_headline(self) -> None:
-        """Record :meth:`headline` values with ``workbench.record`` (shown in the report header)."""
-        from ..core.journal import record
-
-        for k, v in self.headline().items():
-            record(k, v)
-
     # ------------------------------------------------------------------ sections
 
-    @_section("overview")
+    @section("overview")
     def overview(self) -> Panel:
         """Rows, columns, kinds, dtypes, memory, duplicate rows, and notes on how columns were read."""
         o = self.overview_stats()
@@ -180,7 +173,7 @@ class Exploration:
             notes.append(Note(info.message, "warning" if info.kind != "numeric" else "info"))
         return Panel(table, *notes, Note(self.sample[1].describe()))
 
-    @_section("alerts")
+    @section("alerts")
     def alerts(self) -> Any:
         """Data-quality alerts (warnings first), or a note when there are none."""
         a = self.alerts_table()
@@ -192,7 +185,7 @@ class Exploration:
                               "columns"), where)
         return Panel(a, where)
 
-    @_section("column summaries")
+    @section("column summaries")
     def summaries(self) -> Panel:
         """Per-column statistics (all rows), rounded for display."""
         return Panel(self._summary_display())
@@ -202,11 +195,11 @@ class Exploration:
         for c in ("missing_fraction", "unique_fraction", "top_fraction"):
             s[c] = s[c].round(4)
         for c in ("mean", "std", "min", "p25", "p50", "p75", "max", "skew"):
-            s[c] = s[c].map(_fmt)
-        s["top"] = s["top"].map(lambda v: _fmt(v)[:40])
+            s[c] = s[c].map(fmt)
+        s["top"] = s["top"].map(lambda v: fmt(v)[:40])
         return s.drop(columns=["n_infinite"]) if not (self.summary_table["n_infinite"].fillna(0) > 0).any() else s
 
-    @_section("missing values")
+    @section("missing values")
     def missing(self) -> Any:
         """Missing share per column and the most frequent missing patterns (all rows)."""
         m = self.summary_table["missing_fraction"]
@@ -216,7 +209,7 @@ class Exploration:
         return Panel(missing_figure(m), Note("most frequent combinations of missing columns:"),
                      missing_patterns(self.df))
 
-    @_section("distributions")
+    @section("distributions")
     def distributions(self) -> Any:
         """Pre-binned histograms (numbers, dates) and top-value bars (categories), all rows."""
         cols, more = self._plot_columns(list(self.df.columns))
@@ -225,7 +218,7 @@ class Exploration:
                                                         hist=self._hist(c, 40)), cols, heavy=len(self.df) >= 50_000)
         return Panel(distributions_figure(data, cols, kinds), more)
 
-    @_section("correlations")
+    @section("correlations")
     def correlations(self, method: str = "spearman") -> Any:
         """Numeric correlations (``spearman`` or ``pearson``) on the heavy-statistics sample."""
         if method not in ("spearman", "pearson"):
@@ -242,7 +235,7 @@ class Exploration:
         where = f"{info.n_sample:,} sampled rows, seed {info.seed}" if info.sampled else f"all {info.n_rows:,} rows"
         return heatmap_figure(m, f"{method.capitalize()} correlation of numeric columns ({where})", -1, 1, "RdBu")
 
-    @_section("associations")
+    @section("associations")
     def associations(self, max_levels: int = 100) -> Any:
         """Bias-corrected Cramér's V between categorical columns (2 to ``max_levels`` values)."""
         s = self.summary_table
@@ -269,7 +262,7 @@ class Exploration:
     def _overall(self) -> float:
         return float(np.nanmean(self._cached("y", lambda: target_vector(self.df[self.target], self.target_info))))
 
-    @_section("target analysis")
+    @section("target analysis")
     def target_analysis(self) -> Any:
         """Target rate (binary) or mean (numeric) by category and by numeric decile, 95% intervals."""
         info = self.target_info
@@ -298,7 +291,7 @@ class Exploration:
         if column not in self.df.columns:
             raise DatasetError(f"column {column!r} not in the table; columns: {', '.join(self.df.columns)}")
         row = self.summary_table.loc[column]
-        stats = pd.DataFrame({"value": [_fmt(v) for v in row.to_numpy()]}, index=row.index)
+        stats = pd.DataFrame({"value": [fmt(v) for v in row.to_numpy()]}, index=row.index)
         stats = stats[stats["value"] != ""]
         parts: list[Any] = [stats.T, column_figure(self.df[column], row["kind"], self._factorized(column),
                                                      self._hist(column, 50))]
@@ -312,7 +305,7 @@ class Exploration:
             parts.append(Note(info.message))
         return parts
 
-    @_section("column explorer")
+    @section("column explorer")
     def explorer(self, interactive: bool | None = None) -> Any:
         """A column explorer: a dropdown that redraws the chosen column's plots (JupyterLab), or in a
         headless run a static equivalent, one collapsible pane per column."""

@@ -7,7 +7,7 @@ from typing import Any
 
 import pandas as pd
 
-from ._display import Note
+from ..evaluation import Note
 
 
 def activate_plotly() -> None:

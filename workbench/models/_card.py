@@ -2,17 +2,21 @@
 came from, and the sha256 of every file it consists of.
 
 A card is read from an untrusted folder, so :meth:`ModelCard.from_dict` checks every field's type
-and every file name before anything else looks at it. Cards written before format 2 (the tabular and
+and every file name before anything else looks at it, and parses the input schema into its typed
+form (``_schema``: a consumer reads attributes, never the JSON). Cards written before format 2 (the tabular and
 vision sidecars of format 1) are upgraded in memory.
 """
 
 from __future__ import annotations
 
+import copy
 import re
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
+from ..core.io import to_jsonable
 from ..errors import ModelError
+from ._schema import InputSchema, OtherInput, parse_input
 
 FORMAT_VERSION = 2
 CARD_NAME = "model.json"
@@ -33,8 +37,9 @@ class ModelCard:
     flavor : how the weights are stored (``skops``, ``catboost``, ``safetensors``, ``npz``).
     name : the model's name (registry name or backbone).
     files : file name (in the folder, no sub-folders) -> sha256 of its bytes; all are verified.
-    input_schema : ``{"type": "table", "columns": [...]}`` or ``{"type": "image", "size": ..., ...}``.
-    output_schema : ``{"columns": [...]}``: the columns ``predict`` returns.
+    input_schema : what the model takes, typed (:class:`TableInput`, :class:`ImageInput`, :class:`UsersInput`,
+        or :class:`OtherInput` for another package's kind); a dict given here is parsed as from ``model.json``.
+    output_schema : ``{"columns": [...]}``: the columns ``predict`` returns (see :attr:`output_columns`).
     classes : class labels (classification), positive class last for binary tasks.
     threshold : decision threshold on the positive class (binary), with ``threshold_rule``.
     metrics : held-out and validation metrics.
@@ -47,7 +52,7 @@ class ModelCard:
     flavor: str
     name: str
     files: dict[str, str]
-    input_schema: dict[str, Any] = field(default_factory=dict)
+    input_schema: InputSchema = field(default_factory=OtherInput)
     output_schema: dict[str, Any] = field(default_factory=dict)
     classes: list[Any] = field(default_factory=list)
     positive_label: Any = None
@@ -58,9 +63,23 @@ class ModelCard:
     details: dict[str, Any] = field(default_factory=dict)
     format_version: int = FORMAT_VERSION
 
+    def __post_init__(self) -> None:
+        if isinstance(self.input_schema, dict):  # built in code: plain JSON first, as save_card writes it
+            self.input_schema = parse_input(to_jsonable(self.input_schema), "model card")
+
+    @property
+    def output_columns(self) -> list[str]:
+        """The columns ``predict`` returns, as the card lists them (``output_schema.columns``)."""
+        return list(self.output_schema.get("columns", []))
+
     def to_dict(self) -> dict[str, Any]:
-        d = asdict(self)
-        return {"format_version": d.pop("format_version"), **d}
+        """The card as ``model.json`` holds it (format 2)."""
+        out: dict[str, Any] = {"format_version": self.format_version}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if f.name != "format_version":
+                out[f.name] = value.to_dict() if f.name == "input_schema" else copy.deepcopy(value)
+        return out
 
     @classmethod
     def from_dict(cls, data: Any, where: str = CARD_NAME) -> "ModelCard":
@@ -97,6 +116,11 @@ def _checked_fields(data: dict[str, Any], where: str) -> dict[str, Any]:
             raise ModelError(f"{where}: field {key!r} must be {' or '.join(t.__name__ for t in types)}, "
                              f"got {type(value).__name__}")
         out[key] = value
+    if "input_schema" in out:
+        out["input_schema"] = parse_input(out["input_schema"], where)
+    columns = out.get("output_schema", {}).get("columns", [])
+    if not isinstance(columns, list) or not all(isinstance(c, str) for c in columns):
+        raise ModelError(f"{where}: output_schema.columns must be a list of column names, got {columns!r:.80}")
     if out["task"] not in TASKS:
         raise ModelError(f"{where}: task {out['task']!r} is not one of {', '.join(TASKS)}")
     for c in out.get("classes", []):

@@ -2,7 +2,8 @@
 
 ``load(folder)`` reads and validates ``model.json``, checks that every listed file is a regular file
 inside the folder whose sha256 matches, and only then hands the folder to the loader registered for
-the card's ``kind`` (built-in kinds, or the ``workbench.model_kinds`` entry-point group). Nothing is
+the card's ``kind`` (the built-in kinds, declared below, or the ``workbench.model_kinds`` entry-point
+group of other packages). Nothing is
 deserialized before the checks pass.
 """
 
@@ -24,18 +25,26 @@ from ._card import CARD_NAME, MAX_CARD_BYTES, ModelCard
 
 Loader = Callable[[Path, ModelCard], Any]
 KINDS: Registry[Loader] = Registry("model kind", "workbench.model_kinds", ModelError)
-# built-in kinds, imported by name when first needed (the domains sit above this layer)
-_BUILTIN_KINDS = {"tabular": "workbench.tabular:load_predictor", "vision": "workbench.vision:load_predictor",
-                  "recommender": "workbench.recsys:load_predictor"}
 
 
-def _loader(kind: str) -> Loader:
-    if kind in _BUILTIN_KINDS and not KINDS.registered(kind):  # no entry points read: no other domain imported
+def _lazy(target: str) -> Loader:
+    """A loader that imports ``module:function`` on its first call: the domains sit above this layer, and
+    loading one kind imports no other domain and reads no entry points."""
+    module, attr = target.split(":")
+
+    def load(folder: Path, card: ModelCard) -> Any:
         import importlib
 
-        module, attr = _BUILTIN_KINDS[kind].split(":")
-        KINDS.register(kind, getattr(importlib.import_module(module), attr))
-    return KINDS.get(kind)
+        return getattr(importlib.import_module(module), attr)(folder, card)
+
+    load.__qualname__ = f"load[{target}]"
+    return load
+
+
+# the built-in kinds, declared here only; other packages add theirs through the workbench.model_kinds entry points
+for _kind, _target in (("tabular", "workbench.tabular:load_predictor"), ("vision", "workbench.vision:load_predictor"),
+                       ("recommender", "workbench.recsys:load_predictor")):
+    KINDS.register(_kind, _lazy(_target))
 
 
 def provenance(**extra: Any) -> dict[str, Any]:
@@ -112,7 +121,7 @@ def load(folder: str | Path) -> Any:
     card = read_card(folder)
     verify(folder, card)
     try:
-        loader = _loader(card.kind)
+        loader = KINDS.get(card.kind)
     except ModelError as e:
         raise ModelError(f"{folder / CARD_NAME}: {e}") from None
     return loader(folder, card)

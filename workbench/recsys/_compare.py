@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import time
 import traceback
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -23,33 +22,9 @@ from ..errors import ModelError
 from ._base import MODELS, FitContext, Recommender, build
 from ._hybrid import Hybrid, tune_blend
 from ._metrics import exclude_seen, ndcg_at, user_metrics
+from ._outcomes import Result, Tuned
+from ._results import Comparison
 from ._task import RecTask, Slice
-
-
-@dataclass
-class Tuned:
-    """A model tuned on validation: fitted on *fit* with its best settings, and the trials."""
-
-    name: str
-    model: Recommender
-    val_ndcg: float
-    trials: list[dict[str, Any]]
-    seconds: float
-
-
-@dataclass
-class Result:
-    """One model's final fit and test evaluation (per-user metrics at k = 1..max_k, top lists)."""
-
-    name: str
-    model: Recommender
-    val_ndcg: float
-    metrics: dict[str, np.ndarray]
-    top: np.ndarray
-    slices: dict[str, dict[str, np.ndarray]]
-    fit_time: float
-    tune_time: float
-    ms_per_user: float
 
 
 def _val_score(model: Recommender, sl: Slice, task: RecTask) -> float:
@@ -161,15 +136,13 @@ def _run_one(name: str, task: RecTask, ctx: FitContext, tuned: dict[str, Tuned],
     return Result(name, model, t.val_ndcg, metrics, top, slices, fit_time, t.seconds, ms)
 
 
-def compare_models(task: RecTask, out_dir: str | Path | None = None, verbose: bool = True):
+def compare_models(task: RecTask, out_dir: str | Path | None = None, verbose: bool = True) -> Comparison:
     """Tune, refit and evaluate every model of ``task`` (see the module docstring).
 
     A model that fails becomes an error row; the others go on. With ``out_dir``, ``leaderboard.csv``
     is rewritten after each model, and ``cold_start.csv`` and ``validation_trials.csv`` are written at
     the end. Returns a :class:`~workbench.recsys.Comparison`.
     """
-    from ._results import Comparison
-
     t0 = time.perf_counter()
     try:  # top-k of large batches uses torch: import it here, not inside the first model's timing
         import torch  # noqa: F401

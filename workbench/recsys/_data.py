@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import DatasetError
-from ._display import full
+from ..evaluation import full
 
 
 @dataclass
@@ -126,8 +126,8 @@ def _check_columns(df: pd.DataFrame, roles: dict[str, str | None]) -> None:
     missing = [f"{role} {col!r}" for role, col in named.items() if col not in df.columns]
     if missing:
         raise DatasetError(f"the interactions table lacks the {' and '.join(missing)} column(s); columns present: "
-                           f"{', '.join(map(str, df.columns))}; fix: -p user_col/item_col/rating_col/time_col "
-                           "with names from that list ('' for no rating or no time column)")
+                           f"{', '.join(map(str, df.columns))}; fix: set user_col, item_col, rating_col, time_col "
+                           "to names from that list ('' for no rating or no time column)")
     cols = list(named.values())
     if len(set(cols)) != len(cols):
         raise DatasetError(f"the user, item, rating and time columns must differ, got {named}")
@@ -145,7 +145,7 @@ def _ratings(df: pd.DataFrame, col: str, notes: list[str]) -> pd.DataFrame:
     bad = num.isna() & raw.notna()
     if bad.any():
         raise DatasetError(f"rating column {col!r} must be numeric; {int(bad.sum())} value(s) are not, e.g. "
-                           f"{_examples(raw[bad])}; fix: clean those values, or -p rating_col '' for implicit "
+                           f"{_examples(raw[bad])}; fix: clean those values, or rating_col='' for implicit "
                            "feedback (every interaction counts as relevant)")
     if not np.isfinite(num.dropna().to_numpy(dtype=float)).all():
         raise DatasetError(f"rating column {col!r} holds infinite values; fix: clean them")
@@ -163,7 +163,7 @@ def _times(df: pd.DataFrame, col: str, notes: list[str]) -> pd.DataFrame:
         bad = parsed.isna() & raw.notna()
         if bad.any():
             raise DatasetError(f"time column {col!r} must hold numbers or dates; {int(bad.sum())} value(s) are "
-                               f"neither, e.g. {_examples(raw[bad])}; fix: clean them, or -p time_col '' for a "
+                               f"neither, e.g. {_examples(raw[bad])}; fix: clean them, or time_col='' for a "
                                "seeded random split")
         t = pd.Series(parsed.to_numpy(dtype="datetime64[ns]").astype("int64") / 1e9, index=raw.index)
         t[parsed.isna()] = np.nan
@@ -242,7 +242,7 @@ def _item_info(df: pd.DataFrame, item_col: str, item_ids: np.ndarray, items: Any
         if source is None:
             present = sorted(set(df.columns) | (set(meta.columns) if meta is not None else set()))
             raise DatasetError(f"item text column {c!r} is in neither the interactions nor the items table; "
-                               f"columns present: {', '.join(map(str, present))}; fix: -p item_text_cols '[...]'")
+                               f"columns present: {', '.join(map(str, present))}; fix: item_text_cols= names from that list")
         first = source.drop_duplicates(item_col).set_index(source.drop_duplicates(item_col)[item_col].astype(str))[c]
         info[c] = key.map(first).to_numpy()
     return info
@@ -298,8 +298,8 @@ def prepare_interactions(data: Any, user_col: str = "user", item_col: str = "ite
     threshold = None if not rating_col or relevance_threshold in (None, "") else float(relevance_threshold)
     if threshold is not None and not (df[rating_col] >= threshold).any():
         raise DatasetError(f"no rating reaches relevance_threshold {threshold:g} (ratings range "
-                           f"{df[rating_col].min():g} to {df[rating_col].max():g}); fix: -p relevance_threshold "
-                           "with a value inside that range")
+                           f"{df[rating_col].min():g} to {df[rating_col].max():g}); fix: relevance_threshold= a value inside "
+                           "that range")
     u_codes, u_ids = pd.factorize(df[user_col], sort=True)
     i_codes, i_ids = pd.factorize(df[item_col], sort=True)
     item_ids = _ids(pd.Series(i_ids))

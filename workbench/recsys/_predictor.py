@@ -24,9 +24,9 @@ import numpy as np
 import pandas as pd
 
 from ..errors import ModelError
+from ..evaluation import full
 from ..models import ModelCard, Predictor
 from ._base import single_threaded_blas
-from ._display import full
 from ._history import History
 from ._metrics import exclude_seen, top_k
 from ._saved import read_parts
@@ -37,6 +37,10 @@ class RecommenderPredictor(Predictor):
 
     def __init__(self, folder: str | Path, card: ModelCard):
         super().__init__(folder, card)
+        users = card.input_schema
+        if users.type != "users":
+            raise ModelError(f"{Path(folder) / 'model.json'}: a recommender takes users (input_schema type 'users'), "
+                             f"got {users.type or 'none'!r}")
         parts = read_parts(Path(folder), card)
         self.model, self.history, self.fallback, self.labels = parts.model, parts.history, parts.fallback, parts.labels
         self.user_ids, self.item_ids = parts.user_ids, parts.item_ids
@@ -48,8 +52,7 @@ class RecommenderPredictor(Predictor):
         d = card.details
         self.k = int(d.get("k") or 10)
         self.cold_start_max = int(d.get("cold_start_max") or 5)
-        self.user_col = str(card.input_schema.get("user_col") or "user")
-        self.item_col = str(card.input_schema.get("item_col") or "item")
+        self.user_col, self.item_col = users.user_col, users.item_col
         self.label_col = d.get("label_col") if self.labels is not None else None
 
     # ------------------------------------------------------------------------------------ ids

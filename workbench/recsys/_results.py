@@ -1,4 +1,5 @@
-"""The outcome of a comparison: leaderboard with bootstrap CIs, tuning trials, cold-start table."""
+"""The outcome of a comparison (:class:`Comparison`): leaderboard with bootstrap CIs, tuning trials,
+cold-start table, and the report's sections (tables, figures, example recommendations)."""
 
 from __future__ import annotations
 
@@ -9,15 +10,17 @@ import numpy as np
 import pandas as pd
 
 from ..errors import ModelError
+from ..evaluation import fmt_mean, full
+from . import _figures
 from ._base import Recommender
-from ._compare import Result, Tuned
-from ._display import full
 from ._metrics import AT_K, METRIC_LABELS, bootstrap_ci, coverage
+from ._outcomes import Result, Tuned
 from ._task import RecTask
 
 
-def _fmt(mean: float, lo: float, hi: float, digits: int = 4) -> str:
-    return f"{mean:.{digits}f} [{lo:.{digits}f}, {hi:.{digits}f}]" if np.isfinite(mean) else ""
+def _mean_ci(values: np.ndarray, seed: int) -> str:
+    lo, hi = bootstrap_ci(values, seed=seed)[:, 0]
+    return fmt_mean(values.mean(), lo=lo, hi=hi)
 
 
 @dataclass
@@ -25,7 +28,10 @@ class Comparison:
     """Results of :func:`compare_models`: per model, the final fit, test metrics and tuning trials.
 
     ``best`` is the model with the best *validation* NDCG@k (the one to save); the leaderboard reports
-    test metrics as the mean over users with a 95% bootstrap interval.
+    test metrics as the mean over users with a 95% bootstrap interval. The report's sections are
+    methods: :meth:`table`, :meth:`leaderboard_figure`, :meth:`metric_curves_figure`, :meth:`cold_start`,
+    :meth:`cold_start_figure`, :meth:`popularity_bias_figure`, :meth:`settings`,
+    :meth:`example_recommendations`.
     """
 
     task: RecTask
@@ -99,7 +105,8 @@ class Comparison:
         for m in [*AT_K, "mrr"]:
             c = f"{m}@{k}" if m != "mrr" else "mrr"
             out[f"{METRIC_LABELS[m]}{'@' + str(k) if m != 'mrr' else ''}"] = [
-                _fmt(*lb.loc[i, [c, f"{c}_lo", f"{c}_hi"]]) if ok[i] else "" for i in lb.index]
+                fmt_mean(lb.loc[i, c], lo=lb.loc[i, f"{c}_lo"], hi=lb.loc[i, f"{c}_hi"]) if ok[i] else ""
+                for i in lb.index]
         if ok.any():
             out[f"Coverage@{k}"] = lb[f"coverage@{k}"].map(lambda v: f"{v:.1%}" if v == v else "")
             out[f"Novelty@{k} (bits)"] = lb[f"novelty@{k}"].map(lambda v: f"{v:.2f}" if v == v else "")
@@ -135,8 +142,7 @@ class Comparison:
             if sim is not None and "simulated" in res.slices:
                 vals[f"simulated cold start (latest 1-{self.task.cold_start_max}), {sim.n} users"] = \
                     res.slices["simulated"]["ndcg"][:, 0]
-            rows[name] = {c: (v.mean() if numeric else _fmt(v.mean(), *bootstrap_ci(v, seed=self.task.seed)[:, 0]))
-                          for c, v in vals.items()}
+            rows[name] = {c: v.mean() if numeric else _mean_ci(v, self.task.seed) for c, v in vals.items()}
         out = pd.DataFrame.from_dict(rows, orient="index")
         out.index.name = f"NDCG@{k} (mean [95% CI])"
         return out if numeric else full(out)
@@ -147,3 +153,32 @@ class Comparison:
         return {"best_model": best, f"ndcg_at_{self.k}": self.mean(best, "ndcg"),
                 f"recall_at_{self.k}": self.mean(best, "recall"), "coverage": self.mean(best, "coverage"),
                 f"val_ndcg_at_{self.k}": self.results[best].val_ndcg}
+
+    # ------------------------------------------------------------------ figures and examples
+
+    def leaderboard_figure(self, metric: str = "ndcg"):
+        """Test ``metric``@k per model, mean with its 95% bootstrap CI, best first."""
+        return _figures.leaderboard_figure(self.leaderboard, self.task, metric)
+
+    def metric_curves_figure(self, metrics: tuple[str, ...] = ("ndcg", "recall", "precision")):
+        """Mean test metric against the cut-off k (1..max_k), one line per model, one panel per metric."""
+        return _figures.metric_curves_figure(self.results, self.task, metrics)
+
+    def cold_start_figure(self):
+        """NDCG@k per model on warm users and the cold-start slices (grouped bars)."""
+        return _figures.cold_start_figure(self.cold_start(numeric=True), self.k)
+
+    def popularity_bias_figure(self, bins: int = 10):
+        """Share of recommended items per item-popularity decile, per model, against the held-out liked items."""
+        return _figures.popularity_bias_figure(self.results, self.task, bins)
+
+    def figures(self) -> dict[str, Any]:
+        """Every figure of the report, in order, by name."""
+        return {"leaderboard": self.leaderboard_figure(), "metric_vs_k": self.metric_curves_figure(),
+                "cold_start": self.cold_start_figure(), "popularity_bias": self.popularity_bias_figure()}
+
+    def example_recommendations(self, n_users: int = 3, model: str | None = None, n_history: int = 8) -> pd.DataFrame:
+        """For ``n_users`` test users (seeded pick): their latest training interactions next to ``model``'s
+        top-k (default: the chosen model), ✓ where the held-out data shows the user liked it."""
+        name = model or self.best
+        return _figures.example_recommendations(self.task, name, self.results[name], n_users, n_history)

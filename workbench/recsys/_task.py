@@ -23,9 +23,9 @@ import pandas as pd
 
 from ..data import per_group_holdout
 from ..errors import DatasetError, ModelError
+from ..evaluation import full
 from ._base import MODELS, model_names, validate_models
 from ._data import Interactions
-from ._display import full
 from ._history import History, ProfileSpec
 from ._metrics import Targets, make_targets
 

@@ -8,13 +8,12 @@ runs recorded (``workbench.record_curve``) overlaid. plotly.js is inlined once.
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any, Sequence
-from urllib.parse import quote
 
 from ..core.io import atomic_write_text, read_json
 from ..core.journal import read_curves
+from ..core.runfolder import ReportsTree
 from ..core.runs import RunRecord, find_run, load_records
 from ..core.text import fmt
 from ..errors import WorkbenchError
@@ -26,24 +25,19 @@ def _numeric(v: Any) -> bool:
 
 
 def _curves(rec: RunRecord) -> dict[str, dict[str, Any]]:
-    path = Path(rec.dir) / "curves.json"
-    if path.exists():
+    folder = rec.folder
+    if folder.curves.exists():
         try:
-            return read_json(path)
+            return read_json(folder.curves)
         except ValueError:
             return {}
-    nb = Path(rec.dir) / "notebook.ipynb"  # runs recorded before curves.json existed
-    return read_curves(nb) if nb.exists() else {}
+    # runs recorded before curves.json existed
+    return read_curves(folder.notebook) if folder.notebook.exists() else {}
 
 
 def _label(rec: RunRecord, varying: Sequence[str]) -> str:
     parts = [f"{k}={fmt(rec.params.get(k))}" for k in varying]
     return ", ".join(parts) if parts else rec.run_id
-
-
-def _report_link(rec: RunRecord, page_dir: str | Path) -> str:
-    rel = os.path.relpath(Path(rec.dir, "report.html").resolve(), Path(page_dir).resolve())
-    return "/".join(quote(part) for part in rel.split(os.sep))
 
 
 def _baseline(records: list[RunRecord], baseline: str | None) -> RunRecord:
@@ -121,7 +115,7 @@ def compare_html(records: list[RunRecord], baseline: str | None = None, title: s
     varying = [k for k in all_params if len({json.dumps(r.params.get(k), sort_keys=True, default=str)
                                              for r in records}) > 1]
     metrics = sorted({k for r in records for k in (r.metrics or {})})
-    runs = [{"run_id": r.run_id, "baseline": r is base, "status": r.status, "link": _report_link(r, page_dir)}
+    runs = [{"run_id": r.run_id, "baseline": r is base, "status": r.status, "link": r.folder.links(page_dir)["report"]}
             for r in records]
     params = [{"name": k, "varies": k in varying, "cells": [fmt(r.params.get(k)) for r in records]}
               for k in all_params]
@@ -136,15 +130,14 @@ def compare_html(records: list[RunRecord], baseline: str | None = None, title: s
 def write_compare(reports: str | Path, run_ids: Sequence[str] = (), sweep: str | None = None,
                   baseline: str | None = None, output: str | Path | None = None) -> Path:
     """Write a comparison page; for a sweep it goes to ``reports/sweeps/<id>/compare.html``."""
-    from ..core.runs import check_name
-
-    reports = Path(reports)
+    tree = ReportsTree(Path(reports))
+    reports = tree.root
     if sweep:
-        check_name(sweep, "sweep id")
+        default = tree.sweep_page(sweep)  # checks the id: nothing written outside the tree
         records = load_records(reports, sweep=sweep)
         if not records:
             raise WorkbenchError(f"no runs of sweep {sweep!r} under {str(reports)!r}")
-        out = Path(output) if output else reports / "sweeps" / sweep / "compare.html"
+        out = Path(output) if output else default
         title = f"Sweep {sweep}"
     else:
         if len(run_ids) < 2:
@@ -152,7 +145,7 @@ def write_compare(reports: str | Path, run_ids: Sequence[str] = (), sweep: str |
         records = [find_run(reports, r) for r in run_ids]
         if len({r.run_id for r in records}) < len(records):
             raise WorkbenchError("the same run is given twice; give different runs")
-        out = Path(output) if output else reports / "compare" / ("-".join(r.run_id[-6:] for r in records) + ".html")
+        out = Path(output) if output else tree.compare_page([r.run_id for r in records])
         title = "Run comparison"
     page = compare_html(records, baseline=baseline, title=title, page_dir=out.parent)
     atomic_write_text(out, page)

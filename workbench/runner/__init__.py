@@ -1,12 +1,26 @@
-"""The run path, outside the kernel: parameters as a signature, one run as named steps, the run cache,
-sweeps (local or Dask), W&B publishing from the run's journal.
+"""The run path, outside the kernel: a notebook read once (source), its parameters as a signature,
+run options declared once, a run planned then executed as named steps, the run cache, sweeps (local
+or Dask), W&B publishing from the run's journal.
+
+Names are imported on first use, so ``workbench --help`` and ``import workbench.runner.options`` stay cheap.
 """
 
 from __future__ import annotations
 
-from .execute import DEFAULT_REPORTS, Plan, plan_run, prepare_params, run_notebook
-from .params import Parameter, inspect_parameters, load_params_file, parse_value, validate
-from .record import git_info, rerun_command
+import importlib
+from typing import Any
 
-__all__ = ["DEFAULT_REPORTS", "Plan", "plan_run", "prepare_params", "run_notebook", "Parameter",
-           "inspect_parameters", "load_params_file", "parse_value", "validate", "git_info", "rerun_command"]
+_NAMES = {
+    "run_notebook": "execute", "RunOptions": "options", "Parameter": "params", "Signature": "params",
+    "inspect_parameters": "params", "load_params_file": "params", "parse_value": "params", "validate": "params",
+    "Plan": "plan", "plan_run": "plan", "git_info": "record", "rerun_command": "record",
+    "NotebookSource": "source", "run_sweep": "sweeps",
+}
+
+__all__ = list(_NAMES)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _NAMES:
+        return getattr(importlib.import_module(f".{_NAMES[name]}", __name__), name)
+    raise AttributeError(f"module 'workbench.runner' has no attribute {name!r}")

@@ -1,5 +1,7 @@
-"""Executing a notebook in a fresh kernel: early kernel start on per-run IPC sockets, the notebook
-prepared with the run's parameters (secrets by reference only), papermill, W&B start-up overlapped."""
+"""Executing a notebook in a fresh kernel, in plain values: the kernel started early on per-run IPC
+sockets, papermill's injected-parameters cell (secrets by reference only), papermill itself, and the
+kernel stopped in the background. Nothing here knows about runs: values in, an :class:`Outcome` out.
+"""
 
 from __future__ import annotations
 
@@ -7,15 +9,14 @@ import contextlib
 import os
 import sys
 import tempfile
+import threading
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterator, Mapping
+from typing import Any, Iterable, Iterator, Mapping
 
 from ..core.context import SECRETS_ENV
 from ..core.secrets import REDACTED
-
-if TYPE_CHECKING:
-    from .execute import Run
 
 # IPython's history database would keep every executed cell (parameters included) in $HOME
 KERNEL_ARGS = ["--HistoryManager.enabled=False"]
@@ -27,18 +28,14 @@ def ipc_path(run_id: str) -> str:
     return os.path.join(tempfile.gettempdir(), f"wbk-{run_id}")
 
 
-def kernel_spec_name(nb: Mapping[str, Any], kernel_name: str | None) -> str:
-    return kernel_name or (nb.get("metadata", {}).get("kernelspec") or {}).get("name") or "python3"
-
-
-def start_kernel(kernel_name: str, env: Mapping[str, str], run_id: str, cwd: Path | None = None):
-    """Start the run's fresh kernel now, so it boots while the runner imports papermill. Returns the
-    kernel manager, or None (papermill then starts the kernel itself)."""
+def start_kernel(kernel_name: str, env: Mapping[str, str], ipc: str, cwd: str | Path | None = None):
+    """Start a fresh kernel now, on IPC sockets at ``ipc``, so it boots while the runner imports papermill.
+    Returns the kernel manager, or None (papermill then starts the kernel itself)."""
     try:
         from jupyter_client.manager import AsyncKernelManager
         from jupyter_core.utils import run_sync
 
-        km = AsyncKernelManager(kernel_name=kernel_name, transport="ipc", ip=ipc_path(run_id))
+        km = AsyncKernelManager(kernel_name=kernel_name, transport="ipc", ip=ipc)
         kw = {"cwd": str(cwd)} if cwd is not None else {}
         run_sync(km.start_kernel)(env={**os.environ, **env}, extra_arguments=KERNEL_ARGS, **kw)
         return km
@@ -59,75 +56,85 @@ def stop_kernel(km) -> None:
         pass
 
 
-def prepare_notebook(run: "Run", kernel_name: str) -> Path:
-    """The notebook with papermill's injected-parameters cell: non-secret values as literals, secret
-    ones as a call that reads them from the kernel's environment. Written into the private work folder."""
-    import nbformat
-    from papermill.iorw import load_notebook_node
+def stop_in_background(km) -> threading.Thread:
+    """Stop the kernel in a thread (kill, then process and socket clean-up) so it overlaps the export."""
+    t = threading.Thread(target=stop_kernel, args=(km,), name="workbench-kernel-stop", daemon=True)
+    t.start()
+    return t
+
+
+def inject_parameters(nb, values: Mapping[str, Any], secrets: Iterable[str], kernel_name: str):
+    """``nb`` with papermill's injected-parameters cell: ``values`` as literals, except the ``secrets``
+    (names), which the cell reads from the kernel's environment. Papermill's metadata records the values
+    with the secret ones redacted. Nothing to inject (no parameters cell, or an empty one): ``nb`` as it is."""
     from papermill.parameterize import parameterize_notebook
 
-    plan = run.plan
-    secrets = plan.secrets
-    plain = {k: v for k, v in plan.full.items() if k not in secrets}
-    nb = load_notebook_node(str(plan.notebook))
-    path = run.work_dir / "prepared.ipynb"
-    if not plan.full:  # nothing to inject (no parameters cell, or an empty one): run the notebook as it is
-        nbformat.write(nb, str(path))
-        return path
-    nb = parameterize_notebook(nb, plain, kernel_name=kernel_name)
+    if not values:
+        return nb
+    secrets = [k for k in values if k in set(secrets)]
+    nb = parameterize_notebook(nb, {k: v for k, v in values.items() if k not in secrets}, kernel_name=kernel_name)
     if secrets:
         cell = next(c for c in nb.cells if "injected-parameters" in c.metadata.get("tags", []))
         lines = ["import workbench.core.context as _wb_context"]
         lines += [f"{k} = _wb_context.secret({k!r})  # secret: passed privately, never written" for k in secrets]
         cell.source = cell.source.rstrip("\n") + "\n" + "\n".join(lines) + "\n"
-    nb.metadata.papermill["parameters"] = {k: (REDACTED if k in secrets else v) for k, v in plan.full.items()}
-    nbformat.write(nb, str(path))
-    return path
+    nb.metadata.papermill["parameters"] = {k: (REDACTED if k in secrets else v) for k, v in values.items()}
+    return nb
 
 
-def execute_notebook(run: "Run", progress: bool | None) -> BaseException | None:
-    """Execute ``run``'s notebook with papermill; returns the error (None when it succeeded)."""
+@dataclass
+class Outcome:
+    """How an execution ended: ``status`` (succeeded, failed, interrupted), the executed notebook (on a
+    failure: as far as papermill saved it, or None), the error as the record keeps it, and the exception."""
+
+    status: str
+    nb: Any = None
+    error: dict[str, Any] | None = None
+    exception: BaseException | None = None
+
+
+@dataclass(frozen=True)
+class Execution:
+    """What papermill needs besides the notebook: the kernel (and its manager when started early), the
+    kernel's environment, its IPC socket prefix, and the run options that reach papermill."""
+
+    kernel: str
+    env: Mapping[str, str]
+    ipc: str
+    km: Any = None
+    timeout: float | None = None
+    cwd: str | None = None
+    progress: bool | None = None
+    log_output: bool = False
+    scrub: Mapping[str, Any] | None = None
+
+
+def execute(nb, work_dir: Path, how: Execution) -> Outcome:
+    """Execute ``nb`` with papermill in ``work_dir`` (its input and output are written there); notebook
+    errors, kernel deaths and interrupts are returned, not raised."""
+    import nbformat
+    from papermill.exceptions import PapermillExecutionError
+
+    prepared, output = Path(work_dir) / "prepared.ipynb", Path(work_dir) / "notebook.ipynb"
+    nbformat.write(nb, str(prepared))
+    try:
+        return Outcome("succeeded", _papermill(prepared, output, how))
+    except PapermillExecutionError as e:
+        error = {"cell_index": e.cell_index, "exec_count": e.exec_count, "ename": e.ename, "evalue": e.evalue}
+        return Outcome("failed", _saved(output), error, e)
+    except KeyboardInterrupt as e:
+        return Outcome("interrupted", _saved(output), {"cell_index": None, "ename": "KeyboardInterrupt",
+                                                       "evalue": "interrupted"}, e)
+    except Exception as e:  # kernel death, timeouts, startup failures
+        error = {"cell_index": None, "ename": type(e).__name__, "evalue": str(e).strip()[:2000]}
+        return Outcome("failed", _saved(output), error, e)
+
+
+def _saved(output: Path):
+    """The notebook papermill saved up to the failing cell, or None when it saved nothing."""
     import nbformat
 
-    plan, rec = run.plan, run.rec
-    nb_json = nbformat.read(str(plan.notebook), as_version=4)
-    kernel = kernel_spec_name(nb_json, plan.kernel_name)
-    env = run.kernel_environment()
-    km = start_kernel(kernel, env, rec.run_id, plan.cwd)  # boots while papermill is imported
-    import papermill as pm
-    from papermill.exceptions import PapermillExecutionError
-    from traitlets.config import Config
-
-    from ..reports import warm_up
-    from ._scrub import scrub_value
-    from .publish import Publisher
-
-    # the W&B probe and start-up run in a thread, overlapping the kernel: a silent server never delays a run
-    run.publisher = Publisher(rec, run.out_dir, run.work_dir, None, "",
-                              scrub=lambda v: scrub_value(v, plan.scrub_values)).start()
-    prepared = prepare_notebook(run, kernel)
-    warm_up(plan.hide_code)  # overlaps the exporter's start-up with the kernel's work
-    error: BaseException | None = None
-    try:
-        run.nb = _papermill(pm, Config, prepared, run, kernel, km, env, progress)
-        rec.status = "succeeded"
-    except PapermillExecutionError as e:
-        error = e
-        rec.status = "failed"
-        rec.error = {"cell_index": e.cell_index, "exec_count": e.exec_count, "ename": e.ename, "evalue": e.evalue}
-    except KeyboardInterrupt as e:
-        error = e
-        rec.status = "interrupted"
-        rec.error = {"cell_index": None, "ename": "KeyboardInterrupt", "evalue": "interrupted"}
-    except Exception as e:  # kernel death, timeouts, startup failures
-        error = e
-        rec.status = "failed"
-        rec.error = {"cell_index": None, "ename": type(e).__name__, "evalue": str(e).strip()[:2000]}
-    finally:
-        from .execute import start_stopper
-
-        run.stopper = start_stopper(km)
-    return error
+    return nbformat.read(str(output), as_version=4) if output.exists() else None
 
 
 @contextlib.contextmanager
@@ -144,19 +151,21 @@ def _environ(values: Mapping[str, str]) -> Iterator[None]:
                 os.environ[k] = v
 
 
-def _papermill(pm, Config, prepared: Path, run: "Run", kernel: str, km, env: Mapping[str, str], progress):
-    plan = run.plan
-    if progress is None:
-        progress = sys.stderr.isatty() and not plan.log_output
-    if km is not None:  # secrets went to the running kernel only, never into this process's environment
-        env = {k: v for k, v in env.items() if k != SECRETS_ENV}
-    with _environ(env), _streaming(plan.log_output, plan.scrub_values):
+def _papermill(prepared: Path, output: Path, how: Execution):
+    import papermill as pm
+    from traitlets.config import Config
+
+    progress = sys.stderr.isatty() and not how.log_output if how.progress is None else how.progress
+    env = dict(how.env)
+    if how.km is not None:  # secrets went to the running kernel only, never into this process's environment
+        env.pop(SECRETS_ENV, None)
+    with _environ(env), _streaming(how.log_output, how.scrub or {}):
         return pm.execute_notebook(
-            str(prepared), str(run.partial), parameters=None, kernel_name=kernel, progress_bar=progress,
-            execution_timeout=plan.timeout, log_output=plan.log_output, request_save_on_cell_execute=True, km=km,
-            cwd=str(plan.cwd) if plan.cwd is not None else None,
+            str(prepared), str(output), parameters=None, kernel_name=how.kernel, progress_bar=progress,
+            execution_timeout=how.timeout, log_output=how.log_output, request_save_on_cell_execute=True, km=how.km,
+            cwd=how.cwd,
             # if the early start failed, papermill starts the kernel, on the same IPC sockets
-            config=Config({"KernelManager": {"transport": "ipc", "ip": ipc_path(run.rec.run_id)}}),
+            config=Config({"KernelManager": {"transport": "ipc", "ip": how.ipc}}),
         )
 
 

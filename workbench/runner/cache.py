@@ -11,7 +11,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import shutil
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -75,24 +74,15 @@ def data_fingerprints(params: Mapping[str, Any], cwd: str | Path = ".") -> dict[
     return out
 
 
-def code_digest(notebook: str | Path) -> str:
-    """Hash of the notebook's code cells (sources only; outputs, markdown and metadata excluded)."""
-    nb = json.loads(Path(notebook).read_text(encoding="utf-8"))
-    h = hashlib.sha256()
-    for cell in nb.get("cells", []):
-        if cell.get("cell_type") == "code":
-            src = cell.get("source", "")
-            h.update(("".join(src) if isinstance(src, list) else src).encode() + b"\0")
-    return h.hexdigest()
-
-
-def cache_key(notebook: str | Path, params: Mapping[str, Any], fingerprints: Mapping[str, str],
+def cache_key(code: str, params: Mapping[str, Any], fingerprints: Mapping[str, str],
               packages: Mapping[str, str] | None = None, options: Mapping[str, Any] | None = None) -> str:
-    """The run's cache key (32 hex digits): code, parameters, data, packages and run options."""
+    """The run's cache key (32 hex digits): the digest of the notebook's code cells
+    (:attr:`NotebookSource.code_digest <workbench.runner.source.NotebookSource.code_digest>`), parameters,
+    data fingerprints, packages and the keyed run options."""
     packages = packages or package_versions(KEY_PACKAGES)
     payload = {
         "v": CACHE_VERSION,
-        "code": code_digest(notebook),
+        "code": code,
         "params": params,
         "data": dict(sorted(fingerprints.items())),
         "packages": dict(sorted(packages.items())),
@@ -107,17 +97,3 @@ def find_cached(reports: str | Path, notebook: str | Path, key: str) -> RunRecor
         if rec.cache_key == key and not rec.cached_from and rec.report.exists():
             return rec
     return None
-
-
-def link_tree(src: Path, dst: Path) -> None:
-    """Hard-link (or copy across devices) every file of ``src`` into ``dst``."""
-    for p in src.rglob("*"):
-        target = dst / p.relative_to(src)
-        if p.is_dir():
-            target.mkdir(parents=True, exist_ok=True)
-        elif p.is_file() and not p.name.startswith("."):
-            target.parent.mkdir(parents=True, exist_ok=True)
-            try:
-                os.link(p, target)
-            except OSError:
-                shutil.copy2(p, target)

@@ -1,4 +1,5 @@
-"""Notebook parameters as a signature: inspect the ``parameters`` cell, parse and validate values.
+"""Notebook parameters as a signature: what a notebook declares, values checked against it, command-line
+text parsed against it.
 
 The ``parameters`` cell (papermill's convention) holds literal assignments, each with a comment
 that serves as help::
@@ -6,55 +7,37 @@ that serves as help::
     dataset = "telco_churn"  # registry name or a CSV/Parquet path
     folds = 5                # number of cross-validation folds
 
-Values given on the command line are parsed as YAML literals (``-p models '[logreg, catboost]'``).
-An unknown name or a value whose type does not fit the default is a :class:`ParameterError`.
+A value given as text is parsed once, against the declared type (:meth:`Signature.parse`): a YAML
+literal (``'[logreg, catboost]'`` -> list, ``'1e-4'`` -> 0.0001), except that a ``str`` parameter keeps
+the text as typed when YAML would read something else (``'007'`` stays ``"007"``); raw text (papermill's
+``-r``) is taken unparsed. Typed values (Python, YAML files, sweep grids once parsed) are checked with
+:meth:`Signature.validate`. An unknown name or a value whose type does not fit the declaration is a
+:class:`ParameterError`, before anything runs.
 """
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Iterable, Mapping
 
 import yaml
 
-from ..errors import NotebookNotFoundError, ParameterError
+from ..errors import ParameterError
 from ._signature import Parameter, parameters_cell, parse_parameters_source
+from .source import NotebookSource
+
+__all__ = ["Parameter", "Signature", "Bound", "inspect_parameters", "load_params_file", "parameters_cell",
+           "parse_parameters_source", "parse_value", "validate", "MAX_VALUE_BYTES"]
 
 
-def read_notebook(path: str | Path) -> dict[str, Any]:
-    """A notebook's JSON (as plain dicts), with a clear error when it is missing or not a notebook.
-
-    Plain ``json`` rather than nbformat: inspecting parameters must stay cheap (the run cache
-    answers without importing the execution stack).
-    """
-    import json
-
-    p = Path(path)
-    if not p.is_file():
-        hint = ""
-        nbdir = Path("notebooks")
-        if nbdir.is_dir():
-            names = sorted(x.name for x in nbdir.glob("*.ipynb"))
-            hint = f"; notebooks here: {', '.join(names) or 'none'}"
-        raise NotebookNotFoundError(f"notebook {str(path)!r} not found{hint}")
-    if p.suffix != ".ipynb":
-        raise NotebookNotFoundError(f"{str(path)!r} is not a notebook: expected a .ipynb file")
-    try:
-        nb = json.loads(p.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, ValueError) as e:
-        raise NotebookNotFoundError(f"{str(path)!r} is not a readable notebook: {e}") from e
-    if not isinstance(nb, dict) or not isinstance(nb.get("cells"), list):
-        raise NotebookNotFoundError(f"{str(path)!r} is not a readable notebook: no 'cells' list")
-    return nb
-
-
-def inspect_parameters(notebook: str | Path) -> list[Parameter]:
+def inspect_parameters(notebook: str | Path | NotebookSource) -> list[Parameter]:
     """The parameters a notebook declares (error if it has no ``parameters`` cell)."""
-    params, has_cell = notebook_signature(notebook)
-    if not has_cell:
-        raise ParameterError(no_parameters_cell(notebook))
-    return params
+    source = NotebookSource.load(notebook)
+    if not source.has_parameters_cell:
+        raise ParameterError(no_parameters_cell(source.path))
+    return list(source.parameters)
 
 
 def no_parameters_cell(notebook: str | Path) -> str:
@@ -62,26 +45,20 @@ def no_parameters_cell(notebook: str | Path) -> str:
             "(JupyterLab: Property Inspector > Cell Tags) so its values can be set")
 
 
-def notebook_signature(notebook: str | Path) -> tuple[list[Parameter], bool]:
-    """The parameters a notebook declares, and whether it has a ``parameters`` cell at all (a notebook
-    without one runs as it is, like under papermill, but takes no values)."""
-    nb = read_notebook(notebook)
-    found = parameters_cell(nb)
-    if found is None:
-        return [], False
-    return parse_parameters_source(found[1], where=f"parameters cell of {Path(notebook).name}"), True
-
-
 MAX_VALUE_BYTES = 1 << 20
 """Largest parameter value text (1 MiB): values are injected into the notebook as code."""
 _FLOAT = re.compile(r"[-+]?(?:\d+\.?\d*|\.\d+)[eE][-+]?\d+")
 
 
+def _check_size(text: str, what: str) -> None:
+    if len(text.encode("utf-8", "surrogateescape")) > MAX_VALUE_BYTES:
+        raise ParameterError(f"{what} is over {MAX_VALUE_BYTES >> 20} MiB; pass large data as a file path instead")
+
+
 def _safe_yaml(text: str, what: str) -> Any:
     """YAML without anchors or aliases (``&a``/``*a`` can expand exponentially: a 170-character
     value became 650 MB) and within the size limit."""
-    if len(text.encode("utf-8", "surrogateescape")) > MAX_VALUE_BYTES:
-        raise ParameterError(f"{what} is over {MAX_VALUE_BYTES >> 20} MiB; pass large data as a file path instead")
+    _check_size(text, what)
     try:
         for event in yaml.parse(text, Loader=yaml.SafeLoader):
             if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None):
@@ -129,39 +106,102 @@ def _fits(ptype: str, value: Any) -> tuple[bool, Any]:
     return True, value
 
 
-def validate(params: list[Parameter], values: Mapping[str, Any], raw: Mapping[str, str] | None = None,
-             notebook: str = "notebook") -> dict[str, Any]:
-    """Check ``values`` against the declared parameters; return them converted.
+@dataclass(frozen=True)
+class Bound:
+    """Values bound to a signature: the ``given`` ones checked and converted, the ``full`` set a run
+    injects (literal defaults, then the given values), and notes for the run's record."""
 
-    ``raw`` maps names to the text given on the command line: a ``str`` parameter given a value
-    that YAML read as another type (``-p target 1``) keeps the text as given.
+    given: dict[str, Any]
+    full: dict[str, Any]
+    notes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Signature:
+    """A notebook's parameters as a function signature.
+
+    Attributes
+    ----------
+    parameters : the declared parameters, in order.
+    has_cell : whether the notebook has a ``parameters`` cell (without one it takes no values).
+    notebook : the notebook's name, as messages show it.
     """
-    by_name = {p.name: p for p in params}
-    unknown = [k for k in values if k not in by_name]
-    if unknown:
-        valid = ", ".join(p.name for p in params if p.settable) or "(none)"
-        raise ParameterError(
-            f"unknown parameter{'s' if len(unknown) > 1 else ''} {', '.join(map(repr, unknown))} "
-            f"for {notebook}; valid parameters: {valid} (see `workbench params {notebook}`)"
-        )
-    out: dict[str, Any] = {}
-    for name, value in values.items():
-        p = by_name[name]
-        if not p.settable:
-            raise ParameterError(f"parameter {name!r} of {notebook} is computed by the notebook ({name} = "
-                                 f"{p.computed}) and cannot be set; set the parameters it is computed from, or give "
-                                 "it a literal default")
-        if p.type == "str" and raw and name in raw and not isinstance(value, str):
-            value = raw[name]
+
+    parameters: tuple[Parameter, ...] = ()
+    has_cell: bool = True
+    notebook: str = "notebook"
+
+    @classmethod
+    def of(cls, source: NotebookSource) -> "Signature":
+        return cls(source.parameters, source.has_parameters_cell, str(source.path))
+
+    @property
+    def defaults(self) -> dict[str, Any]:
+        """The literal defaults (computed ones are the notebook's business, never injected)."""
+        return {p.name: p.default for p in self.parameters if p.computed is None}
+
+    def _declared(self, names: Iterable[str]) -> dict[str, Parameter]:
+        """The declared parameter of each name; one error naming every unknown or computed one."""
+        names = list(names)
+        if names and not self.has_cell:
+            raise ParameterError(no_parameters_cell(self.notebook))
+        by_name = {p.name: p for p in self.parameters}
+        unknown = [k for k in names if k not in by_name]
+        if unknown:
+            valid = ", ".join(p.name for p in self.parameters if p.settable) or "(none)"
+            raise ParameterError(
+                f"unknown parameter{'s' if len(unknown) > 1 else ''} {', '.join(map(repr, unknown))} "
+                f"for {self.notebook}; valid parameters: {valid} (see `workbench params {self.notebook}`)")
+        for name in names:
+            p = by_name[name]
+            if not p.settable:
+                raise ParameterError(
+                    f"parameter {name!r} of {self.notebook} is computed by the notebook ({name} = {p.computed}) "
+                    "and cannot be set; set the parameters it is computed from, or give it a literal default")
+        return {name: by_name[name] for name in names}
+
+    def _fit(self, p: Parameter, value: Any) -> Any:
         ok, converted = _fits(p.type, value)
         if not ok:
             default = f"computed: {p.computed}" if p.computed else f"default {p.default!r}"
-            raise ParameterError(
-                f"parameter {name!r} of {notebook} must be {p.type} ({default}), "
-                f"got {type(value).__name__} {value!r}"
-            )
-        out[name] = converted
-    return out
+            raise ParameterError(f"parameter {p.name!r} of {self.notebook} must be {p.type} ({default}), "
+                                 f"got {type(value).__name__} {value!r}")
+        return converted
+
+    def parse(self, name: str, text: str, *, raw: bool = False) -> Any:
+        """The value of parameter ``name`` given as ``text``, parsed against its declared type.
+
+        ``raw``: the text is the value, unparsed (papermill's ``-r``); it must then fit the type as text.
+        """
+        (p,) = self._declared([name]).values()
+        if raw:
+            _check_size(text, f"value of {name!r}")
+            return self._fit(p, text)
+        value = parse_value(text)
+        if p.type == "str" and not isinstance(value, str):
+            value = text  # `-p target 1`: a text parameter keeps the text as typed
+        return self._fit(p, value)
+
+    def validate(self, values: Mapping[str, Any]) -> dict[str, Any]:
+        """``values`` (typed) checked against the declared parameters, converted where a safe widening
+        applies (an int for a float parameter, ``"1e-4"`` from a YAML file for a float)."""
+        declared = self._declared(values)
+        return {name: self._fit(declared[name], value) for name, value in values.items()}
+
+    def bind(self, values: Mapping[str, Any]) -> Bound:
+        """``values`` checked, the full set a run injects, and notes on what is not injected."""
+        given = self.validate(values)
+        if not self.has_cell:
+            return Bound({}, {}, ("this notebook has no cell tagged 'parameters': it ran as it is (tag one to set "
+                                  "values)",))
+        notes = tuple(f"computed by the notebook, not injected: {p.name} = {p.computed}"
+                      for p in self.parameters if p.computed is not None and p.name not in given)
+        return Bound(given, {**self.defaults, **given}, notes)
+
+
+def validate(params: Iterable[Parameter], values: Mapping[str, Any], notebook: str = "notebook") -> dict[str, Any]:
+    """Check typed ``values`` against declared ``params``; return them converted (see :meth:`Signature.validate`)."""
+    return Signature(tuple(params), True, notebook).validate(values)
 
 
 def load_params_file(path: str | Path) -> dict[str, Any]:

@@ -16,11 +16,11 @@ import warnings
 from pathlib import Path
 from typing import Any, Callable
 
-from ..core.context import JOURNAL_FILE
-from ..core.journal import read_journal
+from ..core.journal import FIGURE, TABLE, Journal, safe_name
+from ..core.runfolder import RunFolder
 from ..core.runs import RunRecord
 from ..core.secrets import redact
-from ..core.tracking import decide_mode, project_name, safe_name
+from ..core.tracking import decide_mode, project_name
 from ..errors import WorkbenchError
 
 NAMESPACES = ("cv", "epoch", "fold", "trial")
@@ -35,9 +35,9 @@ class Publisher:
     time-outs turn into a warning and a note in the run record, never a failed run.
     """
 
-    def __init__(self, rec: RunRecord, out_dir: Path, work_dir: Path, mode: str, reason: str,
+    def __init__(self, rec: RunRecord, folder: RunFolder, mode: str | None, reason: str,
                  wandb_dir: str | Path | None = None, scrub: Callable[[Any], Any] = lambda v: v):
-        self.rec, self.out_dir, self.work_dir = rec, Path(out_dir), Path(work_dir)
+        self.rec, self.folder = rec, folder
         self.mode, self.reason, self.scrub = mode, reason, scrub
         self.wandb_dir = Path(wandb_dir or os.environ.get("WANDB_DIR") or Path.cwd())
         self.run = None
@@ -92,8 +92,9 @@ class Publisher:
             run.define_metric(f"{prefix}/*", summary="none")
         return run
 
-    def finish(self, timeout: float = 30.0) -> dict[str, Any]:
-        """Publish everything and close the W&B run; returns the ``tracking`` part of the record."""
+    def finish(self, journal: Journal, timeout: float = 30.0) -> dict[str, Any]:
+        """Publish ``journal`` (secrets already scrubbed) and the run's record and report, close the W&B
+        run; returns the ``tracking`` part of the record."""
         t0 = time.perf_counter()
         if self._thread is not None:
             self._thread.join(timeout + 5)
@@ -109,7 +110,7 @@ class Publisher:
             warnings.warn(f"tracking skipped: {info['error']}", stacklevel=2)
             return info
         try:
-            self._publish()
+            self._publish(journal)
             info["wandb_id"] = self.run.id
             info["project"] = self.run.project
             if self.mode == "offline":
@@ -127,44 +128,38 @@ class Publisher:
         info["seconds"] = round(time.perf_counter() - t0, 3)
         return info
 
-    def _publish(self) -> None:
+    def _publish(self, journal: Journal) -> None:
         import pandas as pd
         import wandb
 
         run, scrub = self.run, self.scrub
-        entries = scrub(read_journal(self.work_dir / JOURNAL_FILE))
-        for e in entries:
-            if e["kind"] == "history":
-                run.log(e["values"], step=e.get("step"))
-        for e in entries:
-            if e["kind"] == "table":
-                frame = pd.read_json(io.StringIO(scrub((self.work_dir / e["path"]).read_text())), orient="split")
-                run.log({e["name"]: wandb.Table(dataframe=frame)})
-            elif e["kind"] == "figure":
+        for step, values in journal.history():
+            run.log(values, step=step)
+        for kind, name, text in journal.files(TABLE, FIGURE):
+            if kind == TABLE:
+                run.log({name: wandb.Table(dataframe=pd.read_json(io.StringIO(scrub(text)), orient="split"))})
+            else:
                 import plotly.io as pio
 
-                fig = pio.from_json(scrub((self.work_dir / e["path"]).read_text()))
-                run.log({e["name"]: wandb.Html(fig.to_html(include_plotlyjs="cdn"))})
-        for e in entries:
-            if e["kind"] == "summary":
-                run.summary.update(e["values"])
+                run.log({name: wandb.Html(pio.from_json(scrub(text)).to_html(include_plotlyjs="cdn"))})
+        run.summary.update(journal.summary())
         run.summary.update(self.rec.metrics or {})
         run.summary["status"] = self.rec.status
-        self._log_artifacts(entries)
+        self._log_artifacts(journal)
 
-    def _log_artifacts(self, entries: list[dict[str, Any]]) -> None:
+    def _log_artifacts(self, journal: Journal) -> None:
         import wandb
 
         report = wandb.Artifact(f"report-{self.rec.notebook_name}", type="report",
                                 metadata={"run_id": self.rec.run_id, "status": self.rec.status})
-        for name in ("report.html", "run.json"):
-            if (self.out_dir / name).exists():  # immutable: referenced, not copied into W&B's staging area
-                report.add_file(str(self.out_dir / name), policy="immutable", skip_cache=True)
+        for path in (self.folder.report, self.folder.record):
+            if path.exists():  # immutable: referenced, not copied into W&B's staging area
+                report.add_file(str(path), policy="immutable", skip_cache=True)
         self.run.log_artifact(report)
-        for e in entries:
-            if e["kind"] == "artifact" and Path(e["path"]).exists():
-                art = wandb.Artifact(safe_name(e["name"]), type=e.get("type", "model"))
-                (art.add_dir if Path(e["path"]).is_dir() else art.add_file)(e["path"], policy="immutable", skip_cache=True)
+        for name, kind, path in journal.artifacts():
+            if path.exists():
+                art = wandb.Artifact(safe_name(name), type=kind)
+                (art.add_dir if path.is_dir() else art.add_file)(str(path), policy="immutable", skip_cache=True)
                 self.run.log_artifact(art)
 
 

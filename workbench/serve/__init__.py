@@ -8,10 +8,13 @@ folder with :func:`workbench.models.load` (card and hashes verified) and serves,
 request log per model for drift monitoring, request validation generated from each card, and a bearer
 token complete it.
 
-Modules: ``_config`` (options, checks), ``_models`` (loading, input modes), ``_schemas``/``_openapi``
-(generated request types and docs), ``_http`` (token, size limit, metrics per request), ``_tables``,
-``_images``, ``_recommend`` (the routes' work), ``_cache``, ``_profiles`` (recommender profiles across
-workers), ``_logs`` (request and interaction logs), ``_metrics``, ``_state``, ``_app``, ``_server``.
+Modules: ``_config`` (options, checks), ``_endpoint`` (a served model: the base of the endpoint classes),
+one endpoint class per input kind of the card, each with its router, request types and docs —
+``_tables`` (table), ``_images`` (image), ``_recommend`` (users) —, ``_models`` (loading; input kind ->
+endpoint class), ``_schemas``/``_openapi`` (generated request types, the OpenAPI document), ``_http``
+(token, size limit, metrics per request; the helpers every endpoint shares), ``_cache``, ``_profiles``
+(recommender profiles across workers), ``_logs`` (request and interaction logs), ``_metrics``,
+``_state``, ``_app``, ``_server``.
 Like :mod:`workbench.runner` it never imports a domain: models are reached only through the contract.
 """
 
@@ -20,8 +23,8 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-_LAZY = {"ServeConfig": "_config", "ServeError": "_config", "parse_models": "_config", "config_from_args": "_config",
-         "create_app": "_app", "load_models": "_models", "ServedModel": "_models", "run_server": "_server"}
+_LAZY = {"ServeConfig": "_config", "ServeError": "_config", "parse_models": "_config", "serve_config": "_config",
+         "create_app": "_app", "load_models": "_models", "ServedModel": "_endpoint", "run_server": "_server"}
 
 __all__ = list(_LAZY)
 

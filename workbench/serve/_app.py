@@ -1,7 +1,8 @@
-"""The FastAPI application: routes, the OpenAPI document with every model's own request type, errors.
+"""The FastAPI application: the server's routes, every model's router, the OpenAPI document, errors.
 
-Each model gets its own documented routes (``/models/churn/predict`` with churn's columns), so
-``/docs`` shows real fields; hidden catch-all routes answer 404 for names that are not served. Every
+Each model's endpoint class brings its own documented routes (``/models/churn/predict`` with churn's
+columns), so ``/docs`` shows real fields; hidden catch-all routes answer 404 for names that are not
+served, or routes a model's kind lacks. Every
 error is JSON ``{"detail": ...}``: 401 token, 404 unknown model or route, 405 method, 413 too large, 415
 media type, 422 invalid input (naming the field), 503 Redis-backed profile store down. An unexpected
 exception is logged with its traceback and answered 500 without one (the fuzz test expects none).
@@ -13,51 +14,19 @@ import logging
 import os
 import time
 from contextlib import asynccontextmanager
-from typing import Any
 
 from fastapi import FastAPI, Request
-from fastapi.openapi.utils import get_openapi
 from starlette.exceptions import HTTPException
 from starlette.responses import Response
 
 from ._config import ServeConfig
-from ._http import Guard
-from ._images import predict_images
-from ._models import ServedModel, load_models
-from ._openapi import model_operations, shared_components
-from ._recommend import get_profile, post_interaction, predict_user
-from ._state import ServerState, json_response
-from ._tables import predict_table
+from ._endpoint import ServedModel
+from ._http import Guard, json_response
+from ._models import load_models
+from ._openapi import openapi_builder
+from ._state import ServerState
 
 log = logging.getLogger("workbench.serve")
-PREDICTORS = {"table": predict_table, "image": predict_images, "recommender": predict_user}
-
-
-def _model_routes(app: FastAPI, state: ServerState, sm: ServedModel) -> None:
-    ops = model_operations(sm, state.config)
-    handler = PREDICTORS[sm.mode]
-
-    async def predict(request: Request) -> Response:
-        return await handler(state, sm, request)
-
-    app.add_api_route(f"/models/{sm.name}/predict", predict, methods=["POST"], tags=[sm.name],
-                      summary=ops["predict"]["summary"], description=ops["predict"]["description"],
-                      openapi_extra=ops["predict"]["extra"], operation_id=f"predict_{sm.name}")
-    if sm.mode != "recommender":
-        return
-
-    async def interactions(request: Request) -> Response:
-        return await post_interaction(state, sm, request)
-
-    async def profile(user: str) -> Response:
-        return await get_profile(state, sm, user)
-
-    app.add_api_route(f"/models/{sm.name}/interactions", interactions, methods=["POST"], tags=[sm.name],
-                      summary=ops["interactions"]["summary"], description=ops["interactions"]["description"],
-                      openapi_extra=ops["interactions"]["extra"], operation_id=f"interactions_{sm.name}")
-    app.add_api_route(f"/models/{sm.name}/users/{{user}}", profile, methods=["GET"], tags=[sm.name],
-                      summary=ops["profile"]["summary"], openapi_extra=ops["profile"]["extra"],
-                      operation_id=f"profile_{sm.name}")
 
 
 def _common_routes(app: FastAPI, state: ServerState) -> None:
@@ -91,42 +60,12 @@ def _fallback_routes(app: FastAPI, state: ServerState) -> None:
     async def unknown(request: Request) -> Response:
         name = request.path_params["name"]
         sm = state.model(name)  # 404 when unknown
-        raise HTTPException(404, f"model {sm.name!r} is a {sm.mode} model: {request.url.path.split('/')[3]} is for "
+        raise HTTPException(404, f"model {sm.name!r} is a {sm.label} model: {request.url.path.split('/')[3]} is for "
                                  "recommenders (GET /models lists every model's routes)")
 
     for path, method in (("/models/{name}/predict", "POST"), ("/models/{name}/interactions", "POST"),
                          ("/models/{name}/users/{user}", "GET")):
         app.add_api_route(path, unknown, methods=[method], include_in_schema=False)
-
-
-def _openapi(app: FastAPI, state: ServerState) -> Any:
-    def build() -> dict[str, Any]:
-        if app.openapi_schema is None:
-            schema = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
-            components = schema.setdefault("components", {}).setdefault("schemas", {})
-            components.update(shared_components())
-            for sm in state.models.values():
-                components.update(model_operations(sm, state.config)["components"])
-            if state.config.token:
-                _secure(schema)
-            app.openapi_schema = schema
-        return app.openapi_schema
-
-    return build
-
-
-def _secure(schema: dict[str, Any]) -> None:
-    """Bearer authentication on every operation but ``/health``, with its 401 documented."""
-    schema["components"]["securitySchemes"] = {"bearer": {"type": "http", "scheme": "bearer"}}
-    schema["security"] = [{"bearer": []}]
-    unauthorized = {"description": "missing or wrong token",
-                    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
-    for path, operations in schema.get("paths", {}).items():
-        for op in operations.values():
-            if path == "/health":
-                op["security"] = []
-            else:
-                op.setdefault("responses", {})["401"] = unauthorized
 
 
 async def _internal_error(request: Request, exc: Exception) -> Response:
@@ -154,9 +93,9 @@ def create_app(config: ServeConfig, models: dict[str, ServedModel] | None = None
     app.state.serve = state
     _common_routes(app, state)
     for sm in state.models.values():
-        _model_routes(app, state, sm)
+        app.include_router(sm.router(state))
     _fallback_routes(app, state)
-    app.openapi = _openapi(app, state)  # type: ignore[method-assign]
+    app.openapi = openapi_builder(app, state)  # type: ignore[method-assign]
     app.add_exception_handler(Exception, _internal_error)
     app.add_middleware(Guard, token=config.token, max_body=config.max_body_bytes, models=set(state.models),
                        observe=state.metrics.observe)

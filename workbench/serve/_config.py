@@ -1,9 +1,10 @@
 """What ``workbench serve`` was asked to do: the models and their names, limits, cache, log, security.
 
-One :class:`ServeConfig`, checked as a whole before anything loads, so a mistake (a duplicate name, a
-short token, several workers for a recommender without Redis) is one clear line at start-up. Worker
-processes (``--workers`` > 1) receive it as JSON in an environment variable; the token travels in
-its own variable (``WORKBENCH_SERVE_TOKEN``) and is never written anywhere.
+One :class:`ServeConfig`, the only place an option's default, help and bounds are written (the CLI
+builds its flags from its fields), checked as a whole before anything loads, so a mistake (a duplicate
+name, a short token, several workers for a recommender without Redis) is one clear line at start-up,
+naming the field. Worker processes (``workers`` > 1) receive it as JSON in an environment variable; the
+token travels in its own variable (``WORKBENCH_SERVE_TOKEN``) and is never written anywhere.
 """
 
 from __future__ import annotations
@@ -28,72 +29,65 @@ MiB = 1 << 20
 
 
 class ServeError(WorkbenchError, ValueError):
-    """``workbench serve`` cannot start as asked (bad model argument, name, option or combination)."""
+    """``workbench serve`` cannot start as asked (bad model argument, name, option or combination).
+
+    ``field`` names the :class:`ServeConfig` field at fault, when one is (the CLI names its flag instead).
+    """
+
+    def __init__(self, message: str, field: str | None = None):
+        super().__init__(message)
+        self.field = field
+
+
+def _option(default: Any, help: str, low: float | None = None, high: float | None = None) -> Any:
+    """A field with its help text and bounds (``low``/``high``), the one place its default is written."""
+    return field(default=default, metadata={"help": help, "low": low, "high": high})
 
 
 @dataclass
 class ServeConfig:
-    """Everything the server needs; see ``workbench serve --help`` for each option.
+    """Everything the server needs. Each field is written once, here: its default, and in its ``metadata`` its
+    help text and bounds (``workbench serve --help`` shows them). ``models`` are ``(name, folder)`` pairs, in
+    the order given; log files go under ``log_dir``: ``<model>/requests-YYYYMMDD.jsonl`` (the request log)
+    and ``_interactions/<model>/interactions-YYYYMMDD.jsonl`` (a recommender's interactions, always)."""
 
-    Attributes
-    ----------
-    models : ``(name, folder)`` pairs, in the order given.
-    host, port, workers : where to listen and how many processes.
-    token : the bearer token every route but ``/health`` requires (None: no authentication).
-    redis_url : the shared response cache and recommender profile store (None: in-process).
-    log_dir : log folder: ``<model>/requests-YYYYMMDD.jsonl`` (the request log, when ``request_log``) and
-        ``_interactions/<model>/interactions-YYYYMMDD.jsonl`` (a recommender's interactions, always).
-    cache_ttl, cache_size, cache_bytes : response cache lifetime (s, 0 turns the cache off), in-process
-        entries and bytes.
-    max_body_bytes, max_rows, max_images, max_k : request limits (413 above the first three).
-    redis_timeout : seconds a Redis call may take before it counts as down (served uncached).
-    graceful_timeout : seconds SIGTERM waits for requests in flight.
-    replay : without Redis, re-apply a recommender's logged interactions at start-up.
-    """
-
-    models: list[tuple[str, str]] = field(default_factory=list)
-    host: str = "127.0.0.1"
-    port: int = 8000
-    workers: int = 1
-    token: str | None = None
-    redis_url: str | None = None
-    log_dir: str = "serve-logs"
-    request_log: bool = True
-    cache_ttl: float = 300.0
-    cache_size: int = 10_000
-    cache_bytes: int = 256 * MiB
-    max_body_bytes: int = 16 * MiB
-    max_rows: int = 10_000
-    max_images: int = 64
-    max_k: int = 1000
-    redis_timeout: float = 0.05
-    graceful_timeout: float = 30.0
-    replay: bool = True
+    models: list[tuple[str, str]] = field(default_factory=list, metadata={"help": "(name, folder) pairs"})
+    host: str = _option("127.0.0.1", "address to listen on; 127.0.0.1 answers this machine only")
+    port: int = _option(8000, "port to listen on", 0, 65535)
+    workers: int = _option(1, "worker processes (a recommender needs REDIS_URL for more than one)", 1)
+    token: str | None = _option(None, "require 'Authorization: Bearer TOKEN' on every route but /health")
+    redis_url: str | None = _option(None, "the shared response cache and recommender profile store (redis://...)")
+    log_dir: str = _option("serve-logs", "folder of the request log (DIR/NAME/requests-YYYYMMDD.jsonl) and the "
+                                         "interaction log")
+    request_log: bool = _option(True, "the request log")
+    cache_ttl: float = _option(300.0, "response cache lifetime in seconds (0: no cache)", 0)
+    cache_size: int = _option(10_000, "in-process cache entries", 1)
+    cache_bytes: int = _option(256 * MiB, "in-process cache size", 1024)
+    max_body_bytes: int = _option(16 * MiB, "largest request body (413 above)", 1024)
+    max_rows: int = _option(10_000, "most records per request (413 above)", 1)
+    max_images: int = _option(64, "most images per request (413 above)", 1)
+    max_k: int = _option(1000, "most recommendations per request", 1)
+    redis_timeout: float = _option(0.05, "seconds a Redis call may take before Redis counts as down (answers are "
+                                         "then served without it)", 0)
+    graceful_timeout: float = _option(30.0, "on SIGTERM, seconds requests in flight may take to finish", 0)
+    replay: bool = _option(True, "the replay of a recommender's logged interactions at start-up")
 
     def check(self) -> "ServeConfig":
-        """Validate every field; returns ``self``."""
+        """Validate every field; returns ``self``. Errors name the field (:attr:`ServeError.field`)."""
         if not self.models:
-            raise ServeError("give at least one model folder: workbench serve MODEL_DIR [NAME=MODEL_DIR ...]")
+            raise ServeError("models must list at least one model as (name, folder) (models=[])", "models")
         names = [n for n, _ in self.models]
         dupes = sorted({n for n in names if names.count(n) > 1})
         if dupes:
             raise ServeError(f"two models are named {', '.join(map(repr, dupes))}; name them apart with NAME=DIR, "
-                             "e.g. churn=reports/compare_models/RUN/artifacts/model")
-        for what, value, low in (("--port", self.port, 0), ("--workers", self.workers, 1),
-                                 ("--cache-size", self.cache_size, 1), ("--cache-mb", self.cache_bytes, 1024),
-                                 ("--max-rows", self.max_rows, 1),
-                                 ("--max-images", self.max_images, 1), ("--max-k", self.max_k, 1),
-                                 ("--max-body-mb", self.max_body_bytes, 1024)):
-            if not isinstance(value, int) or isinstance(value, bool) or value < low or (what == "--port" and value > 65535):
-                raise ServeError(f"{what} must be an integer >= {low}, got {value!r}")
-        for what, value in (("--cache-ttl", self.cache_ttl), ("--redis-timeout", self.redis_timeout),
-                            ("--graceful-timeout", self.graceful_timeout)):
-            if not isinstance(value, (int, float)) or value < 0 or value != value:
-                raise ServeError(f"{what} must be a number of seconds >= 0, got {value!r}")
+                             "e.g. churn=reports/compare_models/RUN/artifacts/model", "models")
+        for f in dataclasses.fields(self):
+            _check_bounds(f.name, getattr(self, f.name), f.default, f.metadata)
         if self.token is not None:
             check_token(self.token)
         if self.redis_url is not None and not re.match(r"(rediss?|unix)://", self.redis_url):
-            raise ServeError(f"{REDIS_ENV} must be a redis://, rediss:// or unix:// URL, got {redact_url(self.redis_url)!r}")
+            raise ServeError(f"redis_url must be a redis://, rediss:// or unix:// URL (redis_url="
+                             f"{redact_url(self.redis_url)!r})", "redis_url")
         return self
 
     @property
@@ -124,6 +118,18 @@ class ServeConfig:
         data = json.loads(raw)
         data["models"] = [tuple(m) for m in data["models"]]
         return cls(**data, token=os.environ.get(TOKEN_ENV) or None).check()
+
+
+def _check_bounds(name: str, value: Any, default: Any, meta: Any) -> None:
+    low, high = meta.get("low"), meta.get("high")
+    if low is None:
+        return
+    if isinstance(default, int):
+        if not isinstance(value, int) or isinstance(value, bool) or value < low or (high is not None and value > high):
+            within = f"from {low} to {high}" if high is not None else f">= {low}"
+            raise ServeError(f"{name} must be an integer {within} ({name}={value!r})", name)
+    elif not isinstance(value, (int, float)) or isinstance(value, bool) or not value >= low:  # NaN fails too
+        raise ServeError(f"{name} must be a number of seconds >= {low} ({name}={value!r})", name)
 
 
 def check_token(token: str) -> str:
@@ -159,13 +165,12 @@ def parse_models(specs: list[str]) -> list[tuple[str, str]]:
     return out
 
 
-def config_from_args(args: Any) -> ServeConfig:
-    """The config of ``workbench serve`` from its parsed arguments and the environment."""
-    token = args.token if args.token is not None else os.environ.get(TOKEN_ENV) or None
-    return ServeConfig(
-        models=parse_models(args.model_dirs), host=args.host, port=args.port, workers=args.workers, token=token,
-        redis_url=os.environ.get(REDIS_ENV) or None, log_dir=args.log_dir, request_log=not args.no_request_log,
-        cache_ttl=args.cache_ttl, cache_size=args.cache_size, cache_bytes=int(args.cache_mb * MiB),
-        max_body_bytes=int(args.max_body_mb * MiB),
-        max_rows=args.max_rows, max_images=args.max_images, max_k=args.max_k, redis_timeout=args.redis_timeout,
-        graceful_timeout=args.graceful_timeout, replay=not args.no_replay).check()
+def serve_config(specs: list[str], **options: Any) -> ServeConfig:
+    """The checked config of ``workbench serve``: model folders as ``DIR`` or ``NAME=DIR``, then any field of
+    :class:`ServeConfig` by name (the others keep their defaults); without ``token`` and ``redis_url``, the
+    environment's ``WORKBENCH_SERVE_TOKEN`` and ``REDIS_URL``."""
+    if options.get("token") is None:
+        options["token"] = os.environ.get(TOKEN_ENV) or None
+    if options.get("redis_url") is None:
+        options["redis_url"] = os.environ.get(REDIS_ENV) or None
+    return ServeConfig(models=parse_models(specs), **options).check()

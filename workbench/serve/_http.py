@@ -1,5 +1,6 @@
 """The HTTP edge, as plain ASGI (no per-request task or copy): authentication, the body size limit,
-security headers, and a latency/status observation per request for the metrics.
+security headers, and a latency/status observation per request for the metrics; and the helpers every
+endpoint shares: the request's media type, 415 and 422 answers, multipart forms, JSON bodies and responses.
 
 - With a token, every route but ``/health`` needs ``Authorization: Bearer <token>`` (compared in
   constant time); anything else is 401 before the request reaches a route, so neither the route list,
@@ -15,10 +16,16 @@ import json
 import time
 from typing import Any, Callable
 
+from pydantic import TypeAdapter, ValidationError
 from starlette.exceptions import HTTPException
-from starlette.requests import ClientDisconnect
+from starlette.requests import ClientDisconnect, Request
+from starlette.responses import Response
+
+from ._json import dumps
 
 JSON = b"application/json"
+JSON_TYPES = ("application/json", "")
+MAX_DETAILS = 50
 SECURITY_HEADERS = [(b"x-content-type-options", b"nosniff"), (b"cache-control", b"no-store"),
                     (b"x-frame-options", b"DENY"), (b"referrer-policy", b"no-referrer")]
 OPEN_PATHS = ("/health",)
@@ -128,3 +135,70 @@ class Guard:
 def too_large(limit: int) -> str:
     return (f"request body over the limit of {limit / (1 << 20):.3g} MiB; send fewer rows or images per request "
             "(or start the server with a larger --max-body-mb)")
+
+
+# ------------------------------------------------------------------------- what every endpoint shares
+def media_type(request: Request) -> str:
+    """The request's media type, lower case, without parameters ("" when none is given)."""
+    return request.headers.get("content-type", "").split(";")[0].strip().lower()
+
+
+def unsupported(ctype: str, accepted: str) -> HTTPException:
+    """415 naming what was sent and what the route takes."""
+    return HTTPException(415, f"unsupported Content-Type {ctype or 'none'!r}; send {accepted}")
+
+
+def invalid(msg: str, loc: list | None = None, kind: str = "value_error") -> HTTPException:
+    """422 with one FastAPI-style detail (``loc``, ``msg``, ``type``)."""
+    return HTTPException(422, [{"loc": loc or ["body"], "msg": msg, "type": kind}])
+
+
+def error_details(error: ValidationError, where: str = "body") -> list[dict[str, Any]]:
+    """FastAPI-style 422 details (``loc``, ``msg``, ``type``), the input values left out, at most 50."""
+    out = []
+    for e in error.errors(include_url=False, include_input=False, include_context=False)[:MAX_DETAILS]:
+        msg = e["msg"]
+        if e["type"] == "extra_forbidden":
+            msg = f"unknown field {e['loc'][-1]!r}"
+        elif e["type"] == "missing":
+            msg = f"field required: {e['loc'][-1]!r}"
+        out.append({"loc": [where, *e["loc"]], "msg": msg, "type": e["type"]})
+    return out
+
+
+def too_many(error: ValidationError) -> bool:
+    """Whether validation failed only because a list is over its length limit (answered 413)."""
+    return any(e["type"] == "too_long" and len(e["loc"]) == 1 for e in error.errors(include_url=False))
+
+
+async def read_json(request: Request, adapter: TypeAdapter) -> Any:
+    """The JSON body validated by ``adapter`` (415 for another media type, 422 naming each bad field)."""
+    if media_type(request) not in JSON_TYPES:
+        raise unsupported(media_type(request), "application/json")
+    try:
+        return adapter.validate_json(await request.body())
+    except ValidationError as e:
+        raise HTTPException(422, error_details(e)) from None
+
+
+async def read_form(request: Request, limit: int, what: str) -> Any:
+    """The multipart form of ``request``; a malformed body is 422, well over ``limit`` files 413."""
+    try:
+        return await request.form(max_files=limit + 1, max_fields=limit + 8)
+    except HTTPException as e:
+        if e.status_code == 413:
+            raise
+        if "Too many files" in str(e.detail):
+            raise HTTPException(413, f"too many {what} in one request (at most {limit}); send them in "
+                                     "batches") from None
+        raise invalid(f"malformed multipart body: {e.detail}", kind="multipart") from None
+
+
+def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    """A JSON response serialized by :func:`~workbench.serve._json.dumps` (NaN and infinities as null)."""
+    return Response(dumps(body), status, headers=headers, media_type="application/json")
+
+
+def raw_json(data: bytes, status: int = 200) -> Response:
+    """A response of JSON bytes already serialized (a cached answer)."""
+    return Response(data, status, media_type="application/json")

@@ -5,7 +5,8 @@ card is required (``null`` is a missing value, imputed as in training), numeric 
 numbers, categorical ones text (``true``/``false`` too for boolean columns); the card's ID columns may
 be given and are echoed back; any other key (the target, a dropped column) is ignored, as by
 ``workbench predict``. Validation runs on the raw body in pydantic-core (Rust): no dict is built before
-the body is known to be valid. Errors become FastAPI-style 422 details naming the field.
+the body is known to be valid. Errors become FastAPI-style 422 details naming the field
+(``_http.error_details``).
 """
 
 from __future__ import annotations
@@ -13,12 +14,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Annotated, Any, Union
 
-from pydantic import BeforeValidator, ConfigDict, Field, StrictBool, StrictInt, StrictStr, TypeAdapter, ValidationError
+from pydantic import BeforeValidator, ConfigDict, Field, StrictBool, StrictInt, StrictStr, TypeAdapter
 from typing_extensions import NotRequired, TypedDict
 
-from ..models import ModelCard
+from ..models import Column, ModelCard
 
-MAX_DETAILS = 50
 REF = "#/components/schemas/{model}"
 Scalar = Union[StrictStr, StrictInt, Annotated[float, Field(strict=True, allow_inf_nan=False)], StrictBool, None]
 
@@ -47,13 +47,13 @@ def _typed_dict(title: str, fields: dict[str, Any], extra: str) -> Any:
     return td
 
 
-def _column_type(col: dict[str, Any]) -> Any:
-    name, role, dtype = col["name"], col["role"], str(col.get("dtype", ""))
-    if role == "numeric":
+def _column_type(col: Column) -> Any:
+    name, dtype = col.name, col.dtype
+    if col.numeric:
         return Annotated[Union[float, None], Field(strict=True, allow_inf_nan=False,
                                                    description=f"{name}: a number ({dtype or 'numeric'} in training) "
                                                                "or null for a missing value")]
-    cats = [str(c) for c in (col.get("categories") or [])]
+    cats = [str(c) for c in col.categories]
     shown = ", ".join(cats[:20]) + (f", ... ({len(cats)} in all)" if len(cats) > 20 else "")
     desc = f"{name}: a category ({shown or 'text'}; others are scored as unknown) or null for a missing value"
     extra: dict[str, Any] = {"examples": cats[:3]} if cats else {}
@@ -74,10 +74,9 @@ class TableSchema:
 
 def table_schema(name: str, card: ModelCard, max_rows: int) -> TableSchema:
     """The request type of a model whose card has a ``table`` input schema."""
-    columns = [c for c in card.input_schema.get("columns", []) if isinstance(c, dict) and isinstance(c.get("name"), str)]
-    ids = [str(c) for c in card.input_schema.get("id_columns") or [] if isinstance(c, str)]
-    features = [c["name"] for c in columns]
-    fields: dict[str, Any] = {c["name"]: _column_type(c) for c in columns}
+    table = card.input_schema
+    ids, features = list(table.id_columns), table.features
+    fields: dict[str, Any] = {c.name: _column_type(c) for c in table.columns}
     for c in ids:
         if c not in fields:
             fields[c] = NotRequired[Annotated[Scalar, Field(description=f"{c}: an ID column, echoed in the answer")]]
@@ -109,22 +108,3 @@ def json_schema(adapter: TypeAdapter) -> tuple[dict[str, Any], dict[str, Any]]:
     """An adapter's JSON schema for OpenAPI, and the components it refers to."""
     schema = adapter.json_schema(ref_template=REF)
     return schema, schema.pop("$defs", {})
-
-
-def error_details(error: ValidationError, where: str = "body") -> list[dict[str, Any]]:
-    """FastAPI-style 422 details (``loc``, ``msg``, ``type``), the input values left out, at most 50."""
-    out = []
-    for e in error.errors(include_url=False, include_input=False, include_context=False)[:MAX_DETAILS]:
-        loc = [where, *e["loc"]]
-        msg = e["msg"]
-        if e["type"] == "extra_forbidden":
-            msg = f"unknown field {e['loc'][-1]!r}"
-        elif e["type"] == "missing":
-            msg = f"field required: {e['loc'][-1]!r}"
-        out.append({"loc": loc, "msg": msg, "type": e["type"]})
-    return out
-
-
-def too_many(error: ValidationError) -> bool:
-    """Whether validation failed only because a list is over its length limit (answered 413)."""
-    return any(e["type"] == "too_long" and len(e["loc"]) == 1 for e in error.errors(include_url=False))

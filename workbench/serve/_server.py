@@ -20,7 +20,7 @@ from typing import Any
 from ..errors import WorkbenchError
 from ._config import ServeConfig, ServeError
 from ._metrics import MULTIPROC_ENV
-from ._models import model_mode, refuse_workers
+from ._models import endpoint_class, refuse_workers
 
 log = logging.getLogger("workbench.serve")
 
@@ -58,18 +58,18 @@ def check_folders(config: ServeConfig) -> None:
     """Before starting workers: every card readable, every file's hash right, the Redis rule kept."""
     from ..models import read_card, verify
 
-    recommenders = []
+    stateful = []
     for name, folder in config.models:
         try:
             card = read_card(folder)
             verify(folder, card)
-            mode = model_mode(card)
+            endpoint = endpoint_class(card)
         except WorkbenchError as e:
             raise ServeError(f"model {name!r} ({folder}): {e}") from None
-        if mode == "recommender":
-            recommenders.append(name)
-    if recommenders and not config.redis_url:
-        raise ServeError(refuse_workers(recommenders))
+        if endpoint.stateful:
+            stateful.append(name)
+    if stateful and not config.redis_url:
+        raise ServeError(refuse_workers(stateful))
 
 
 def _quiet_stop() -> None:
@@ -112,7 +112,7 @@ def run_server(config: ServeConfig, access_log: bool = False, announce: Any = pr
 
 def _banner(config: ServeConfig, models: dict | None) -> str:
     where = f"http://{config.host}:{config.port}"
-    names = ", ".join(f"{n} ({sm.card.kind} {sm.card.task}, {sm.mode})" for n, sm in models.items()) if models else \
+    names = ", ".join(f"{n} ({sm.card.kind} {sm.card.task}, {sm.label})" for n, sm in models.items()) if models else \
         ", ".join(n for n, _ in config.models)
     cache = "Redis" if config.redis_url else ("in-process" if config.cache_ttl > 0 else "off")
     log_dir = config.log_dir if config.request_log else "off"

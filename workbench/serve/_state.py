@@ -1,8 +1,9 @@
-"""What a running server holds: the models, metrics, the cache, the logs, Redis, recommender profiles.
+"""What a running server holds: the models, metrics, the cache, the request log, Redis.
 
 Started and stopped by the app's lifespan (inside the worker's event loop, where the asyncio Redis
-client must live): the request-log writer starts, recommender interactions are replayed (without Redis)
-or pushed to Redis once, and on shutdown the log is flushed after the last request has been answered.
+client must live): Redis is connected, the request-log writer starts, then each model's
+:meth:`~workbench.serve._endpoint.ServedModel.start` (a recommender replays its interactions, or pushes
+them to Redis once); on shutdown the log is flushed after the last request has been answered.
 """
 
 from __future__ import annotations
@@ -13,15 +14,11 @@ from typing import Any
 
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
-from starlette.responses import Response
 
 from ._cache import MemoryCache, NoCache, RedisCache, redis_client
 from ._config import ServeConfig, ServeError, redact_url
-from ._json import dumps
-from ._logs import InteractionLog, RequestLog
+from ._logs import RequestLog
 from ._metrics import Metrics
-from ._models import ServedModel
-from ._profiles import Profiles
 
 log = logging.getLogger("workbench.serve")
 INLINE_ROWS = 1000
@@ -38,13 +35,11 @@ class ServerState:
     """Everything the routes share (one per app)."""
 
     config: ServeConfig
-    models: dict[str, ServedModel]
+    models: dict[str, Any]  # name -> the served model (a serve._endpoint.ServedModel)
     metrics: Metrics = field(default_factory=Metrics)
     cache: Any = None
     redis: Any = None
     request_log: RequestLog | None = None
-    profiles: dict[str, Profiles] = field(default_factory=dict)
-    interaction_logs: dict[str, InteractionLog] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self._check_log_dir()
@@ -54,17 +49,13 @@ class ServerState:
         self.request_log = RequestLog(folder, on_drop=lambda model, n: m.log_dropped.labels(model).inc(n))
         self.cache = MemoryCache(self.config.cache_ttl, self.config.cache_size, self.config.cache_bytes) \
             if self.config.cache_ttl > 0 else NoCache()
-        for name, sm in self.models.items():
-            if sm.mode == "recommender":
-                self.profiles[name] = Profiles(sm.predictor, name)
-                self.interaction_logs[name] = InteractionLog(self.config.log_dir, name)
 
     def _check_log_dir(self) -> None:
         """The log folder must be writable before the first request (a recommender's interactions, the request log)."""
         import os
         from pathlib import Path
 
-        needed = self.config.request_log or any(sm.mode == "recommender" for sm in self.models.values())
+        needed = self.config.request_log or any(sm.writes_log_dir for sm in self.models.values())
         folder = Path(self.config.log_dir)
         if not needed:
             return
@@ -77,36 +68,17 @@ class ServerState:
             raise ServeError(f"--log-dir {str(folder)!r} is not writable; give a writable folder")
 
     async def start(self) -> None:
-        """Connect Redis (when configured), start the request log, replay interactions."""
+        """Connect Redis (when configured), start the request log, then start every model."""
         c = self.config
         if c.redis_url:
             self.redis = redis_client(c.redis_url, c.redis_timeout)
             if c.cache_ttl > 0:
                 self.cache = RedisCache(self.redis, c.cache_ttl, c.redis_timeout,
                                         on_error=self.metrics.redis_errors.labels("cache").inc)
-            for p in self.profiles.values():
-                p.client, p.timeout = self.redis, c.redis_timeout
-                p.breaker.on_error = self.metrics.redis_errors.labels("profiles").inc
             log.info("Redis at %s: shared response cache and recommender profiles", redact_url(c.redis_url))
         self.request_log.start()
-        if c.replay:
-            await self._replay()
-
-    async def _replay(self) -> None:
-        for name, p in self.profiles.items():
-            events = self.interaction_logs[name].replay()
-            if self.redis is None:
-                applied, skipped = await run_in_threadpool(p.replay_local, events)
-                if applied or skipped:
-                    log.info("%s: replayed %d logged interaction(s) (%d refused by the model)", name, applied, skipped)
-                continue
-            try:
-                pushed = await p.replay_redis(events)
-            except Exception as e:  # noqa: BLE001 - Redis down at start-up: profiles start from the model
-                log.warning("%s: could not replay interactions into Redis (%s: %s)", name, type(e).__name__, e)
-                continue
-            if pushed:
-                log.info("%s: pushed %d logged interaction(s) into Redis", name, pushed)
+        for sm in self.models.values():
+            await sm.start(self)
 
     async def stop(self) -> None:
         """Flush the request log and close Redis (after the last request was answered)."""
@@ -119,22 +91,12 @@ class ServerState:
             except Exception:  # noqa: BLE001 - closing a broken connection is not worth a traceback
                 pass
 
-    def model(self, name: str) -> ServedModel:
+    def model(self, name: str) -> Any:
         """The served model ``name``, or 404 naming the served ones."""
         sm = self.models.get(name)
         if sm is None:
             raise HTTPException(404, f"unknown model {name!r}; served models: {', '.join(self.models)} (GET /models)")
         return sm
-
-
-def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
-    """A JSON response serialized in pydantic-core (NaN and infinities as null)."""
-    return Response(dumps(body), status, headers=headers,
-                    media_type="application/json")
-
-
-def raw_json(data: bytes, status: int = 200) -> Response:
-    return Response(data, status, media_type="application/json")
 
 
 async def compute(fn: Any, *args: Any, inline: bool = False) -> Any:

@@ -1,5 +1,6 @@
 """The comparison's result: one leaderboard row per candidate (a registry model, a tuned model, an
-ensemble), the per-fold scores and the out-of-fold predictions every later step reuses."""
+ensemble), the per-fold scores and the out-of-fold predictions every later step reuses, and the
+report's sections (leaderboard table and figure, out-of-fold curves, tuning)."""
 
 from __future__ import annotations
 
@@ -10,9 +11,10 @@ import numpy as np
 import pandas as pd
 
 from ..errors import ModelError
-from ..evaluation import Metric
+from ..evaluation import Metric, Panel, fmt_mean
+from . import _figures
 from ._fold import score
-from ._models import REGISTRY, TIMES
+from ._registry import REGISTRY, TIMES
 from ._task import TabularTask
 
 STATUS_ORDER = {"ok": 0, "stopped": 1, "raced": 1, "error": 2}
@@ -34,15 +36,12 @@ class Candidate:
         if self.kind == "model":
             return REGISTRY.get(self.base or self.name).description
         if self.kind == "tuned":
-            return f"{self.base} tuned with Optuna: " + ", ".join(f"{k}={_short(v)}" for k, v in self.params.items())
+            return f"{self.base} tuned with Optuna: " + ", ".join(f"{k}={_figures.param_text(v)}"
+                                                                  for k, v in self.params.items())
         what = "soft voting (mean of the probabilities)" if self.kind == "voting" else "stacking"
         if self.kind == "voting" and not self.members:
             what = "voting"
         return f"{what} of {', '.join(self.members)}"
-
-
-def _short(v: Any) -> str:
-    return f"{v:.4g}" if isinstance(v, float) else str(v)
 
 
 def fold_scores(task: TabularTask, y: np.ndarray, pred: np.ndarray, threshold: float = 0.5) -> dict[str, float]:
@@ -83,6 +82,9 @@ class Comparison:
         class probabilities ``(n, k)`` or predicted values ``(n,)``.
     candidates : how to build each row's model.
     studies : per tuned model, the Optuna trials (a DataFrame) and the best parameters.
+
+    The report's sections are methods: :meth:`table`, :meth:`leaderboard_figure`, :meth:`curves`
+    (out-of-fold curves of the top rows), :meth:`tuning` (each study's history and the parameters chosen).
     """
 
     task: TabularTask
@@ -137,8 +139,7 @@ class Comparison:
         out = pd.DataFrame(index=lb.index)
         for key, label in cols.items():
             digits = 2 if key in TIMES else 4
-            out[label] = [f"{m:.{digits}f} ± {s:.{digits}f}" if np.isfinite(m) else ""
-                          for m, s in zip(lb[f"{key}_mean"], lb[f"{key}_std"])]
+            out[label] = [fmt_mean(m, s, digits=digits) for m, s in zip(lb[f"{key}_mean"], lb[f"{key}_std"])]
         if "class_weight" in lb.columns:
             out["class weights"] = lb["class_weight"].fillna("via the members")
         out["status"] = lb["status"]
@@ -146,3 +147,18 @@ class Comparison:
             out["note"] = lb["error"].fillna("")
         out.index.name = f"model (sorted by {self.metric.label})"
         return out
+
+    def leaderboard_figure(self):
+        """The ranking metric per successful row, mean ± std over folds."""
+        return _figures.leaderboard_figure(self.leaderboard, self.metric, len(self.task.folds))
+
+    def curves(self, top: int = _figures.OVERLAY_TOP) -> Panel:
+        """From the out-of-fold predictions of the ``top`` rows: ROC, PR and calibration curves, or
+        predicted vs actual (regression)."""
+        return Panel(*_figures.overlay_figures(self.task, self.oof, self.ok_models[:top]))
+
+    def tuning(self) -> Panel:
+        """Each tuned model's study (trials, pruned trials, best so far) and a table of the parameters
+        chosen, or why nothing was tuned."""
+        return Panel(*_figures.tuning_figures(self.studies, self.metric),
+                     _figures.tuning_table(self.studies, self.metric, self.notes))

@@ -32,8 +32,8 @@ from ..core.parallel import cpu_count
 from ..errors import ModelError
 from ._board import Candidate, Comparison, aggregate, fold_scores, sorted_board
 from ._fold import FoldData, fit_fold, warm_up
-from ._models import REGISTRY, build_model, validate_models
 from ._prep import weighting
+from ._registry import REGISTRY, build_model, validate_models
 from ._task import TabularTask
 
 RACE_Z = 2.5
@@ -88,12 +88,12 @@ def compare_models(task: TabularTask, models: Sequence[str] | None = None, *, n_
 def _check_budget(max_model_seconds: Any, tune_top: Any, tune_seconds: Any) -> None:
     if max_model_seconds is not None and (isinstance(max_model_seconds, bool) or
                                           not isinstance(max_model_seconds, (int, float)) or max_model_seconds < 0):
-        raise ModelError(f"max_model_seconds must be a positive number of seconds (or 0/None: no limit), got "
-                         f"{max_model_seconds!r}; fix: -p max_model_seconds 300")
+        raise ModelError(f"max_model_seconds must be a positive number of seconds, or 0/None for no limit "
+                         f"(max_model_seconds={max_model_seconds!r}); e.g. max_model_seconds=300")
     if isinstance(tune_top, bool) or not isinstance(tune_top, (int, np.integer)) or tune_top < 0:
-        raise ModelError(f"tune_top must be an integer >= 0 (0: no tuning), got {tune_top!r}; fix: -p tune_top 3")
+        raise ModelError(f"tune_top must be an integer >= 0, 0 for no tuning (tune_top={tune_top!r}); e.g. tune_top=3")
     if tune_top and (not isinstance(tune_seconds, (int, float)) or isinstance(tune_seconds, bool) or tune_seconds <= 0):
-        raise ModelError(f"tune_seconds must be a positive number, got {tune_seconds!r}; fix: -p tune_seconds 30")
+        raise ModelError(f"tune_seconds must be a positive number (tune_seconds={tune_seconds!r}); e.g. tune_seconds=30")
     if tune_top:
         try:
             import optuna  # noqa: F401

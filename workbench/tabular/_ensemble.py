@@ -16,8 +16,8 @@ import numpy as np
 from sklearn.base import BaseEstimator
 
 from ._board import Candidate, Comparison, fold_scores
-from ._models import build_model
 from ._prep import fit_weighted, set_final_params
+from ._registry import build_model
 from ._task import TabularTask
 
 TOP = 3

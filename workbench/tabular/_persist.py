@@ -18,11 +18,11 @@ import numpy as np
 import pandas as pd
 
 from ..errors import ModelError
-from ..models import ModelCard, Predictor, flavors, frame_records, provenance, save_card
+from ..models import ModelCard, Predictor, TableInput, flavors, frame_records, provenance, save_card
 from ._catboost import CatBoostFrameClassifier, CatBoostFrameRegressor, _CatBoostFrame
 from ._ensemble import Ensemble
-from ._fast import FEW_ROWS, compile_scorer
-from ._model import TabularModel, score_frame
+from ._fitted import TabularModel, score_frame
+from ._scorer import FEW_ROWS, compile_scorer
 from ._skops_types import SKOPS_ALLOWED
 
 OVERFLOW = "no prediction: numeric values too large for the model (its arithmetic overflowed)"
@@ -156,19 +156,12 @@ def _ensemble(folder: Path, card: ModelCard) -> Ensemble:
     return est
 
 
-def _columns(card: ModelCard) -> tuple[list[str], list[str], dict[str, list], dict[str, str]]:
+def _table(card: ModelCard) -> TableInput:
     schema = card.input_schema
-    cols = schema.get("columns") if isinstance(schema, dict) else None
-    if schema.get("type") != "table" or not isinstance(cols, list) or not all(
-            isinstance(c, dict) and isinstance(c.get("name"), str) and c.get("role") in ("numeric", "categorical")
-            for c in cols):
-        raise ModelError("model.json: a tabular model needs input_schema.columns, each with a name and a role "
-                         "(numeric or categorical)")
-    numeric = [c["name"] for c in cols if c["role"] == "numeric"]
-    categorical = [c["name"] for c in cols if c["role"] == "categorical"]
-    cats = {c["name"]: list(c.get("categories") or []) for c in cols if c["role"] == "categorical"}
-    dtypes = {c["name"]: str(c.get("dtype", "")) for c in cols}
-    return numeric, categorical, cats, dtypes
+    if schema.type != "table":
+        raise ModelError(f"model.json: a tabular model takes a table (input_schema type 'table'), got "
+                         f"{schema.type or 'none'!r}")
+    return schema
 
 
 def _interval(card: ModelCard, folder: Path) -> dict[str, Any] | None:
@@ -185,19 +178,18 @@ def _interval(card: ModelCard, folder: Path) -> dict[str, Any] | None:
 def model_from_card(folder: Path, card: ModelCard) -> TabularModel:
     """The :class:`TabularModel` in a verified folder (see :func:`workbench.models.load`)."""
     regression = card.task == "regression"
+    table = _table(card)
     if card.flavor == "ensemble":
         est = _ensemble(folder, card)
     elif len(card.files) != 1:
         raise ModelError(f"{folder / 'model.json'}: a tabular model has exactly one model file, got {len(card.files)}")
     else:
         est = _load_one(folder, next(iter(card.files)), card.flavor, card.details.get("catboost"), regression)
-    numeric, categorical, cats, dtypes = _columns(card)
-    meta = {**card.metrics, **card.provenance, "categories": cats, "dtypes": dtypes, **card.details}
-    ids = card.input_schema.get("id_columns") or []
-    return TabularModel(name=card.name, estimator=est, numeric=numeric, categorical=categorical,
+    meta = {**card.metrics, **card.provenance, "categories": table.categories, "dtypes": table.dtypes, **card.details}
+    return TabularModel(name=card.name, estimator=est, numeric=table.numeric, categorical=table.categorical,
                         classes=list(card.classes), positive_label=card.positive_label,
                         threshold=float(card.threshold if card.threshold is not None else 0.5),
-                        threshold_rule=card.threshold_rule, id_columns=[str(c) for c in ids], meta=meta,
+                        threshold_rule=card.threshold_rule, id_columns=list(table.id_columns), meta=meta,
                         task=card.task, interval=_interval(card, folder))
 
 
@@ -218,7 +210,7 @@ class TabularPredictor(Predictor):
     def predict_records(self, records: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
         """Predictions for records (dicts) as plain dicts: ID columns present, ``prediction``,
         ``proba_<class>`` (or the interval bounds of a regression), ``error``. Compiled classifiers score
-        without a DataFrame (see ``_fast``), with the probabilities of :meth:`predict`; a value is read as
+        without a DataFrame (see ``_scorer``), with the probabilities of :meth:`predict`; a value is read as
         in a one-row frame."""
         records = list(records)
         m = self.model

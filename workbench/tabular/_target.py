@@ -19,8 +19,8 @@ def check_task_name(task: Any) -> str:
     if key in ("", "none"):
         key = "auto"
     if key not in TASKS:
-        raise DatasetError(f"task must be one of {', '.join(TASKS)}, got {task!r}; fix: -p task auto (chosen from "
-                           "the target) or -p task regression")
+        raise DatasetError(f"task must be one of {', '.join(TASKS)} (task={task!r}); fix: task='auto' (chosen from "
+                           "the target) or task='regression'")
     return key
 
 
@@ -52,7 +52,7 @@ def infer_task(y_all: pd.Series, target: str, task: str) -> str:
         if pd.api.types.is_bool_dtype(y_all) or not pd.api.types.is_numeric_dtype(y_all):
             bad = next((v for v in y_all if not _is_number(v)), None)
             raise DatasetError(f"task regression needs a numeric target, but {target!r} holds {bad!r} "
-                               f"({y_all.dtype}); fix: choose a numeric target or -p task auto")
+                               f"({y_all.dtype}); fix: choose a numeric target or task='auto'")
         return "regression"
     if task == "auto" and _continuous(y_all):
         return "regression"
@@ -82,7 +82,7 @@ def class_labels(y_all: pd.Series, target: str) -> pd.Series:
     """The target as classes: integer-coded, boolean or text labels."""
     if pd.api.types.is_float_dtype(y_all) and not np.all(np.mod(y_all.to_numpy(dtype=float), 1) == 0):
         raise DatasetError(f"target {target!r} has non-integer numbers ({y_all.nunique()} distinct values): it looks "
-                           "continuous, and a classification task was asked for; fix: -p task regression (or auto), "
+                           "continuous, and a classification task was asked for; fix: task='regression' (or 'auto'), "
                            "or choose a categorical target")
     if pd.api.types.is_float_dtype(y_all):
         y_all = y_all.astype("int64")
@@ -106,13 +106,13 @@ def classes_of(y_all: pd.Series, target: str, folds: int, test_size: float, posi
                            "classifier needs at least 2; fix: choose another target or add rows of other classes")
     if len(classes) > max(50, len(y_all) // 20):
         raise DatasetError(f"target {target!r} has {len(classes)} distinct values for {len(y_all)} rows: it looks "
-                           "continuous or like an identifier; fix: -p task regression for a numeric target, or "
+                           "continuous or like an identifier; fix: task='regression' for a numeric target, or "
                            "choose a categorical target")
     rare = counts[counts < _need(folds, test_size)]
     if len(rare):
         listed = ", ".join(f"{k!r}: {v}" for k, v in rare.items())
         fits = [k for k in range(2, folds) if _need(k, test_size) <= rare.min()]
-        lower = f"lower folds (-p folds {fits[-1]}), " if fits else ""
+        lower = f"lower folds (folds={fits[-1]}), " if fits else ""
         raise DatasetError(
             f"target {target!r} has classes too rare for stratified {folds}-fold CV after a {test_size:g} test split: "
             f"{listed} sample(s); each class needs at least {_need(folds, test_size)}; fix: {lower}drop or merge "
@@ -138,8 +138,8 @@ def _resolve_positive(classes: list, positive_label: Any, target: str) -> tuple[
         if c == positive_label or str(c) == str(positive_label):
             return c, None
     raise DatasetError(f"positive_label {positive_label!r} is not a class of target {target!r}; "
-                       f"classes: {', '.join(map(repr, classes))}; fix: pass one of them "
-                       "(-p positive_label ...) or an empty string to use the minority class")
+                       f"classes: {', '.join(map(repr, classes))}; fix: positive_label= one of them, or an empty "
+                       "string to use the minority class")
 
 
 def strata(y: np.ndarray, regression: bool, bins: int = 10) -> np.ndarray:

@@ -17,8 +17,8 @@ import pandas as pd
 from ..data import stratified_split
 from ..errors import DatasetError, ModelError
 from ..evaluation import Metric, metrics_for, resolve_metric
-from ._columns import coerce_frame, feature_columns
-from ._models import validate_models
+from ._features import coerce_frame, feature_columns
+from ._registry import validate_models
 from ._target import check_task_name, class_labels, classes_of, infer_task, make_folds, regression_target, strata, target_values
 
 CLASS_WEIGHTS = ("none", "balanced")
@@ -129,8 +129,8 @@ def prepare_task(data: Any, target: str, *, positive_label: Any = None, models: 
     _check_arguments(df, folds, test_size)
     wanted, weight = check_task_name(task), _check_class_weight(class_weight)
     if not target or target not in df.columns:
-        raise DatasetError(f"target column {target!r} not in {name!r}; columns: {', '.join(map(str, df.columns))}; "
-                           "fix: -p target <one of them>")
+        raise DatasetError(f"target column {target!r} not in {name!r} (target={target!r}); columns: "
+                           f"{', '.join(map(str, df.columns))}; fix: set target to one of them")
     notes: list[str] = []
 
     def note(msg: str) -> None:
@@ -140,8 +140,8 @@ def prepare_task(data: Any, target: str, *, positive_label: Any = None, models: 
     df, y_all = target_values(df, target, note)
     kind = infer_task(y_all, target, wanted)
     if wanted in ("binary", "multiclass") and kind != wanted:
-        raise DatasetError(f"task {wanted} asked for, but target {target!r} has {y_all.nunique()} classes; fix: "
-                           "-p task auto")
+        raise DatasetError(f"task {wanted} asked for (task={task!r}), but target {target!r} has {y_all.nunique()} "
+                           "classes; fix: task='auto'")
     metric_ = _metric(metric, kind)
     models = validate_models(models, task=kind)
     y, classes, pos, weight = _target(y_all, target, kind, folds, test_size, positive_label, weight, note)
@@ -186,8 +186,8 @@ def _metric(metric: Any, kind: str) -> Metric:
 def _check_class_weight(value: Any) -> str:
     key = "none" if value in (None, "", False) else str(value).strip().lower()
     if key not in CLASS_WEIGHTS:
-        raise DatasetError(f"class_weight must be one of {', '.join(CLASS_WEIGHTS)}, got {value!r}; fix: -p "
-                           "class_weight balanced")
+        raise DatasetError(f"class_weight must be one of {', '.join(CLASS_WEIGHTS)} (class_weight={value!r}); "
+                           "e.g. class_weight='balanced'")
     return key
 
 
@@ -195,9 +195,9 @@ def _check_arguments(df: Any, folds: Any, test_size: Any) -> None:
     if not isinstance(df, pd.DataFrame):
         raise DatasetError(f"data must be a Dataset or a pandas DataFrame, got {type(df).__name__}")
     if not isinstance(folds, (int, np.integer)) or isinstance(folds, bool) or folds < 2:
-        raise DatasetError(f"folds must be an integer >= 2, got {folds!r}; fix: -p folds 5")
+        raise DatasetError(f"folds must be an integer >= 2 (folds={folds!r}); e.g. folds=5")
     if not isinstance(test_size, (int, float)) or not 0 < float(test_size) < 1:
-        raise DatasetError(f"test_size must be a fraction between 0 and 1, got {test_size!r}; fix: -p test_size 0.2")
+        raise DatasetError(f"test_size must be a fraction between 0 and 1 (test_size={test_size!r}); e.g. test_size=0.2")
 
 
 __all__ = ["TabularTask", "prepare_task", "coerce_frame", "CLASS_WEIGHTS"]

@@ -18,8 +18,8 @@ import pandas as pd
 from ..core.parallel import cpu_count
 from ._board import Candidate, Comparison, fold_scores
 from ._fold import FoldData, fit_fold
-from ._models import REGISTRY, build_model
 from ._prep import set_final_params
+from ._registry import REGISTRY, build_model
 
 
 def tune_models(comparison: Comparison, top: int = 3, seconds: float = 30.0, *, n_jobs: int | None = None,
@@ -113,49 +113,3 @@ def _trials_frame(study: Any) -> pd.DataFrame:
         rows.append({"trial": t.number, "state": t.state.name, "value": t.value, "folds": last, "seconds": dur,
                      **{f"param {k}": v for k, v in t.params.items()}})
     return pd.DataFrame(rows)
-
-
-def tuning_table(comparison: Comparison) -> pd.DataFrame:
-    """One row per tuned model: trials (finished / pruned), CV score before and after, the chosen parameters."""
-    m = comparison.task.metric
-    rows = []
-    for name, s in comparison.studies.items():
-        rows.append({"tuned model": name, "trials": s["n_complete"], "pruned": s["n_pruned"],
-                     f"{m.label} untuned": round(s["untuned"], 4),
-                     f"{m.label} tuned": round(s["best_value"], 4) if "best_value" in s else None,
-                     "chosen parameters": ", ".join(f"{k}={_fmt(v)}" for k, v in s.get("best_params", {}).items())})
-    if not rows:
-        return pd.DataFrame({"tuning": ["off (tune_top = 0)" if not comparison.notes else "; ".join(
-            n for n in comparison.notes if n.startswith("tuning")) or "off (tune_top = 0)"]}).set_index("tuning")
-    return pd.DataFrame(rows).set_index("tuned model")
-
-
-def _fmt(v: Any) -> str:
-    return f"{v:.4g}" if isinstance(v, float) else str(v)
-
-
-def tuning_figures(comparison: Comparison) -> list:
-    """Per tuned model, its study's history: each finished trial's CV score, pruned trials at their last
-    running mean, and the best so far."""
-    import plotly.graph_objects as go
-
-    from ..evaluation import figure_layout
-
-    m = comparison.task.metric
-    figs = []
-    for s in comparison.studies.values():
-        t = s["trials"]
-        if not len(t):
-            continue
-        fig = go.Figure()
-        done = t[t["state"] == "COMPLETE"]
-        fig.add_trace(go.Scatter(x=done["trial"], y=done["value"], mode="markers", name="trial (all folds)"))
-        best = done["value"].cummax() if m.greater_is_better else done["value"].cummin()
-        fig.add_trace(go.Scatter(x=done["trial"], y=best, mode="lines", name="best so far", line=dict(shape="hv")))
-        fig.add_trace(go.Scatter(x=[t["trial"].min(), t["trial"].max()], y=[s["untuned"]] * 2, mode="lines",
-                                 name="untuned defaults", line=dict(dash="dash", color="gray")))
-        fig.update_layout(title=f"Tuning {s['base']}: {s['n_complete']} trials, {s['n_pruned']} pruned in "
-                                f"{s['seconds']:g} s (TPE, median pruning over folds)",
-                          xaxis_title="trial", yaxis_title=f"CV {m.label}", **figure_layout())
-        figs.append(fig)
-    return figs

@@ -11,8 +11,8 @@ from __future__ import annotations
 from typing import Any, Callable
 
 from ._catboost import CatBoostFrameClassifier, CatBoostFrameRegressor
-from ._models import REGISTRY, ModelSpec
 from ._prep import make_preprocessor
+from ._registry import REGISTRY, ModelSpec
 
 Factory = Callable[[int, int], Any]
 

@@ -44,18 +44,16 @@ def save_model(model, meta: dict[str, Any], folder: str | os.PathLike) -> Path:
 def _meta(card: ModelCard) -> dict[str, Any]:
     """What prediction needs from the card, type-checked (the card comes from an untrusted folder)."""
     schema, details = card.input_schema, card.details
-    size, mean, std = schema.get("size"), schema.get("mean"), schema.get("std")
     taps = details.get("taps")
-    ok = (isinstance(size, int) and 16 <= size <= 4096 and isinstance(mean, list) and isinstance(std, list)
-          and len(mean) == 3 and len(std) == 3 and all(isinstance(v, (int, float)) for v in mean + std)
-          and all(isinstance(v, (int, float)) and v > 0 for v in std)
-          and isinstance(details.get("backbone"), str) and (taps is None or (
+    ok = (schema.type == "image" and 16 <= schema.size <= 4096 and schema.channels == 3 and schema.mean is not None
+          and schema.std is not None and isinstance(details.get("backbone"), str) and (taps is None or (
               isinstance(taps, list) and all(isinstance(t, int) and not isinstance(t, bool) for t in taps))))
     if not ok or len(card.classes) < 2 or card.flavor != "safetensors" or WEIGHTS not in card.files:
-        raise ModelError("model.json does not describe a vision model: it needs input_schema size/mean/std, "
-                         f"details.backbone and taps, two or more classes and {WEIGHTS}")
-    return {"backbone": details["backbone"], "classes": [str(c) for c in card.classes], "image_size": size,
-            "mean": mean, "std": std, "tta": bool(details.get("tta", True)), "taps": taps or None}
+        raise ModelError("model.json does not describe a vision model: it needs an image input_schema (size 16-4096, "
+                         f"3 channels, mean and std), details.backbone and taps, two or more classes and {WEIGHTS}")
+    return {"backbone": details["backbone"], "classes": [str(c) for c in card.classes], "image_size": schema.size,
+            "mean": list(schema.mean), "std": list(schema.std), "tta": bool(details.get("tta", True)),
+            "taps": taps or None}
 
 
 def build_model(folder: Path, card: ModelCard, device: str | None = None):

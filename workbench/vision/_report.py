@@ -1,5 +1,6 @@
-"""Diagnostics of a vision run: dataset overview, learning curves, confusion matrix, per-class
-scores, ROC, and a gallery of the worst mistakes (a widget interactively, a static grid in reports)."""
+"""Diagnostics of a vision run: dataset overview, step timings, learning curves, confusion matrix,
+per-class scores, ROC, and a gallery of the worst mistakes (a widget interactively, a static grid in
+reports). :class:`~workbench.vision.VisionRun` offers them as its sections."""
 
 from __future__ import annotations
 
@@ -137,3 +138,18 @@ def mistakes(run, k: int = 24, widget: bool | None = None):
     show()
     display(w.VBox([slider, img, cap]))
     return idx
+
+
+def timings_table(run):
+    """Wall-clock seconds per step (decode, frozen-feature cache, phases, test) and the best epoch."""
+    import pandas as pd
+
+    rows = {k.replace("_seconds", ""): round(v, 1) for k, v in run.timings.items()}
+    df = pd.DataFrame({"seconds": rows})
+    df.index.name = "step"
+    best = run.fit.best
+    df.attrs["best"] = best
+    print(f"best validation loss {best.get('val_loss', float('nan')):.4f} at {best.get('phase')} epoch "
+          f"{best.get('epoch')} (val accuracy {best.get('val_accuracy', float('nan')):.4f}); "
+          f"fine-tuned stages: {len(run.model.body) - run.fit.cut} of {len(run.model.body)}")
+    return df

@@ -1,14 +1,6 @@
-"""Vision fine-tuning for inspection images: two-phase transfer learning, diagnostics, batch prediction.
-
-Typical use (the ``vision_finetune`` notebook)::
-
-    ds = load_image_dataset("elpv")                 # or a folder of class subfolders
-    run = vision.train(ds, backbone="efficientnet_lite0", image_size=224)
-    vision.record_metrics(run)                      # test_accuracy, test_roc_auc, train_seconds
-    vision.confusion_matrix(run).show(); vision.mistakes(run)
-    vision.save(run, workbench.artifacts_dir())     # model/ (safetensors + JSON) and test_predictions.csv
-
-and from the shell: ``workbench predict MODEL_DIR IMAGES... -o predictions.csv``.
+"""A fine-tuning run: split, train, evaluate on the test split (:func:`train`), and the run's outcome
+(:class:`VisionRun`) with its report sections as methods (timings, learning curves, confusion matrix,
+per-class scores, ROC, the worst mistakes; drawn by :mod:`._report`).
 """
 
 from __future__ import annotations
@@ -16,20 +8,25 @@ from __future__ import annotations
 import os
 import time
 from dataclasses import dataclass, field, fields
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from ..data import ImageDataset, load_image_dataset, load_pixels, split_dataset
 from ..errors import DatasetError, ModelError
+from . import _report
 from ._backbones import get_backbone_spec
-from ._io import predictions_frame, save_model
+from ._io import predictions_frame
 
 
 @dataclass
 class VisionRun:
-    """Everything a fine-tuning run produced: the fitted model and its test-set evaluation."""
+    """Everything a fine-tuning run produced: the fitted model and its test-set evaluation.
+
+    The report's sections are methods: :meth:`timings_table`, :meth:`learning_curves`,
+    :meth:`confusion_matrix`, :meth:`class_report`, :meth:`roc`, :meth:`mistakes`; the test set's
+    predictions are :meth:`test_predictions`.
+    """
 
     fit: Any  # _train.FitResult
     train: ImageDataset
@@ -58,6 +55,31 @@ class VisionRun:
         df.insert(1, "label", [self.classes[i] for i in self.test.labels])
         return df.drop(columns=["error"])
 
+    def timings_table(self):
+        """Wall-clock seconds per step (decode, frozen-feature cache, phases, test); prints the best epoch."""
+        return _report.timings_table(self)
+
+    def learning_curves(self):
+        """Train/validation loss and validation accuracy per epoch, both phases on one axis."""
+        return _report.learning_curves(self)
+
+    def confusion_matrix(self, normalize: bool = False):
+        """Confusion matrix on the test set, class names on both axes."""
+        return _report.confusion_matrix(self, normalize=normalize)
+
+    def class_report(self):
+        """Per-class precision, recall, F1 and support on the test set (a DataFrame)."""
+        return _report.class_report(self)
+
+    def roc(self):
+        """ROC curve of the positive (second) class for binary tasks; ``None`` otherwise."""
+        return _report.roc(self)
+
+    def mistakes(self, k: int = 24, widget: bool | None = None) -> list[int]:
+        """Show the worst ``k`` mistakes (a browsable widget interactively, a static grid in headless runs);
+        returns their test indices."""
+        return _report.mistakes(self, k, widget)
+
 
 def _check_dataset(ds: ImageDataset, test_size: float, val_size: float) -> None:
     counts = np.bincount(ds.labels, minlength=len(ds.classes))
@@ -76,11 +98,11 @@ def train(ds: ImageDataset | str, test_size: float = 0.25, **config: Any) -> Vis
     Parameters
     ----------
     ds : ImageDataset or str
-        A dataset or a name/folder for :func:`workbench.images.load_image_dataset`.
+        A dataset or a name/folder for :func:`workbench.data.load_image_dataset`.
     test_size : float
         Held-out test fraction (0.25 as in Deitsch et al. for elpv).
     **config
-        :class:`workbench._vision_train.TrainConfig` fields: ``backbone``, ``image_size``,
+        :class:`workbench.vision._train.TrainConfig` fields: ``backbone``, ``image_size``,
         ``epochs_frozen``, ``epochs``, ``batch_size``, ``lr``, ``unfreeze``, ``views``, ``seed``, ...
     """
     from ._tensors import encode, eval_batch_size, pick_device, predict_proba, tta_views
@@ -131,42 +153,3 @@ def evaluate_metrics(y_true: np.ndarray, probs: np.ndarray) -> dict[str, float]:
 
     m = classification_metrics(np.asarray(y_true), probs, list(range(probs.shape[1])))
     return {k: float(v) for k, v in m.items() if v == v}
-
-
-def record_metrics(run: VisionRun) -> dict[str, float]:
-    """Record ``test_accuracy``, ``test_roc_auc`` (binary), ``test_balanced_accuracy`` and ``train_seconds``."""
-    from ..core.journal import record
-
-    out = {"test_accuracy": run.metrics["accuracy"], "test_balanced_accuracy": run.metrics["balanced_accuracy"]}
-    if "roc_auc" in run.metrics and len(run.classes) == 2:
-        out["test_roc_auc"] = run.metrics["roc_auc"]
-    out["train_seconds"] = round(run.timings["train_seconds"], 1)
-    for k, v in out.items():
-        record(k, v)
-    return out
-
-
-def save(run: VisionRun, folder: str | os.PathLike) -> Path:
-    """Save the model to ``folder/model`` (safetensors + ``model.json``) and the test predictions to
-    ``folder/test_predictions.csv``; returns the model folder."""
-    folder = Path(folder)
-    meta = {**run.fit.meta, "metrics": run.metrics, "timings": run.timings,
-            "dataset": run.test.name, "n_train": len(run.train), "n_val": len(run.val), "n_test": len(run.test)}
-    model_dir = save_model(run.model, meta, folder / "model")
-    run.test_predictions().to_csv(folder / "test_predictions.csv", index=False)
-    return model_dir
-
-
-def timings_table(run: VisionRun):
-    """Wall-clock seconds per step (decode, frozen-feature cache, phases, test) and the best epoch."""
-    import pandas as pd
-
-    rows = {k.replace("_seconds", ""): round(v, 1) for k, v in run.timings.items()}
-    df = pd.DataFrame({"seconds": rows})
-    df.index.name = "step"
-    best = run.fit.best
-    df.attrs["best"] = best
-    print(f"best validation loss {best.get('val_loss', float('nan')):.4f} at {best.get('phase')} epoch "
-          f"{best.get('epoch')} (val accuracy {best.get('val_accuracy', float('nan')):.4f}); "
-          f"fine-tuned stages: {len(run.model.body) - run.fit.cut} of {len(run.model.body)}")
-    return df

@@ -10,17 +10,12 @@ import pytest
 from scipy import stats
 from scipy.spatial.distance import jensenshannon
 
+from workbench import drift
 from workbench.data import TELCO_PLANTED_SHIFT, load_dataset, plant_shift
-from workbench.drift import (
-    TABLE_COLUMNS,
-    DriftReport,
-    Thresholds,
-    benjamini_hochberg,
-    categorical_stats,
-    compare_columns,
-    delong_interval,
-    numeric_stats,
-)
+from workbench.drift import DriftReport, Thresholds
+from workbench.drift._column_drift import TABLE_COLUMNS, compare_columns
+from workbench.drift._domain import delong_interval
+from workbench.drift._stats import benjamini_hochberg, categorical_stats, numeric_stats
 from workbench.errors import DatasetError, ParameterError
 from workbench.evaluation import Note, Panel, rank_auc
 
@@ -124,12 +119,37 @@ def test_every_section_renders_and_the_csv_has_the_documented_columns(planted, t
     for name in SECTIONS:
         assert getattr(planted, name)() is not None
     assert planted.failures == []
-    path = planted.save(tmp_path)
+    path = drift.save(planted, tmp_path)
+    assert path == tmp_path / "drift.csv"
     table = pd.read_csv(path)
     assert list(table.columns) == TABLE_COLUMNS
     assert set(table.loc[table["drifted"], "column"]) == SHIFTED
     assert set(table["role"]) == {"feature", "target"} and len(table) == 20
     assert "Dataset drift: YES" in texts(planted.summary())
+
+
+def test_record_and_log_send_the_verdict(planted, monkeypatch):
+    from workbench.drift import _outputs
+
+    recorded = {}
+    monkeypatch.setattr(_outputs, "record_value", lambda name, value: recorded.__setitem__(name, value))
+    assert drift.record(planted) == recorded == planted.headline()
+    assert (recorded["n_drifted"], recorded["n_columns"], recorded["dataset_drift"]) == (3, 19, True)
+
+    class Tracker:
+        def __init__(self):
+            self.calls = []
+
+        def __getattr__(self, name):
+            return lambda *a, **k: self.calls.append((name, a))
+
+    t = Tracker()
+    drift.log(t, planted)
+    assert [c[0] for c in t.calls] == ["log_table", "summary", "log_figure"]
+    name, table = t.calls[0][1]
+    assert name == "drift" and set(table.loc[table["drifted"], "column"]) == SHIFTED
+    assert t.calls[1][1][0] == planted.headline() and t.calls[2][1][0] == "drifted_columns"
+    assert {tr.name for tr in t.calls[2][1][1].data} >= {"reference", "current"}
 
 
 # ----------------------------------------------------------------------------- statistics against references

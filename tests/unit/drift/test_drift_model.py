@@ -28,8 +28,8 @@ def model_dir(tmp_path_factory) -> Path:
         warnings.simplefilter("ignore")
         task = tabular.prepare_task(load_dataset("telco_churn_reference"), "churn", positive_label="Yes",
                                     models=["logreg"], folds=2, seed=0)
-        model = tabular.fit_best(task, tabular.compare_models(task))
-    return tabular.save_model(model, tmp_path_factory.mktemp("model") / "model")
+        best = tabular.fit_best(task, tabular.compare_models(task))
+    return tabular.save(best, tmp_path_factory.mktemp("artifacts"))
 
 
 def texts(result) -> str:
@@ -40,7 +40,7 @@ def texts(result) -> str:
 def write_log(folder: Path, frame: pd.DataFrame, model_dir: Path, per_file: int = 1500) -> Path:
     """The request log `workbench serve` will write: the model's inputs and outputs, one file per 'day'."""
     predictor = load(model_dir)
-    inputs = [c["name"] for c in predictor.card.input_schema["columns"]]
+    inputs = predictor.card.input_schema.features
     scored = predictor.predict(frame)
     folder.mkdir(parents=True, exist_ok=True)
     records = frame[inputs].astype(object).where(frame[inputs].notna(), None).to_dict("records")

@@ -9,22 +9,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from workbench.data import load_dataset
+from workbench.data import column_summary, heavy_sample, load_dataset, missing_patterns, prepare_frame
 from workbench.errors import DatasetError
+from workbench.evaluation import Note, Panel
 from workbench.evaluation import rank_auc as auc
-from workbench.explore import (
-    Exploration,
-    Note,
-    Panel,
-    column_summary,
-    cramers_v_matrix,
-    grouped_auc,
-    heavy_sample,
-    missing_patterns,
-    prepare_frame,
-    target_info,
-    wilson_interval,
-)
+from workbench.explore import Exploration
+from workbench.explore._relations import cramers_v_matrix, grouped_auc, target_info, wilson_interval
 
 SECTIONS = ("overview", "alerts", "summaries", "missing", "distributions", "correlations", "associations",
             "target_analysis")
@@ -65,6 +55,18 @@ def test_telco_headline(telco_eda):
     assert h["missing_fraction"] == pytest.approx(11 / (7043 * 21), rel=1e-3)
     assert h["target_rate"] == pytest.approx(1869 / 7043, abs=1e-5)
     assert telco_eda.target_info.positive == "Yes"
+
+
+def test_record_sends_the_headline_to_the_run(telco_eda, monkeypatch):
+    from workbench import explore
+    from workbench.explore import _outputs
+
+    recorded = {}
+    monkeypatch.setattr(_outputs, "record_value", lambda name, value: recorded.__setitem__(name, value))
+    assert explore.record(telco_eda) == recorded
+    assert list(recorded) == ["rows", "columns", "missing_fraction", "duplicate_rows", "alerts", "target_rate"]
+    assert (recorded["rows"], recorded["columns"], recorded["alerts"]) == (7043, 21, 1)
+    assert recorded["target_rate"] == pytest.approx(1869 / 7043, abs=1e-5)
 
 
 def test_telco_alerts_only_the_row_index(telco_eda):
@@ -366,7 +368,7 @@ def test_duplicate_rows_are_counted_on_all_columns():
 
 
 def test_spearman_matches_pandas_on_complete_columns():
-    from workbench.explore import average_ranks, numeric_correlation
+    from workbench.explore._relations import average_ranks, numeric_correlation
 
     rng = np.random.default_rng(0)
     df = pd.DataFrame({"a": rng.integers(0, 5, 300).astype(float), "b": rng.normal(size=300),

@@ -21,6 +21,9 @@ from workbench.core.io import file_sha256
 from workbench.errors import ModelError
 from workbench.models import load, read_card
 from workbench.models.flavors import SKOPS_DATA_NODES, skops_nodes
+from workbench.tabular._persist import load_model, save_model
+from workbench.tabular._registry import model_names
+from workbench.tabular._skops_types import SKOPS_ALLOWED
 
 
 @pytest.fixture(scope="module")
@@ -33,8 +36,8 @@ def _fit_save(df, name: str, folder: Path, target: str = "churn", task: str = "a
         warnings.simplefilter("ignore")
         t = tabular.prepare_task(df, target, folds=2, models=[name], task=task)
         comp = tabular.compare_models(t, n_jobs=1, verbose=False, ensemble=False)
-        model = tabular.fit_best(t, comp)
-    return tabular.save_model(model, folder)
+        model = tabular.fit_best(t, comp).model
+    return save_model(model, folder)
 
 
 @pytest.fixture(scope="module")
@@ -63,14 +66,14 @@ def test_allow_list_is_exactly_what_the_registry_pipelines_need(small, tmp_path)
               "reg": (small.assign(churn=small["monthly_charges"] * 1.5 + np.arange(len(small)) % 7), "regression")}
     seen: set[str] = set()
     for kind, (df, task) in frames.items():
-        for name in tabular.model_names(task):
+        for name in model_names(task):
             if name == "catboost":
                 continue
             folder = _fit_save(df, name, tmp_path / f"{kind}-{name}", task=task)
             seen |= set(skops_nodes(folder / "model.skops"))
-            assert tabular.load_model(folder).name == name
-    assert seen - SKOPS_DATA_NODES <= tabular.SKOPS_ALLOWED, sorted(seen - SKOPS_DATA_NODES - tabular.SKOPS_ALLOWED)
-    assert tabular.SKOPS_ALLOWED <= seen, f"allow-list entries no registry pipeline needs: {tabular.SKOPS_ALLOWED - seen}"
+            assert load_model(folder).name == name
+    assert seen - SKOPS_DATA_NODES <= SKOPS_ALLOWED, sorted(seen - SKOPS_DATA_NODES - SKOPS_ALLOWED)
+    assert SKOPS_ALLOWED <= seen, f"allow-list entries no registry pipeline needs: {SKOPS_ALLOWED - seen}"
     assert not any(n.startswith(("FunctionNode", "MethodNode", "OperatorFuncNode", "PartialNode")) for n in seen)
 
 
@@ -180,14 +183,12 @@ def test_format_1_folders_still_load(logreg_folder, tmp_path):
     """A folder written by workbench 0.1 (format 1 sidecar) loads and predicts the same."""
     folder = _copy(logreg_folder, tmp_path)
     card = read_card(folder)
-    cols = card.input_schema["columns"]
+    table = card.input_schema
     v1 = {"format_version": 1, "model": card.name, "file": "model.skops", "format": "skops",
-          "sha256": card.files["model.skops"], "features": [c["name"] for c in cols],
-          "numeric": [c["name"] for c in cols if c["role"] == "numeric"],
-          "categorical": [c["name"] for c in cols if c["role"] == "categorical"],
-          "classes": card.classes, "positive_label": card.positive_label, "threshold": card.threshold,
-          "threshold_rule": card.threshold_rule, "id_columns": card.input_schema["id_columns"],
-          "categories": {c["name"]: c["categories"] for c in cols if c["role"] == "categorical"}}
+          "sha256": card.files["model.skops"], "features": table.features, "numeric": table.numeric,
+          "categorical": table.categorical, "classes": card.classes, "positive_label": card.positive_label,
+          "threshold": card.threshold, "threshold_rule": card.threshold_rule, "id_columns": list(table.id_columns),
+          "categories": table.categories, "dtypes": table.dtypes}
     (folder / "model.json").write_text(json.dumps(v1))
     df = workbench.load_dataset("telco_churn").frame.iloc[400:450]
     old, new = load(folder).predict(df), load(logreg_folder).predict(df)

@@ -7,7 +7,9 @@ import pandas as pd
 import pytest
 
 from workbench import recsys
-from workbench.recsys import MODELS, Popularity
+from workbench.recsys._base import MODELS
+from workbench.recsys._history import ProfileSpec
+from workbench.recsys._neighbors import Popularity
 
 MODELS_ = ["popularity", "ease", "content", "hybrid", "broken"]
 
@@ -86,10 +88,14 @@ def test_cold_start_table_and_hybrid_weights(comparison):
 
 def test_figures_examples_and_tracking(comparison):
     comp, _ = comparison
-    figs = recsys.figures(comp)
-    assert len(figs) == 4 and all(f.layout.template.layout.paper_bgcolor for f in figs)
-    assert len(figs[1].data) == 3 * 4  # three panels, four models
-    ex = recsys.example_recommendations(comp, n_users=2)
+    figs = comp.figures()
+    assert list(figs) == ["leaderboard", "metric_vs_k", "cold_start", "popularity_bias"]
+    assert all(f.layout.template.layout.paper_bgcolor for f in figs.values())
+    assert len(figs["metric_vs_k"].data) == 3 * 4  # three panels, four models
+    ok = comp.leaderboard[comp.leaderboard["status"] == "ok"]
+    assert list(comp.leaderboard_figure().data[0].y) == ok.index.tolist() == ["hybrid", "ease", "popularity", "content"]
+    assert comp.cold_start_figure().data[0].y.tolist() == comp.cold_start(numeric=True).iloc[:, 0].tolist()
+    ex = comp.example_recommendations(n_users=2)
     assert ex.index.get_level_values("user").nunique() == 2
     assert {"recent history (newest first)", "rating", "liked in held-out data"} <= set(ex.columns)
 
@@ -101,10 +107,26 @@ def test_figures_examples_and_tracking(comparison):
             return lambda *a, **k: self.calls.append((name, a[0] if a else None))
 
     t = Tracker()
-    recsys.log_comparison(t, comp, model_dir=None)
+    recsys.log(t, comp, model_dir=None)
     kinds = {c[0] for c in t.calls}
     assert {"log", "log_table", "log_figure", "summary"} <= kinds
     assert ("log_table", "leaderboard") in t.calls and ("log_figure", "popularity_bias") in t.calls
+
+
+def test_save_and_record_the_chosen_model(comparison, tmp_path, monkeypatch):
+    from workbench.models import load
+    from workbench.recsys import _outputs
+
+    comp, _ = comparison
+    model_dir = recsys.save(comp, tmp_path)
+    assert model_dir == tmp_path / "model"
+    predictor = load(model_dir)
+    assert predictor.card.name == comp.best and predictor.card.metrics == comp.record_values()
+    recorded = {}
+    monkeypatch.setattr(_outputs, "record_value", lambda name, value: recorded.__setitem__(name, value))
+    values = recsys.record(comp, {"median_ms": 1.5, "p95_ms": 2.0, "calls": 3})
+    assert values == recorded == {**comp.record_values(), "latency_ms": 1.5}
+    assert recorded["best_model"] == comp.best and recorded["ndcg_at_10"] == comp.mean(comp.best, "ndcg")
 
 
 def test_implicit_feedback_without_time_uses_a_random_split(small):
@@ -113,7 +135,7 @@ def test_implicit_feedback_without_time_uses_a_random_split(small):
     ids = small.assign(userId="u" + small["userId"].astype(str))[["userId", "movieId"]]
     data = rs.prepare_interactions(ids, "userId", "movieId")
     task = rs.prepare_task(data, ["popularity", "item_knn"], seed=1)
-    assert not task.temporal and task.profile_grid() == [recsys.ProfileSpec(None, 1.0)]
+    assert not task.temporal and task.profile_grid() == [ProfileSpec(None, 1.0)]
     comp = rs.compare_models(task, verbose=False)
     assert comp.mean("item_knn") > comp.mean("popularity")
     assert np.isfinite(comp.leaderboard["ndcg@10"]).all()

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from workbench import recsys
 from workbench.errors import ModelError
-from workbench.recsys import History, ProfileSpec
+from workbench.recsys._history import History, ProfileSpec
+from workbench.recsys._metrics import Targets, bootstrap_ci, exclude_seen, ndcg_at, top_k, user_metrics
 
 
 def _history() -> History:
@@ -40,16 +40,16 @@ def test_profile_spec_is_validated_and_round_trips():
 
 
 def _targets():
-    return recsys.Targets(users=np.array([0, 1]), indptr=np.array([0, 2, 3]), items=np.array([1, 4, 0]))
+    return Targets(users=np.array([0, 1]), indptr=np.array([0, 2, 3]), items=np.array([1, 4, 0]))
 
 
 def test_ranking_metrics_by_hand():
     scores = np.array([[0.9, 0.8, 0.7, 0.6, 0.5, 0.1], [0.1, 0.2, 0.3, 0.4, 0.5, 0.6]])
     seen = History(np.array([0, 0, 1]), np.array([5]), np.array([np.nan]), 6)
-    masked = recsys.exclude_seen(scores, seen)
+    masked = exclude_seen(scores, seen)
     assert masked[1, 5] == -np.inf
     pop = np.array([10, 5, 5, 1, 0, 20.0])
-    m, top = recsys.user_metrics(masked, _targets(), 3, pop, 20, [1, 3])
+    m, top = user_metrics(masked, _targets(), 3, pop, 20, [1, 3])
     assert top.tolist() == [[0, 1, 2], [4, 3, 2]]
     np.testing.assert_allclose(m["precision"][:, 1], [1 / 3, 0])
     np.testing.assert_allclose(m["recall"][:, 1], [1 / 2, 0])
@@ -59,7 +59,7 @@ def test_ranking_metrics_by_hand():
     np.testing.assert_allclose(m["mrr"], [1 / 2, 1 / 5])  # user 1's relevant item ranks 5th of the unseen
     info = -np.log2((pop + 1) / 21)
     np.testing.assert_allclose(m["novelty"][:, 1], [info[[0, 1, 2]].mean(), info[[4, 3, 2]].mean()])
-    assert recsys.ndcg_at(masked, _targets(), 3) == pytest.approx(m["ndcg"][:, 1].mean())
+    assert ndcg_at(masked, _targets(), 3) == pytest.approx(m["ndcg"][:, 1].mean())
     from workbench.recsys._metrics import coverage
 
     assert coverage(top, 3, 6) == pytest.approx(5 / 6)
@@ -68,19 +68,19 @@ def test_ranking_metrics_by_hand():
 def test_ties_go_to_the_more_popular_item_and_top_k_agrees_on_large_batches():
     scores = np.zeros((1, 4))
     seen = History(np.array([0, 0]), np.array([], dtype=np.int32), np.array([]), 4)
-    assert recsys.top_k(recsys.exclude_seen(scores, seen, np.array([1.0, 9, 3, 5])), 2).tolist() == [[1, 3]]
+    assert top_k(exclude_seen(scores, seen, np.array([1.0, 9, 3, 5])), 2).tolist() == [[1, 3]]
     rng = np.random.default_rng(0)
     big = rng.random((200, 6000))  # torch.topk path
     small = big[:3, :50]  # numpy path
-    assert (recsys.top_k(big, 10) == np.argsort(-big, axis=1)[:, :10]).all()
-    assert (recsys.top_k(small, 5) == np.argsort(-small, axis=1)[:, :5]).all()
+    assert (top_k(big, 10) == np.argsort(-big, axis=1)[:, :10]).all()
+    assert (top_k(small, 5) == np.argsort(-small, axis=1)[:, :5]).all()
 
 
 def test_bootstrap_intervals_bracket_the_mean_and_shrink_with_more_users():
     rng = np.random.default_rng(1)
     few, many = rng.random(50), rng.random(5000)
-    lo, hi = recsys.bootstrap_ci(few)[:, 0]
+    lo, hi = bootstrap_ci(few)[:, 0]
     assert lo < few.mean() < hi
-    lo2, hi2 = recsys.bootstrap_ci(many)[:, 0]
+    lo2, hi2 = bootstrap_ci(many)[:, 0]
     assert (hi2 - lo2) < (hi - lo) / 5
-    assert recsys.bootstrap_ci(np.full(30, 0.25))[:, 0].tolist() == [0.25, 0.25]
+    assert bootstrap_ci(np.full(30, 0.25))[:, 0].tolist() == [0.25, 0.25]

@@ -14,23 +14,27 @@ import workbench
 from workbench import recsys
 from workbench.errors import ModelError
 from workbench.models import read_card, save_card
+from workbench.recsys._base import FitContext, build
+from workbench.recsys._history import ProfileSpec
+from workbench.recsys._predictor import RecommenderPredictor
+from workbench.recsys._saved import save_model
 
 
 @pytest.fixture(scope="module")
 def saved(small_task, small_data, tmp_path_factory) -> dict:
-    ctx = recsys.FitContext(item_text=small_data.item_text())
+    ctx = FitContext(item_text=small_data.item_text())
     out = {}
     for name in ("hybrid", "ease"):
-        m = recsys.build(name).fit(small_task.train, ctx)
+        m = build(name).fit(small_task.train, ctx)
         if m.tune_profile:
-            m.profile = recsys.ProfileSpec(0.2, 0.0)
+            m.profile = ProfileSpec(0.2, 0.0)
         folder = tmp_path_factory.mktemp(name) / "model"
-        recsys.save_model(m, small_task, folder, metrics={"ndcg@10": 0.1})
+        save_model(m, small_task, folder, metrics={"ndcg@10": 0.1})
         out[name] = (m, folder)
     return out
 
 
-def _load(saved, name="ease") -> recsys.RecommenderPredictor:
+def _load(saved, name="ease") -> RecommenderPredictor:
     return workbench.load_model(saved[name][1])
 
 
@@ -47,7 +51,7 @@ def test_card_follows_the_contract(saved):
 def test_loaded_model_scores_like_the_fitted_one_and_excludes_everything_seen(saved, small_task, small, name):
     model, folder = saved[name]
     p = workbench.load_model(folder)
-    assert isinstance(p, recsys.RecommenderPredictor)
+    assert isinstance(p, RecommenderPredictor)
     np.testing.assert_array_equal(p.model.score(small_task.test.history), model.score(small_task.test.history))
     recs = p.predict([1, 2, 3])
     assert recs["userId"].tolist() == [1] * 10 + [2] * 10 + [3] * 10 and recs["rank"].tolist()[:10] == list(range(1, 11))

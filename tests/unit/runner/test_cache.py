@@ -4,7 +4,12 @@ from pathlib import Path
 
 import nbformat
 
-from workbench.runner.cache import cache_key, code_digest, data_fingerprints
+from workbench.runner.cache import cache_key, data_fingerprints
+from workbench.runner.source import NotebookSource
+
+
+def _digest(nb: Path) -> str:
+    return NotebookSource.load(nb).code_digest
 
 
 def test_fingerprints_follow_content(project: Path):
@@ -23,18 +28,21 @@ def test_fingerprints_follow_content(project: Path):
 
 def test_key_ignores_outputs_but_not_code(project: Path):
     nb = project / "sum.ipynb"
-    key = cache_key(nb, {"path": "table.csv", "factor": 2}, {}, {"x": "1"})
+    key = cache_key(_digest(nb), {"path": "table.csv", "factor": 2}, {}, {"x": "1"})
     n = nbformat.read(str(nb), as_version=4)
     n.cells[1].outputs = [nbformat.v4.new_output("stream", text="noise")]
+    n.cells[1].execution_count = 7
     n.cells.append(nbformat.v4.new_markdown_cell("more words"))
+    n.metadata["widgets"] = {"state": {}}
     nbformat.write(n, str(nb))
-    assert cache_key(nb, {"path": "table.csv", "factor": 2}, {}, {"x": "1"}) == key
-    assert cache_key(nb, {"path": "table.csv", "factor": 3}, {}, {"x": "1"}) != key
-    assert cache_key(nb, {"path": "table.csv", "factor": 2}, {}, {"x": "2"}) != key
-    digest = code_digest(nb)
+    assert cache_key(_digest(nb), {"path": "table.csv", "factor": 2}, {}, {"x": "1"}) == key
+    assert cache_key(_digest(nb), {"path": "table.csv", "factor": 3}, {}, {"x": "1"}) != key
+    assert cache_key(_digest(nb), {"path": "table.csv", "factor": 2}, {}, {"x": "2"}) != key
+    assert cache_key(_digest(nb), {"path": "table.csv", "factor": 2}, {}, {"x": "1"}, {"hide_code": True}) != key
+    digest = _digest(nb)
     n.cells[1].source += "\n# changed"
     nbformat.write(n, str(nb))
-    assert code_digest(nb) != digest
+    assert _digest(nb) != digest
 
 
 def test_packaged_image_dataset_is_fingerprinted_by_its_package_version():

@@ -4,7 +4,11 @@ import pytest
 from support import make_notebook
 
 from workbench.errors import NotebookNotFoundError, ParameterError
-from workbench.runner.params import inspect_parameters, parse_parameters_source, parse_value, validate
+from workbench.runner.params import Signature, inspect_parameters, parse_parameters_source, parse_value, validate
+
+
+def _signature(source: str = None, notebook: str = "nb.ipynb") -> Signature:
+    return Signature(tuple(parse_parameters_source(SOURCE if source is None else source)), True, notebook)
 
 SOURCE = '''# Parameters
 dataset = "telco_churn"  # registry name or a CSV path
@@ -68,11 +72,57 @@ def test_validate_wrong_type(name, value):
         validate(parse_parameters_source(SOURCE), {name: value})
 
 
-def test_validate_widening_and_raw_text_for_strings():
+def test_validate_widens_ints_to_floats_and_refuses_a_number_for_text():
     params = parse_parameters_source(SOURCE)
-    out = validate(params, {"lr": 1, "dataset": 123, "seed": [1]}, raw={"dataset": "123"})
-    assert out == {"lr": 1.0, "dataset": "123", "seed": [1]}
-    assert isinstance(out["lr"], float)
+    out = validate(params, {"lr": 1, "seed": [1]})
+    assert out == {"lr": 1.0, "seed": [1]} and isinstance(out["lr"], float)
+    with pytest.raises(ParameterError, match="parameter 'dataset' of notebook must be str .* got int 123"):
+        validate(params, {"dataset": 123})  # a typed value is never turned into text behind the caller's back
+
+
+@pytest.mark.parametrize("name,text,value", [
+    ("dataset", "123", "123"), ("dataset", "007", "007"), ("dataset", "1e-4", "1e-4"), ("dataset", "null", "null"),
+    ("dataset", "[a, b]", "[a, b]"), ("dataset", '"quoted"', "quoted"), ("dataset", "", ""),
+    ("folds", "3", 3), ("lr", "1e-4", 0.0001), ("lr", "2", 2.0), ("models", "[a, b]", ["a", "b"]),
+    ("opts", "{a: 1}", {"a": 1}), ("flag", "true", True), ("seed", "7", 7), ("seed", "null", None),
+])
+def test_text_is_parsed_once_against_the_declared_type(name, text, value):
+    got = _signature().parse(name, text)
+    assert got == value and type(got) is type(value)
+
+
+def test_raw_text_is_the_value_unparsed_and_must_fit_the_type():
+    sig = _signature()
+    assert sig.parse("dataset", "[a, b]", raw=True) == "[a, b]"
+    assert sig.parse("dataset", "&a [1, *a]", raw=True) == "&a [1, *a]", "raw text is not YAML: no anchors to refuse"
+    with pytest.raises(ParameterError, match="parameter 'folds' of nb.ipynb must be int .* got str '3'"):
+        sig.parse("folds", "3", raw=True)
+    from workbench.runner.params import MAX_VALUE_BYTES
+
+    with pytest.raises(ParameterError, match="over 1 MiB"):
+        sig.parse("dataset", "x" * (MAX_VALUE_BYTES + 1), raw=True)
+
+
+def test_parse_refuses_unknown_computed_and_anchors_before_anything():
+    sig = _signature()
+    with pytest.raises(ParameterError, match="unknown parameter 'fold' for nb.ipynb; valid parameters: dataset"):
+        sig.parse("fold", "3")
+    with pytest.raises(ParameterError, match="anchor or alias"):
+        sig.parse("dataset", "&a [1, *a]")  # a text parameter still refuses YAML bombs
+    computed = Signature(tuple(parse_parameters_source("x = f()  # computed")), True, "c.ipynb")
+    with pytest.raises(ParameterError, match="computed by the notebook"):
+        computed.parse("x", "1")
+    bare = Signature((), False, "plain.ipynb")
+    with pytest.raises(ParameterError, match="no cell tagged 'parameters'"):
+        bare.parse("x", "1")
+    assert bare.bind({}).full == {} and "no cell tagged" in bare.bind({}).notes[0]
+
+
+def test_bind_fills_literal_defaults_and_notes_computed_ones():
+    sig = Signature(tuple(parse_parameters_source('a = 1  # a\nb = a * 2  # computed\nname = "x"  # text')), True, "n")
+    bound = sig.bind({"name": "y"})
+    assert bound.given == {"name": "y"} and bound.full == {"a": 1, "name": "y"}
+    assert bound.notes == ("computed by the notebook, not injected: b = a * 2",)
 
 
 def test_inspect_errors(tmp_path: Path):
@@ -103,7 +153,8 @@ def test_float_parameter_takes_scientific_notation_and_str_keeps_the_text():
     declared = parse_parameters_source('lr = 0.1  # rate\nname = "a"  # text')
     assert validate(declared, {"lr": parse_value("1e-4")}) == {"lr": 0.0001}
     assert validate(declared, {"lr": "1e-4"}) == {"lr": 0.0001}  # from a YAML file, where 1e-4 is text
-    assert validate(declared, {"name": parse_value("1e-4")}, raw={"name": "1e-4"}) == {"name": "1e-4"}
+    sig = Signature(tuple(declared), True, "nb")
+    assert sig.parse("name", "1e-4") == "1e-4" and sig.parse("lr", "1e-4") == 0.0001
 
 
 def test_yaml_anchors_and_aliases_are_refused_fast():

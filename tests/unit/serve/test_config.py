@@ -29,15 +29,74 @@ def test_model_names_from_folders_or_given(tmp_path):
     (dict(models=[("m", "a"), ("m", "b")]), "two models are named 'm'"),
     (dict(token="short"), "at least 16 printable"),
     (dict(token="has a space in it, long enough"), "without spaces"),
-    (dict(port=70000), "--port"),
-    (dict(workers=0), "--workers"),
-    (dict(cache_ttl=-1), "--cache-ttl"),
+    (dict(port=70000), r"^port must be an integer from 0 to 65535 \(port=70000\)$"),
+    (dict(workers=0), r"^workers must be an integer >= 1 \(workers=0\)$"),
+    (dict(workers=True), r"^workers must be an integer >= 1 \(workers=True\)$"),
+    (dict(cache_bytes=1000), r"^cache_bytes must be an integer >= 1024 \(cache_bytes=1000\)$"),
+    (dict(cache_ttl=-1), r"^cache_ttl must be a number of seconds >= 0 \(cache_ttl=-1\)$"),
+    (dict(redis_timeout=float("nan")), r"^redis_timeout must be a number of seconds >= 0 \(redis_timeout=nan\)$"),
     (dict(redis_url="http://x"), "redis://"),
 ])
 def test_bad_options_are_one_clear_error(change, match):
     base = dict(models=[("m", "folder")])
-    with pytest.raises(ServeError, match=match):
+    with pytest.raises(ServeError, match=match) as e:
         ServeConfig(**{**base, **change}).check()
+    field = next(iter(change))
+    assert e.value.field == (None if field == "token" else field)
+
+
+def test_the_cli_takes_every_default_and_help_from_serve_config(monkeypatch):
+    """The serve flags carry no default of their own: a flag not given leaves the field's default."""
+    import dataclasses
+
+    from workbench.cli._parser import SERVE_FLAGS, build_parser, serve_options
+    from workbench.serve import serve_config
+
+    monkeypatch.delenv("WORKBENCH_SERVE_TOKEN", raising=False)
+    monkeypatch.delenv("REDIS_URL", raising=False)
+    parser = build_parser()
+    args = parser.parse_args(["serve", "churn=x"])
+    assert not [name for name, _, _ in SERVE_FLAGS.values() if hasattr(args, name)]
+    assert serve_config(args.model_dirs) == ServeConfig(models=[("churn", "x")])
+    fields = {f.name for f in dataclasses.fields(ServeConfig)} - {"models", "redis_url"}
+    assert sorted(name for name, _, _ in SERVE_FLAGS.values()) == sorted(fields)  # every option has its flag
+    serve = parser._subparsers._group_actions[0].choices["serve"]
+    text = " ".join(serve.format_help().split())
+    defaults = ServeConfig()
+    for flag, help in (("--port PORT", f"port to listen on (default: {defaults.port})"),
+                       ("--cache-mb MB", f"in-process cache size (default: {defaults.cache_bytes >> 20})"),
+                       ("--no-replay", "turn off the replay of a recommender's logged interactions")):
+        assert f"{flag} {help}" in text
+    args = parser.parse_args(["serve", "m=x", "--cache-mb", "1.5", "--max-body-mb", "2", "--no-request-log",
+                              "--cache-ttl", "0", "--workers", "3"])
+    config = serve_config(args.model_dirs, **serve_options(args))
+    assert (config.cache_bytes, config.max_body_bytes, config.request_log, config.cache_ttl, config.workers) == \
+        (1536 << 10, 2 << 20, False, 0.0, 3)
+    assert config.replay is True and config.max_rows == defaults.max_rows
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--workers", "0"], "workbench: error: --workers must be an integer >= 1 (--workers=0)"),
+    (["--port", "70000"], "workbench: error: --port must be an integer from 0 to 65535 (--port=70000)"),
+    (["--cache-mb", "0.0001"], "workbench: error: --cache-mb 0.0001: cache_bytes must be an integer >= 1024 "
+                               "(cache_bytes=105)"),
+    (["--redis-timeout", "-1"], "workbench: error: --redis-timeout must be a number of seconds >= 0 "
+                                "(--redis-timeout=-1.0)"),
+])
+def test_the_cli_names_its_flags_in_option_errors(argv, message, tmp_path, capsys):
+    from workbench.cli import main
+
+    assert main(["serve", f"m={tmp_path}", *argv]) == 2
+    assert capsys.readouterr().err.strip() == message
+
+
+def test_the_cli_names_the_environment_variable_it_read(tmp_path, capsys, monkeypatch):
+    from workbench.cli import main
+
+    monkeypatch.setenv("REDIS_URL", "http://user:secret@host")
+    assert main(["serve", f"m={tmp_path}"]) == 2
+    assert capsys.readouterr().err.strip() == ("workbench: error: REDIS_URL must be a redis://, rediss:// or unix:// URL "
+                                               "(REDIS_URL='http://user:***@host')")
 
 
 def test_workers_get_the_config_and_the_token_separately(monkeypatch):

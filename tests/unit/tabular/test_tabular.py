@@ -14,7 +14,10 @@ from support import run_cli
 import workbench
 from workbench import tabular
 from workbench.errors import DatasetError, ModelError
-from workbench.tabular import ModelSpec
+from workbench.tabular._fitted import score_frame
+from workbench.tabular._persist import load_model, save_model
+from workbench.tabular._prep import make_preprocessor
+from workbench.tabular._registry import REGISTRY, ModelSpec, build_model, validate_models
 
 
 @pytest.fixture(scope="module")
@@ -72,12 +75,30 @@ def test_positive_label_inferred_or_checked(small):
     (lambda df: df.assign(churn=["Maybe"] + df["churn"].tolist()[1:]), DatasetError,
      r"too rare for stratified 5-fold CV.*'Maybe': 1 sample.*at least 8; fix: drop or merge"),
     (lambda df: df.assign(churn=["Maybe"] * 5 + df["churn"].tolist()[5:]), DatasetError,
-     r"'Maybe': 5 sample.*at least 8; fix: lower folds \(-p folds 3\)"),
+     r"'Maybe': 5 sample.*at least 8; fix: lower folds \(folds=3\)"),
     (lambda df: df[["churn"]].assign(x=np.nan), DatasetError, "no usable feature columns"),
 ])
 def test_bad_input_is_a_clear_error_before_training(small, change, error, match):
     with pytest.raises(error, match=match):
         _prepare(change(small), positive_label="Yes", folds=5)
+
+
+@pytest.mark.filterwarnings("ignore:column 'rownames' dropped")
+def test_bad_arguments_are_named_in_the_error(small):
+    """The library names the argument and its value (the CLI and notebooks speak -p, the library does not)."""
+    for kwargs, error, match in [
+            ({"folds": 1}, DatasetError, r"^folds must be an integer >= 2 \(folds=1\); e\.g\. folds=5$"),
+            ({"test_size": 1.5}, DatasetError, r"^test_size must be a fraction between 0 and 1 \(test_size=1\.5\)"),
+            ({"class_weight": "heavy"}, DatasetError, r"\(class_weight='heavy'\); e\.g\. class_weight='balanced'$"),
+            ({"task": "clustering"}, DatasetError, r"^task must be one of .*\(task='clustering'\); fix: task='auto'")]:
+        with pytest.raises(error, match=match):
+            _prepare(small, positive_label="Yes", **kwargs)
+    task = _prepare(small, positive_label="Yes", folds=2, models=["dummy"])
+    with pytest.raises(ModelError, match=r"^tune_top must be an integer >= 0, 0 for no tuning \(tune_top=-1\)"):
+        tabular.compare_models(task, tune_top=-1, verbose=False)
+    comp = tabular.compare_models(task, n_jobs=1, verbose=False, ensemble=False)
+    with pytest.raises(ModelError, match=r"^threshold must be 'f1' or a number between 0 and 1 \(threshold=1\.5\)"):
+        tabular.fit_best(task, comp, threshold=1.5)
 
 
 @pytest.mark.filterwarnings("ignore:column 'rownames' dropped")
@@ -93,7 +114,7 @@ def test_unknown_model_and_metric_list_valid_names(small):
         _prepare(small, models=["logreg", "xgboost"])
     with pytest.raises(ModelError, match="unknown ranking metric 'auroc'.*roc_auc"):
         _prepare(small, metric="auroc")
-    assert tabular.validate_models(["LR", "rf", "hgb", "logreg"]) == ["logreg", "random_forest", "hist_gb"]
+    assert validate_models(["LR", "rf", "hgb", "logreg"]) == ["logreg", "random_forest", "hist_gb"]
     from workbench.evaluation import resolve_metric
 
     assert resolve_metric("ROC-AUC").key == "roc_auc"
@@ -101,7 +122,7 @@ def test_unknown_model_and_metric_list_valid_names(small):
 
 def test_preprocessor_tolerates_unknown_categories(small):
     task = _prepare(small, positive_label="Yes")
-    pre = tabular.make_preprocessor(task.numeric, task.categorical).fit(task.X_train)
+    pre = make_preprocessor(task.numeric, task.categorical).fit(task.X_train)
     X = task.X_test.copy()
     X["contract"] = "Ten year"
     out = pre.transform(X)
@@ -120,8 +141,8 @@ class _Broken:
 
 
 def test_failing_model_is_an_error_row_and_leaderboard_persisted(small, tmp_path, request):
-    tabular.REGISTRY.register("broken", ModelSpec("broken", "fails", lambda *a: _Broken(), 0.1))
-    request.addfinalizer(lambda: tabular.REGISTRY.unregister("broken"))
+    REGISTRY.register("broken", ModelSpec("broken", "fails", lambda *a: _Broken(), 0.1))
+    request.addfinalizer(lambda: REGISTRY.unregister("broken"))
     task = _prepare(small, positive_label="Yes", folds=3, models=["dummy", "broken", "logreg"])
     comp = tabular.compare_models(task, n_jobs=1, out_dir=tmp_path, verbose=False, race=False)
     lb = comp.leaderboard
@@ -144,9 +165,9 @@ def test_multiclass_parallel_comparison_is_reproducible():
         assert np.isfinite(a.leaderboard[f"{key}_mean"]).all()
     assert a.leaderboard.loc["logreg", "roc_auc_mean"] > 0.95
     assert a.leaderboard.loc["logreg", "f1_mean"] == b.leaderboard.loc["logreg", "f1_mean"]
-    model = tabular.fit_best(task, a)
-    figs = tabular.diagnostic_figures(task, model)
-    assert "micro-averaged" in figs[0].layout.title.text and len(tabular.overlay_figures(a)) == 3
+    best = tabular.fit_best(task, a)
+    figs = best.diagnostics().parts
+    assert "micro-averaged" in figs[0].layout.title.text and len(a.curves().parts) == 3
 
 
 # ------------------------------------------------------------------------------ refit, save, score
@@ -157,8 +178,8 @@ def fitted(small, tmp_path_factory):
     comp = tabular.compare_models(task, n_jobs=1, verbose=False, ensemble=False)
     out = {}
     for name in ("logreg", "catboost"):
-        model = tabular.fit_best(task, comp, name)
-        folder = tabular.save_model(model, tmp_path_factory.mktemp(name) / "model")
+        model = tabular.fit_best(task, comp, name).model
+        folder = save_model(model, tmp_path_factory.mktemp(name) / "model")
         out[name] = (task, model, folder)
     return out
 
@@ -175,11 +196,11 @@ def test_save_load_round_trip_and_sidecar(fitted, small, name, file):
     assert card["metrics"]["test_metrics"]["roc_auc"] > 0.7 and "mean" in card["metrics"]["cv_metrics"]["roc_auc"]
     assert card["threshold_rule"].startswith("F1-optimal") and card["classes"] == ["No", "Yes"]
     assert card["output_schema"]["columns"] == ["rownames", "prediction", "proba_No", "proba_Yes", "error"]
-    loaded = tabular.load_model(folder)
+    loaded = load_model(folder)
     raw = small.loc[task.X_test.index]
     shuffled = raw.sample(frac=1.0, random_state=1)[list(reversed(raw.columns))].assign(extra="ignored")
     expect = model.predict_frame(task.X_test)
-    got = tabular.score_frame(loaded, shuffled).set_index(shuffled.index).loc[raw.index]
+    got = score_frame(loaded, shuffled).set_index(shuffled.index).loc[raw.index]
     np.testing.assert_allclose(got[["proba_No", "proba_Yes"]].to_numpy(), expect[["proba_No", "proba_Yes"]].to_numpy(),
                                rtol=0, atol=1e-12)
     assert (got["prediction"].to_numpy() == expect["prediction"].to_numpy()).all()
@@ -189,15 +210,15 @@ def test_save_load_round_trip_and_sidecar(fitted, small, name, file):
 @pytest.mark.parametrize("name", ["catboost", "logreg"])
 def test_scoring_unseen_categories_and_missing_columns(fitted, small, name):
     task, model, folder = fitted[name]
-    loaded = tabular.load_model(folder)
+    loaded = load_model(folder)
     df = small.head(20).assign(contract="Ten year", payment_method=np.nan)
     with pytest.warns(UserWarning, match="not seen in training.*contract: 20"):
-        out = tabular.score_frame(loaded, df)
+        out = score_frame(loaded, df)
     assert len(out) == 20 and out["proba_Yes"].between(0, 1).all() and out["error"].isna().all()
-    known = tabular.score_frame(loaded, small.head(20))
+    known = score_frame(loaded, small.head(20))
     assert not np.allclose(out["proba_Yes"], known["proba_Yes"]), "the unseen category changed the inputs"
     with pytest.raises(ModelError, match="lacks 2 column.*tenure, contract"):
-        tabular.score_frame(loaded, small.drop(columns=["tenure", "contract"]))
+        score_frame(loaded, small.drop(columns=["tenure", "contract"]))
 
 
 def test_load_refuses_changed_file_and_untrusted_types(fitted, tmp_path):
@@ -212,7 +233,7 @@ def test_load_refuses_changed_file_and_untrusted_types(fitted, tmp_path):
     with open(copy / "model.skops", "ab") as f:
         f.write(b"\0")
     with pytest.raises(ModelError, match="does not match the sha256"):
-        tabular.load_model(copy)
+        load_model(copy)
     sio.dump(FunctionTransformer(func=operator.neg), copy / "model.skops")
     from workbench.core.io import file_sha256
 
@@ -220,15 +241,15 @@ def test_load_refuses_changed_file_and_untrusted_types(fitted, tmp_path):
     card["files"]["model.skops"] = file_sha256(copy / "model.skops")
     (copy / "model.json").write_text(json.dumps(card))
     with pytest.raises(ModelError, match="outside the allow-list.*operator"):
-        tabular.load_model(copy)
+        load_model(copy)
     with pytest.raises(ModelError, match="no model.json"):
-        tabular.load_model(tmp_path)
+        load_model(tmp_path)
 
 
 def test_catboost_writes_no_files_in_cwd(small, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     task = _prepare(small, positive_label="Yes", folds=3)
-    tabular.build_model("catboost", task.numeric, task.categorical).set_params(iterations=20).fit(
+    build_model("catboost", task.numeric, task.categorical).set_params(iterations=20).fit(
         task.X_train, task.y_train)
     assert list(tmp_path.iterdir()) == []
 
@@ -279,9 +300,13 @@ def test_integer_coded_multiclass_target_compares_diagnoses_and_saves(tmp_path):
     assert task.classes == [0, 1, 2] and not task.binary
     comp = tabular.compare_models(task, n_jobs=1, verbose=False, ensemble=False)
     assert (comp.leaderboard["status"] == "ok").all() and comp.leaderboard["f1_mean"].min() > 0.8
-    model = tabular.fit_best(task, comp)
-    assert len(tabular.diagnostic_figures(task, model)) >= 5
-    folder = tabular.save_model(model, tmp_path / "m")
+    best = tabular.fit_best(task, comp)
+    assert len(best.diagnostics().parts) >= 5
+    folder = tabular.save(best, tmp_path)
+    assert folder == tmp_path / "model"
+    saved = pd.read_csv(tmp_path / "test_predictions.csv")
+    assert saved.columns.tolist() == ["row", "cultivar", "prediction", "proba_0", "proba_1", "proba_2", "error"]
+    assert saved["row"].tolist() == task.X_test.index.tolist() and (saved["cultivar"] == task.y_test).all()
     out = workbench.load_model(folder).predict(df.drop(columns=["cultivar"]).head(10))
     assert out.columns.tolist()[-4:] == ["proba_0", "proba_1", "proba_2", "error"]
     assert set(out["prediction"]) <= {0, 1, 2}

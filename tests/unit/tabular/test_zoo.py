@@ -16,7 +16,10 @@ from support import REPO, run_cli
 import workbench
 from workbench import tabular
 from workbench.errors import DatasetError, ModelError
-from workbench.tabular import ModelSpec
+from workbench.tabular._persist import save_model
+from workbench.tabular._prep import make_preprocessor
+from workbench.tabular._registry import DEFAULT_REGRESSION_MODELS, REGISTRY, ModelSpec, validate_models
+from workbench.tabular._tune import tune_models
 
 
 def _prepare(df, target, **kw):
@@ -39,15 +42,15 @@ def ames() -> pd.DataFrame:
 def test_zoo_has_14_models_per_task_and_presets_expand():
     binary, regression = tabular.model_names("binary"), tabular.model_names("regression")
     assert len(binary) >= 14 and len(regression) >= 14
-    assert tabular.validate_models(["all"], task="binary") == binary
-    fast = tabular.validate_models(["fast"], task="regression")
+    assert validate_models(["all"], task="binary") == binary
+    fast = validate_models(["fast"], task="regression")
     assert "ridge" in fast and "random_forest" not in fast and "dummy" in fast
-    assert tabular.validate_models(["fast", "rf", "catboost"], task="binary")[-1] == "random_forest"
-    assert tabular.validate_models(["default"], task="regression") == tabular.DEFAULT_REGRESSION_MODELS
+    assert validate_models(["fast", "rf", "catboost"], task="binary")[-1] == "random_forest"
+    assert validate_models(["default"], task="regression") == DEFAULT_REGRESSION_MODELS
     with pytest.raises(ModelError, match="'logreg' cannot do regression; models for regression: dummy"):
-        tabular.validate_models(["logreg"], task="regression")
+        validate_models(["logreg"], task="regression")
     with pytest.raises(ModelError, match="'naive_bayes' cannot do regression"):
-        tabular.validate_models(["all", "naive_bayes"], task="regression")
+        validate_models(["all", "naive_bayes"], task="regression")
 
 
 def test_every_zoo_model_fits_both_kinds_of_task(telco, ames):
@@ -66,7 +69,7 @@ def test_every_zoo_model_fits_both_kinds_of_task(telco, ames):
 def test_regression_is_chosen_from_the_target_and_checked(telco, ames):
     task = _prepare(ames, "log10_sale_price", models=["default"])
     assert task.regression and task.metric.key == "rmse" and task.classes == []
-    assert task.models == tabular.DEFAULT_REGRESSION_MODELS and "regression" in task.summary().to_string()
+    assert task.models == DEFAULT_REGRESSION_MODELS and "regression" in task.summary().to_string()
     assert "Sale_Price" not in task.features  # the raw price would leak the target
     lo, hi = np.quantile(task.y_train, [0.1, 0.9])  # folds stratified on deciles: every fold spans the range
     for _, va in task.folds:
@@ -87,12 +90,13 @@ def test_regression_is_chosen_from_the_target_and_checked(telco, ames):
 def ames_fitted(ames, tmp_path_factory):
     task = _prepare(ames.iloc[:1500], "log10_sale_price", folds=3, models=["ridge", "hist_gb", "catboost"])
     comp = tabular.compare_models(task, n_jobs=2, verbose=False)
-    model = tabular.fit_best(task, comp)
-    return task, comp, model, tabular.save_model(model, tmp_path_factory.mktemp("ames") / "model")
+    best = tabular.fit_best(task, comp)
+    return task, comp, best, save_model(best.model, tmp_path_factory.mktemp("ames") / "model")
 
 
 def test_regression_comparison_reaches_measured_floors(ames_fitted):
-    task, comp, model, _ = ames_fitted
+    task, comp, best, _ = ames_fitted
+    model = best.model
     lb = comp.leaderboard
     assert {"ridge", "hist_gb", "catboost", "voting", "stacking"} == set(lb.index)
     assert lb.index[0] in {"catboost", "voting", "stacking"} and lb["rmse_mean"].iloc[0] < 0.062, lb["rmse_mean"]
@@ -100,22 +104,49 @@ def test_regression_comparison_reaches_measured_floors(ames_fitted):
     assert np.isfinite(lb["mape_mean"]).all() and lb["mape_mean"].max() < 0.01
     test = model.meta["test_metrics"]
     assert test["rmse"] < 0.072 and test["r2"] > 0.84 and 0.84 <= test["coverage"] <= 0.97, test
-    table = tabular.holdout_table(model)
+    table = best.table()
     assert "R²" in table.index and any("interval coverage" in i for i in table.index)
-    titles = [f.layout.title.text for f in tabular.diagnostic_figures(task, model)]
+    assert table.loc["RMSE", "held-out test"] == test["rmse"]
+    titles = [f.layout.title.text for f in best.diagnostics().parts]
     assert titles[0].startswith("Predicted vs actual") and titles[1].startswith("Residuals") and "coverage" in titles[1]
-    assert tabular.overlay_figures(comp)[0].layout.title.text.startswith("Predicted vs actual")
+    assert comp.curves().parts[0].layout.title.text.startswith("Predicted vs actual")
+    assert comp.leaderboard_figure().data[0].y[0] == lb.index[0]
+
+
+def test_record_and_log_the_chosen_model(ames_fitted, tmp_path, monkeypatch):
+    from workbench.tabular import _outputs
+
+    task, comp, best, _ = ames_fitted
+    recorded = {}
+    monkeypatch.setattr(_outputs, "record_value", lambda name, value: recorded.__setitem__(name, value))
+    assert tabular.record(best) == recorded
+    assert recorded == {"best_model": best.name, "metric": "rmse", "best_score": best.model.meta["test_metrics"]["rmse"],
+                        "cv_score": comp.leaderboard.loc[best.name, "rmse_mean"], "n_models": 3}
+
+    class Tracker:
+        def __init__(self):
+            self.calls = []
+
+        def __getattr__(self, name):
+            return lambda *a, **k: self.calls.append((name, a, k))
+
+    t = Tracker()
+    tabular.log(t, best, tmp_path)
+    rows = [c[1][0] for c in t.calls if c[0] == "log"]
+    assert len(rows) == len(comp.fold_scores) == 5 * 3 and {r["cv/model"] for r in rows} == set(comp.leaderboard.index)
+    assert [c[1][0] for c in t.calls if c[0] == "log_figure"] == ["leaderboard", "predicted_oof"]
+    assert ("log_artifact", (tmp_path,), {"name": f"model-{best.name}", "type": "model"}) in t.calls
 
 
 def test_regression_model_saves_loads_and_predicts_with_intervals(ames_fitted, ames, tmp_path):
-    task, _, model, folder = ames_fitted
+    task, _, best, folder = ames_fitted
     card = json.loads((folder / "model.json").read_text())
     assert card["task"] == "regression" and card["classes"] == [] and card["threshold"] is None
     assert card["output_schema"]["columns"] == ["rownames", "prediction", "interval_lower", "interval_upper", "error"]
     assert card["details"]["interval"]["level"] == 0.9 and card["metrics"]["metric"] == "rmse"
     raw = ames.loc[task.X_test.index].drop(columns=["log10_sale_price"])
     got = workbench.load_model(folder).predict(raw)
-    np.testing.assert_allclose(got["prediction"], model.meta["_test_pred"], rtol=0, atol=1e-9)
+    np.testing.assert_allclose(got["prediction"], best.test_pred, rtol=0, atol=1e-9)
     assert (got["interval_upper"] - got["interval_lower"]).round(9).nunique() == 1
     raw.head(30).to_csv(tmp_path / "houses.csv", index=False)
     proc = run_cli("predict", str(folder), "houses.csv", "-o", "pred.csv", cwd=tmp_path)
@@ -160,16 +191,18 @@ def test_ensembles_are_rows_scored_on_the_same_folds_without_leakage(telco_comp)
 @pytest.mark.parametrize("name", ["voting", "stacking"])
 def test_ensembles_refit_save_and_load_through_the_contract(telco_comp, telco, tmp_path, name):
     task, comp = telco_comp
-    model = tabular.fit_best(task, comp, name)
-    assert model.meta["test_metrics"]["roc_auc"] > 0.8
-    folder = tabular.save_model(model, tmp_path / name)
+    best = tabular.fit_best(task, comp, name)
+    assert best.model.meta["test_metrics"]["roc_auc"] > 0.8
+    folder = tabular.save(best, tmp_path / name)
     card = json.loads((folder / "model.json").read_text())
     assert card["flavor"] == "ensemble" and sorted(card["files"]) == ["member0.cbm", "member1.skops", "member2.skops"] \
         or len(card["files"]) == 3
     assert card["details"]["ensemble"]["method"] == name
     raw = telco.loc[task.X_test.index]
     got = workbench.load_model(folder).predict(raw)
-    np.testing.assert_allclose(got[["proba_No", "proba_Yes"]].to_numpy(), model.meta["_test_pred"], rtol=0, atol=1e-9)
+    np.testing.assert_allclose(got[["proba_No", "proba_Yes"]].to_numpy(), best.test_pred, rtol=0, atol=1e-9)
+    saved = pd.read_csv(tmp_path / name / "test_predictions.csv")
+    np.testing.assert_allclose(saved[["proba_No", "proba_Yes"]].to_numpy(), best.test_pred, rtol=0, atol=1e-12)
     if name == "stacking":  # a tampered meta-model (code in place of numbers) is refused
         card["details"]["ensemble"]["coef"] = "__import__('os')"
         (folder / "model.json").write_text(json.dumps(card))
@@ -181,16 +214,16 @@ def test_ensembles_refit_save_and_load_through_the_contract(telco_comp, telco, t
 def test_tuning_adds_a_row_with_its_study_on_the_same_folds(telco_comp):
     pytest.importorskip("optuna")
     task, comp = telco_comp
-    added = tabular.tune_models(comp, top=1, seconds=6)
+    added = tune_models(comp, top=1, seconds=6)
     assert added == [f"{comp.candidates[added[0]].base}_tuned"]
     study = comp.studies[added[0]]
     assert study["n_complete"] >= 3 and study["best_params"], study
     assert comp.leaderboard.loc[added[0], "status"] == "ok" and added[0] in comp.oof
     assert comp.leaderboard.loc[added[0], "roc_auc_mean"] == pytest.approx(study["best_value"])
-    table = tabular.tuning_table(comp)
+    figure, table = comp.tuning().parts
     assert table.loc[added[0], "trials"] == study["n_complete"] and "=" in table.loc[added[0], "chosen parameters"]
-    assert tabular.tuning_figures(comp)[0].layout.title.text.startswith("Tuning")
-    model = tabular.fit_best(task, comp, added[0])  # the tuned row refits with its parameters
+    assert figure.layout.title.text.startswith("Tuning")
+    model = tabular.fit_best(task, comp, added[0]).model  # the tuned row refits with its parameters
     assert model.meta["test_metrics"]["roc_auc"] > 0.8 and "tuned with Optuna" in model.meta["description"]
 
 
@@ -201,7 +234,7 @@ def _sleeper(seconds: float):
     from sklearn.preprocessing import FunctionTransformer
 
     def build(numeric, categorical, seed, threads):
-        return Pipeline([("prep", tabular.make_preprocessor(numeric, categorical)),
+        return Pipeline([("prep", make_preprocessor(numeric, categorical)),
                          ("model", Pipeline([("sleep", FunctionTransformer(lambda X: (time.sleep(seconds), X)[1])),
                                              ("dummy", DummyClassifier())]))])
     return ModelSpec(f"sleep{seconds:g}", "sleeps", build, 0.1)
@@ -213,8 +246,8 @@ def test_time_guard_stops_a_model_and_never_hangs(telco, request, seconds, jobs,
     """A hanging fit is killed (its worker too) once over budget; a slow one is stopped when its first
     folds project past the budget; the other models finish."""
     spec = _sleeper(seconds)
-    tabular.REGISTRY.register(spec.name, spec)
-    request.addfinalizer(lambda: tabular.REGISTRY.unregister(spec.name))
+    REGISTRY.register(spec.name, spec)
+    request.addfinalizer(lambda: REGISTRY.unregister(spec.name))
     task = _prepare(telco, "churn", positive_label="Yes", folds=5, models=["logreg", spec.name])
     t0 = time.perf_counter()
     comp = tabular.compare_models(task, n_jobs=jobs, verbose=False, max_model_seconds=3, ensemble=False)

@@ -14,16 +14,12 @@ from support import _img, make_folder
 from workbench import vision
 from workbench.data import load_image_dataset
 from workbench.errors import DatasetError, ModelError
-from workbench.vision import (
-    TrainConfig,
-    augment,
-    backbone_names,
-    build_classifier,
-    create_body,
-    flip_features,
-    flip_view,
-    tta_views,
-)
+from workbench.vision import backbone_names
+from workbench.vision._backbones import create_body
+from workbench.vision._io import load_model
+from workbench.vision._nets import build_classifier
+from workbench.vision._tensors import augment, flip_features, flip_view, tta_views
+from workbench.vision._train import TrainConfig
 
 QUICK = dict(image_size=48, epochs_frozen=3, epochs=1, views=1, batch_size=8, progress=False)
 
@@ -102,10 +98,46 @@ def test_training_on_user_folder_with_corrupt_files(folder_run):
                                                      run.model.body[i].state_dict().values()))
         assert same == (i < 4), i
     assert run.timings["train_seconds"] > 0
-    rep = vision.class_report(run)
+    rep = run.class_report()
     assert list(rep.index) == run.classes and list(rep.columns) == ["precision", "recall", "f1", "support"]
-    assert vision.roc(run) is None
-    assert vision.confusion_matrix(run).data and vision.learning_curves(run).data
+    assert run.roc() is None
+    cm = run.confusion_matrix()
+    assert cm.data[0].z.sum() == len(run.test) and list(cm.data[0].x) == run.classes
+    assert len(run.learning_curves().data[0].y) == len(run.fit.history["train_loss"]) == 4
+    assert run.timings_table().loc["train", "seconds"] == round(run.timings["train_seconds"], 1)
+
+
+def test_record_and_log_the_run(folder_run, tmp_path, monkeypatch):
+    from workbench.vision import _outputs
+
+    _, run = folder_run
+    recorded = {}
+    monkeypatch.setattr(_outputs, "record_value", lambda name, value: recorded.__setitem__(name, value))
+    assert vision.record(run) == recorded
+    assert list(recorded) == ["test_accuracy", "test_balanced_accuracy", "train_seconds"]  # 3 classes: no ROC-AUC
+    assert recorded["test_accuracy"] == run.metrics["accuracy"] == float(np.mean(run.test_pred == run.test.labels))
+
+    class Tracker:
+        def __init__(self):
+            self.calls = []
+
+        def __getattr__(self, name):
+            return lambda *a, **k: self.calls.append((name, a, k))
+
+    t = Tracker()
+    vision.log(t, run, tmp_path)
+    rows = [c for c in t.calls if c[0] == "log"]
+    assert [c[2]["step"] for c in rows] == [0, 1, 2, 3] and rows[0][1][0]["epoch/phase"] == "frozen"
+    assert [c[1][0] for c in t.calls if c[0] == "log_figure"] == ["learning_curves", "confusion_matrix"]
+    assert ("log_artifact", (tmp_path,), {"name": "model-efficientnet_lite0", "type": "model"}) in t.calls
+
+
+def test_importing_vision_leaves_torch_out():
+    import subprocess
+    import sys
+
+    code = "import sys, workbench.vision; print('torch' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).stdout.strip() == "False"
 
 
 def test_training_is_deterministic(folder_run):
@@ -149,14 +181,14 @@ def test_save_load_and_predict_files_round_trip(folder_run, tmp_path):
 
 def test_load_model_refuses_missing_or_tampered_files(folder_run, tmp_path):
     with pytest.raises(ModelError, match="model.json"):
-        vision.load_model(tmp_path)
+        load_model(tmp_path)
     _, run = folder_run
     d = vision.save(run, tmp_path)
     data = bytearray((d / "model.safetensors").read_bytes())
     data[-1] ^= 1
     (d / "model.safetensors").write_bytes(bytes(data))
     with pytest.raises(ModelError, match="sha256"):
-        vision.load_model(d)
+        load_model(d)
     # an attacker rewrites the card's hash too: the file itself must still be refused, cleanly
     from workbench.core.io import file_sha256
     from workbench.models import load
@@ -175,6 +207,10 @@ def test_load_model_refuses_missing_or_tampered_files(folder_run, tmp_path):
     with pytest.raises(ModelError, match="do not fit backbone"):
         load(d)
     card["input_schema"]["size"] = "224; rm -rf /"
+    (d / "model.json").write_text(json.dumps(card))
+    with pytest.raises(ModelError, match="input_schema.size must be a positive integer"):
+        load(d)
+    card["input_schema"]["size"] = 8  # a valid card, but no image this small fits the network
     (d / "model.json").write_text(json.dumps(card))
     with pytest.raises(ModelError, match="does not describe a vision model"):
         load(d)
@@ -235,8 +271,8 @@ def elpv_small():
 def test_early_stopping_restores_the_best_epochs_weights(elpv_small):
     """With a learning rate far too high the validation loss climbs after the first fine-tuning epoch:
     training stops after `patience` bad epochs and the returned model is the best epoch's, not the last."""
-    from workbench.vision import TrainConfig, fit_classifier, predict_proba, to_input, tta_views
-    from workbench.vision._tensors import flip_view
+    from workbench.vision._tensors import predict_proba, to_input
+    from workbench.vision._train import fit_classifier
 
     px_tr, y_tr, px_va, y_va, classes = elpv_small
     cfg = TrainConfig(image_size=48, epochs_frozen=4, epochs=8, patience=2, lr_finetune=0.5, lr_ratio=1.0,
@@ -256,7 +292,6 @@ def test_early_stopping_restores_the_best_epochs_weights(elpv_small):
 def test_fine_tuned_stages_get_geometric_learning_rates(elpv_small):
     """Discriminative rates: the first fine-tuned stage at lr_finetune * lr_ratio, later stages
     geometrically closer, the head at lr_finetune."""
-    from workbench.vision import TrainConfig
     from workbench.vision._train import _Fit
 
     px_tr, y_tr, px_va, y_va, classes = elpv_small
@@ -272,9 +307,8 @@ def test_fine_tuned_stages_get_geometric_learning_rates(elpv_small):
 
 
 def test_predictions_average_the_four_flips(elpv_small):
-    from workbench.vision import build_classifier, predict_proba, to_input, tta_views
     from workbench.vision._io import predict_arrays
-    from workbench.vision._tensors import flip_view
+    from workbench.vision._tensors import predict_proba, to_input
 
     px = elpv_small[2][:6]
     torch.manual_seed(0)

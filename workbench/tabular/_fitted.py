@@ -14,7 +14,7 @@ import pandas as pd
 
 from ..errors import ModelError
 from ..models import probability_frame
-from ._columns import coerce_frame
+from ._features import coerce_frame
 
 
 @dataclass

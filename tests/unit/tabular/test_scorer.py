@@ -11,7 +11,10 @@ import pytest
 import workbench
 from workbench import tabular
 from workbench.models import load
-from workbench.tabular._fast import category, number, one_thread
+from workbench.tabular._fitted import TabularModel
+from workbench.tabular._persist import save_model
+from workbench.tabular._registry import build_model
+from workbench.tabular._scorer import category, number, one_thread
 
 
 @pytest.fixture(scope="module")
@@ -28,7 +31,7 @@ def _saved(df: pd.DataFrame, target: str, name: str, folder) -> object:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         task = tabular.prepare_task(df, target, folds=2, models=[name])
-        est = tabular.build_model(name, task.numeric, task.categorical, seed=0)
+        est = build_model(name, task.numeric, task.categorical, seed=0)
         if hasattr(est, "iterations"):
             est.set_params(iterations=30)
         else:
@@ -36,10 +39,10 @@ def _saved(df: pd.DataFrame, target: str, name: str, folder) -> object:
             est.set_params(**{k: v for k, v in small.items() if k in est.get_params()})
         est.fit(task.X_train, task.y_train)
     ids = [c for c, why in task.dropped.items() if why.startswith("ID")]
-    model = tabular.TabularModel(name=name, estimator=est, numeric=task.numeric, categorical=task.categorical,
+    model = TabularModel(name=name, estimator=est, numeric=task.numeric, categorical=task.categorical,
                                  classes=task.classes, positive_label=task.positive_label, threshold=0.35,
                                  id_columns=ids, meta={"categories": task.categories, "dtypes": task.dtypes})
-    return load(tabular.save_model(model, folder))
+    return load(save_model(model, folder))
 
 
 def _odd_records(df: pd.DataFrame, target: str) -> list[dict]:

@@ -1,4 +1,6 @@
-"""What the compare_models notebook sends to experiment tracking and comparison pages."""
+"""What a model comparison keeps: the chosen model saved through the contract with its test predictions
+(:func:`save`), the comparison sent to experiment tracking (:func:`log`), and the run's results
+recorded (:func:`record`)."""
 
 from __future__ import annotations
 
@@ -7,26 +9,34 @@ from typing import Any
 
 import numpy as np
 
-from ..core.journal import record, record_curve
+from ..core.journal import record as record_value
+from ..core.journal import record_curve
 from ..evaluation import curve_inputs
-from ._board import Comparison
-from ._diag import leaderboard_figure, overlay_figures
-from ._model import TabularModel
-from ._task import TabularTask
-from ._tune import tuning_figures
+from . import _figures
+from ._best import BestModel
+from ._persist import save_model
 
 
 def _plain(row: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in row.items() if isinstance(v, (int, float, str)) and not isinstance(v, bool) and v == v}
 
 
-def log_comparison(tracker: Any, task: TabularTask, comparison: Comparison, model: TabularModel,
-                   model_dir: str | Path) -> None:
+def save(best: BestModel, folder: str | Path) -> Path:
+    """Save the refit model to ``folder/model`` (its model file(s) and ``model.json``) and its predictions
+    on the held-out test split to ``folder/test_predictions.csv``; returns the model folder."""
+    folder = Path(folder)
+    model_dir = save_model(best.model, folder / "model")
+    best.test_predictions().to_csv(folder / "test_predictions.csv", index=False)
+    return model_dir
+
+
+def log(tracker: Any, best: BestModel, model_dir: str | Path) -> None:
     """Log the natural history (one row per model and fold under ``cv/``, one per tuning trial under
     ``trial/``), the leaderboard as a table, the figures and the saved model; record the best model's
     test ROC curve (classification) or sorted absolute test errors (regression) for comparison pages."""
     from sklearn.metrics import roc_curve
 
+    task, comparison = best.task, best.comparison
     # per-fold and per-trial rows: history only, never the run's summary (which holds its test metrics)
     step = 0
     for row in comparison.fold_scores.to_dict("records"):
@@ -38,31 +48,29 @@ def log_comparison(tracker: Any, task: TabularTask, comparison: Comparison, mode
                         step=step)
             step += 1
     tracker.log_table("leaderboard", comparison.leaderboard.reset_index())
-    tracker.log_figure("leaderboard", leaderboard_figure(comparison))
-    for fig in overlay_figures(comparison):
+    tracker.log_figure("leaderboard", comparison.leaderboard_figure())
+    for fig in comparison.curves().parts:
         tracker.log_figure(str(fig.layout.title.text).split(" ")[0].lower() + "_oof", fig)
-    for i, fig in enumerate(tuning_figures(comparison)):
+    for i, fig in enumerate(_figures.tuning_figures(comparison.studies, comparison.metric)):
         tracker.log_figure(f"tuning_{i}", fig)
-    tracker.log_artifact(model_dir, name=f"model-{model.name}", type="model")
-    pred = model.meta.get("_test_pred")  # computed by fit_best; predict only for models built elsewhere
+    tracker.log_artifact(model_dir, name=f"model-{best.name}", type="model")
     if task.regression:
-        pred = model.predict(task.X_test) if pred is None else pred
-        err = np.sort(np.abs(task.y_test - np.asarray(pred)))
+        err = np.sort(np.abs(task.y_test - np.asarray(best.test_pred)))
         record_curve("test absolute error (best model)", np.linspace(0, 1, len(err)), err, "share of test rows",
                      "absolute error")
         return
-    proba = model.predict_proba(task.X_test) if pred is None else pred
-    y, s, _ = curve_inputs(task.y_test, np.asarray(proba), task.classes)
+    y, s, _ = curve_inputs(task.y_test, np.asarray(best.test_pred), task.classes)
     fpr, tpr, _ = roc_curve(y, s)
     record_curve("test ROC (best model)", fpr, tpr, "false positive rate", "true positive rate")
 
 
-def record_results(task: TabularTask, comparison: Comparison, model: TabularModel) -> dict[str, Any]:
-    """Record the run's results: ``best_model``, ``metric``, ``best_score`` (held-out test), ``cv_score``
-    (its CV mean) and ``n_models`` (registry models compared); returns them."""
+def record(best: BestModel) -> dict[str, Any]:
+    """Record the run's results with ``workbench.record``: ``best_model``, ``metric``, ``best_score``
+    (held-out test), ``cv_score`` (its CV mean) and ``n_models`` (registry models compared); returns them."""
+    task, model = best.task, best.model
     results = {"best_model": model.name, "metric": task.metric.key, "best_score": float(model.meta["test_score"]),
-               "cv_score": float(comparison.leaderboard.loc[model.name, f"{task.metric.key}_mean"]),
+               "cv_score": float(best.comparison.leaderboard.loc[model.name, f"{task.metric.key}_mean"]),
                "n_models": len(task.models)}
     for k, v in results.items():
-        record(k, v)
+        record_value(k, v)
     return results

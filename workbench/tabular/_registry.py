@@ -112,8 +112,7 @@ def validate_models(models: Sequence[str] | str | None, task: str | None = None)
     if wrong:
         what = "regression" if kind == "regression" else "classification"
         raise ModelError(f"model(s) {', '.join(map(repr, wrong))} cannot do {what}; models for {what}: "
-                         f"{', '.join(model_names(kind))}; fix: -p models '[{', '.join(_expand('default', kind))}]' "
-                         "or -p models '[all]'")
+                         f"{', '.join(model_names(kind))}; fix: models={_expand('default', kind)} or models=['all']")
     return out
 
 

@@ -3,11 +3,11 @@
 A one-row DataFrame through a scikit-learn ``Pipeline`` costs milliseconds of pandas and validation
 overhead for microseconds of arithmetic; a server answering one record at a time pays it on every
 request. :func:`compile_scorer` reads the fitted preprocessing our registry builds
-(:func:`~workbench.tabular.make_preprocessor`: median imputer + standard scaler on numerics, constant
+(:func:`~workbench.tabular._prep.make_preprocessor`: median imputer + standard scaler on numerics, constant
 imputer + one-hot encoder on categoricals) into plain arrays and lookup tables, and builds the same
 feature matrix for any number of records with numpy. Logistic regression is then scored in numpy too;
 any other final estimator gets that matrix through its own ``predict_proba``; CatBoost gets its rows as
-lists. Values are read exactly as :func:`~workbench.tabular.coerce_frame` reads a one-row frame, so the
+lists. Values are read exactly as :func:`~workbench.tabular._features.coerce_frame` reads a one-row frame, so the
 probabilities equal the DataFrame path's (a test checks 1e-9). Anything else compiles to ``None`` and
 keeps the DataFrame path.
 """
