@@ -8,13 +8,12 @@ columns it uses are ranked by permutation importance (the AUC lost when a column
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
-from ..evaluation import rank_auc
+from ..evaluation import auc_interval, rank_auc
 
 MAX_CATEGORIES = 250  # HistGradientBoosting codes categories in at most 255 bins
 IMPORTANCE_ROWS = 5000  # held-out rows the permutation importance shuffles
@@ -39,25 +38,6 @@ class DomainResult:
         return (f"domain classifier ROC-AUC {self.auc:.3f} (95% CI {self.ci_low:.3f}-{self.ci_high:.3f}) on "
                 f"{self.n_test:,} held-out rows ({self.n_train:,} trained on): {verdict} (flagged at >= "
                 f"{self.threshold:g} with the interval above 0.5; 0.5 = indistinguishable)")
-
-
-def delong_interval(y: np.ndarray, score: np.ndarray, level: float = 0.95) -> tuple[float, float, float]:
-    """ROC-AUC of binary ``y`` by ``score`` and its DeLong confidence interval."""
-    from scipy.stats import norm, rankdata
-
-    y = np.asarray(y).astype(bool)
-    pos, neg = score[y], score[~y]
-    m, n = len(pos), len(neg)
-    if not m or not n:
-        return float("nan"), float("nan"), float("nan")
-    tz = rankdata(np.concatenate([pos, neg]))
-    tx, ty = rankdata(pos), rankdata(neg)
-    auc = (tz[:m].sum() - m * (m + 1) / 2) / (m * n)
-    v10 = (tz[:m] - tx) / n
-    v01 = 1 - (tz[m:] - ty) / m
-    var = (v10.var(ddof=1) / m if m > 1 else 0.0) + (v01.var(ddof=1) / n if n > 1 else 0.0)
-    half = norm.ppf(0.5 + level / 2) * math.sqrt(max(var, 0.0))
-    return float(auc), float(max(0.0, auc - half)), float(min(1.0, auc + half))
 
 
 def _encode(ref: pd.DataFrame, cur: pd.DataFrame, kinds: dict[str, str]) -> tuple[pd.DataFrame, list[bool]]:
@@ -121,7 +101,7 @@ def domain_classifier(ref: pd.DataFrame, cur: pd.DataFrame, kinds: dict[str, str
     with threadpool_limits(1):  # small batches: OpenMP threads cost more than they save (and spin on busy cores)
         model.fit(X_tr, y_tr)
         X_te = X_te.reset_index(drop=True)
-        auc, lo, hi = delong_interval(y_te, model.predict_proba(X_te)[:, 1])
+        auc, lo, hi = auc_interval(y_te, model.predict_proba(X_te)[:, 1])
         few = min(len(y_te), IMPORTANCE_ROWS)
         imp = _permutation_importance(model, X_te.iloc[:few].copy(), y_te[:few], rank_auc(y_te[:few], model.predict_proba(
             X_te.iloc[:few])[:, 1]), seed)

@@ -48,6 +48,7 @@ from ._versions import (
     checked_card,
     copy_model,
     find_source,
+    load_version,
     new_record,
     read_version,
 )
@@ -179,8 +180,6 @@ class ModelRegistry:
     def load(self, ref: str | ModelRef | ModelVersion) -> Any:
         """Load a registered version: its ``model.json`` checked against the registry's record, then
         :func:`workbench.models.load` (card validated, every file's sha256 verified)."""
-        from ._load import load_version
-
         return load_version(ref if isinstance(ref, ModelVersion) else self.resolve(ref))
 
     # ------------------------------------------------------------------------------------ writing

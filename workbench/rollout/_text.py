@@ -1,14 +1,12 @@
-"""The report's words: what was read, how each number is computed, the rules of the verdict."""
+"""The report's words: what was read, how each number is computed, the rules of the verdict (each
+function reads the attributes of a ``RolloutReport`` it is given; no import of it, no cycle)."""
 
 from __future__ import annotations
 
 import html
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ..evaluation import fmt
-
-if TYPE_CHECKING:
-    from ._report import RolloutReport
 
 
 class Commands:
@@ -25,7 +23,7 @@ class Commands:
         return "\n".join(self.lines)
 
 
-def overview_rows(r: RolloutReport) -> list[tuple[str, Any]]:
+def overview_rows(r: Any) -> list[tuple[str, Any]]:
     q = r.requests
     info = q.info
     counts = q.counts()
@@ -47,7 +45,7 @@ def overview_rows(r: RolloutReport) -> list[tuple[str, Any]]:
     return rows
 
 
-def methods_text(r: RolloutReport) -> str:
+def methods_text(r: Any) -> str:
     paired = ("Shadow: both models scored the same requests, so the comparison is paired (per-request "
               "differences, paired bootstrap, DeLong's test for two correlated ROC-AUCs). ")
     ab = ("A/B: each request was answered by one variant, so the arms are independent samples (Welch's variance "
@@ -58,7 +56,7 @@ def methods_text(r: RolloutReport) -> str:
             "per key); repeated keys make every interval too narrow.")
 
 
-def rules_text(r: RolloutReport) -> str:
+def rules_text(r: Any) -> str:
     lim = r.limits
     promote = ("significantly better (the always-valid interval entirely on the better side of 0)" if r.margin == 0 else
                f"not worse by more than the non-inferiority margin {r.margin:g} (interval entirely beyond it)")

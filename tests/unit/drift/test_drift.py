@@ -14,10 +14,9 @@ from workbench import drift
 from workbench.data import TELCO_PLANTED_SHIFT, load_dataset, plant_shift
 from workbench.drift import DriftReport, Thresholds
 from workbench.drift._column_drift import TABLE_COLUMNS, compare_columns
-from workbench.drift._domain import delong_interval
 from workbench.drift._stats import benjamini_hochberg, categorical_stats, numeric_stats
 from workbench.errors import DatasetError, ParameterError
-from workbench.evaluation import Note, Panel, rank_auc
+from workbench.evaluation import Note, Panel, auc_interval, rank_auc
 
 SHIFTED = {"monthly_charges", "tenure", "contract"}
 SECTIONS = ("overview", "findings", "summary", "distributions", "multivariate", "target_drift", "prediction_drift",
@@ -181,11 +180,11 @@ def test_categorical_statistics_match_scipy(telco):
     assert new["new_share"] == pytest.approx(0.5) and new["new_values"] == ["c"]
 
 
-def test_delong_interval_and_benjamini_hochberg():
+def test_auc_interval_and_benjamini_hochberg():
     rng = np.random.default_rng(0)
     y = np.r_[np.zeros(400), np.ones(400)]
     s = rng.normal(size=800) + 0.5 * y
-    auc, lo, hi = delong_interval(y, s)
+    auc, lo, hi = auc_interval(y, s)
     assert auc == pytest.approx(rank_auc(y, s)) and lo < auc < hi
     boot = [rank_auc(y[i], s[i]) for i in (rng.integers(0, 800, 800) for _ in range(300))]
     assert hi - lo == pytest.approx(np.percentile(boot, 97.5) - np.percentile(boot, 2.5), rel=0.25)

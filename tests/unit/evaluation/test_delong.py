@@ -90,13 +90,6 @@ def test_identical_models_differ_by_nothing(correlated):
     assert (t.difference, t.z, t.p_value) == (0.0, 0.0, 1.0)
 
 
-def test_the_single_auc_interval_matches_the_drift_reports(correlated):
-    from workbench.drift import delong_interval
-
-    y, a, _ = correlated
-    assert auc_interval(y, a) == pytest.approx(delong_interval(y, a))
-
-
 @pytest.mark.parametrize("y, s, match", [
     ([1, 0, 0, 0], [0.1, 0.2, 0.3, 0.4], "at least 2 positives and 2 negatives"),
     ([1, 2, 0, 0], [0.1, 0.2, 0.3, 0.4], "0/1 or booleans"),

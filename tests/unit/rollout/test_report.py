@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 
 from workbench.errors import DatasetError, ParameterError
+from workbench import rollout
 from workbench.rollout import RolloutReport
 
 
@@ -28,7 +29,7 @@ def test_a_planted_better_challenger_is_promoted(make_log, tmp_path):
     assert t.loc["challenger", "roc_auc"] > t.loc["champion", "roc_auc"] and t.loc["champion", "auc_low"] < \
         t.loc["champion", "roc_auc"] < t.loc["champion", "auc_high"]
     assert h["metric_delta"] == pytest.approx(t.loc["challenger", "value"] - t.loc["champion", "value"])
-    path = r.save(tmp_path / "out")
+    path = rollout.save(r, tmp_path / "out")
     saved = pd.read_csv(path)
     assert saved["variant"].tolist() == ["champion", "challenger"]
     assert {"value", "low", "high", "roc_auc", "error_rate", "latency_p99_ms"} <= set(saved.columns)

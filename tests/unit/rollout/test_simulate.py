@@ -29,7 +29,7 @@ def models(tmp_path_factory):
                                     folds=2, seed=0)
         comparison = tabular.compare_models(task)
         folder = tmp_path_factory.mktemp("models")
-        dirs = [tabular.save_model(tabular.fit_best(task, comparison, name), folder / name) for name in ("logreg", "dummy")]
+        dirs = [tabular.save(tabular.fit_best(task, comparison, name), folder / name) for name in ("logreg", "dummy")]
     return dirs[0], dirs[1], data.frame.iloc[1500:2100].reset_index(drop=True)
 
 

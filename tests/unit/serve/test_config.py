@@ -49,7 +49,8 @@ def test_the_cli_takes_every_default_and_help_from_serve_config(monkeypatch):
     """The serve flags carry no default of their own: a flag not given leaves the field's default."""
     import dataclasses
 
-    from workbench.cli._parser import SERVE_FLAGS, build_parser, serve_options
+    from workbench.cli._parser import build_parser
+    from workbench.cli._serve_flags import SERVE_FLAGS, serve_options
     from workbench.serve import serve_config
 
     monkeypatch.delenv("WORKBENCH_SERVE_TOKEN", raising=False)
