@@ -60,7 +60,9 @@ def untrusted_skops_nodes(path: str | Path, allowed: Iterable[str]) -> list[str]
 
 def load_skops(path: str | Path, allowed: Iterable[str]) -> Any:
     """A scikit-learn object from a skops file whose every node is on the exact ``allowed`` list."""
-    import skops.io as sio
+    from ._skops_import import skops_io
+
+    sio = skops_io()
 
     allowed = set(allowed)
     bad = untrusted_skops_nodes(path, allowed)
@@ -77,7 +79,9 @@ def load_skops(path: str | Path, allowed: Iterable[str]) -> Any:
 
 
 def save_skops(obj: Any, path: str | Path) -> None:
-    import skops.io as sio
+    from ._skops_import import skops_io
+
+    sio = skops_io()
 
     sio.dump(obj, path)
 
