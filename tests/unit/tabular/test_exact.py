@@ -57,6 +57,9 @@ def test_preprocessor_output_is_exact_and_unknown_categories_are_all_zero():
 def test_lower_is_better_metrics_rank_the_lowest_first():
     for key in ("log_loss", "brier"):
         assert resolve_metric(key).greater_is_better is False, key
+    for key in ("rmse", "mae", "medae", "mape"):
+        assert resolve_metric(key, "regression").greater_is_better is False, key
+    assert resolve_metric("r2", "regression").greater_is_better is True
     for key in ("roc_auc", "accuracy", "f1"):
         assert resolve_metric(key).greater_is_better is True, key
     records = [{"model": m, "status": "ok", "log_loss_mean": v} for m, v in (("dummy", 0.58), ("logreg", 0.41),
