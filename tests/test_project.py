@@ -434,3 +434,26 @@ def test_library_messages_name_arguments_not_cli_flags():
             if re.search(r"(?<![\w-])-p\s", text):
                 flagged.append(f"{path.relative_to(REPO)}:{line}: {text[:100]!r}")
     assert not flagged, flagged
+
+
+def test_the_mutation_audits_patches_still_apply():
+    """Each planted bug of ``benchmarks/mutation_audit.py`` still patches its code, and its guarding tests
+    exist (else update the mutant: the audit would report it ``stale``)."""
+    import importlib.util
+    import sys
+
+    spec = importlib.util.spec_from_file_location("mutation_audit", REPO / "benchmarks" / "mutation_audit.py")
+    audit = importlib.util.module_from_spec(spec)
+    sys.modules["mutation_audit"] = audit  # its dataclasses look their module up
+    try:
+        spec.loader.exec_module(audit)
+    finally:
+        sys.modules.pop("mutation_audit", None)
+    assert len(audit.MUTANTS) == 24 and len({m.id for m in audit.MUTANTS}) == 24
+    assert sum(1 for m in audit.MUTANTS if m.unit) >= 20
+    for m in audit.MUTANTS:
+        assert (PACKAGE / m.file).read_text().count(m.old) == 1, f"{m.id}: its text no longer occurs once in {m.file}"
+        for node in (*m.unit, *m.e2e):
+            path, _, name = node.partition("::")
+            assert (REPO / path).is_file(), (m.id, node)
+            assert not name or f"def {name.split('[')[0]}(" in (REPO / path).read_text(), (m.id, node)
