@@ -86,7 +86,7 @@ def test_package_exposes_a_small_public_api():
 
 
 TIMER = re.compile(r"perf_counter|monotonic|time\.time|process_time")
-TIMED_NAME = re.compile(r"(^|_)(elapsed|wall|duration|latency|seconds|took|ms|s)$|^t_?\d*$|^dt$")
+TIMED_NAME = re.compile(r"(^|_)(elapsed|wall|duration|latency|seconds|took)$|_(ms|s)$|^t_?\d*$|^dt$")
 
 
 def _timed(side) -> bool:
