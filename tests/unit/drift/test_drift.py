@@ -115,8 +115,32 @@ def test_planted_shift_is_caught_by_the_tests_on_1000_rows(telco):
 
 
 def test_every_section_renders_and_the_csv_has_the_documented_columns(planted, tmp_path):
-    for name in SECTIONS:
-        assert getattr(planted, name)() is not None
+    import plotly.graph_objects as go
+
+    kinds = lambda panel: [type(p).__name__ for p in panel.parts]  # noqa: E731
+    shapes = {name: kinds(getattr(planted, name)()) for name in SECTIONS if name != "performance"}
+    assert shapes == {"overview": ["DataFrame", "Note"], "findings": ["DataFrame"],
+                      "summary": ["Note", "DataFrame", "Figure"], "distributions": ["Figure"],
+                      "multivariate": ["Note", "Note", "Figure"], "target_drift": ["DataFrame", "Figure"],
+                      "prediction_drift": ["Note", "Note", "Note"]}
+    over = planted.overview().parts[0]["value"]
+    assert over["compared columns"] == "19 (boolean: 6, numeric: 3, categorical: 10)" and over["target"] == "churn"
+    assert over["reference"] == "reference: 3,522 rows x 21 columns (a DataFrame)" and over["model"] == "none"
+    assert planted.findings().parts[0]["column"].tolist() == ["churn", "rownames"]
+    summary = planted.summary().parts
+    assert summary[0].text.startswith("3 of 19 compared columns drifted (16%): monthly_charges, contract, tenure.")
+    table = summary[1]
+    assert len(table) == 19 and set(table.index[table["drifted"] == "DRIFT"]) == SHIFTED
+    assert table.loc["monthly_charges", ["kind", "test", "threshold"]].tolist() == ["numeric", "wasserstein", "0.1"]
+    assert table.loc["contract", ["kind", "test", "threshold"]].tolist() == ["categorical", "jensen_shannon", "0.05"]
+    dist = planted.distributions().parts[0]
+    assert isinstance(dist, go.Figure) and [d.name for d in dist.data] == ["reference", "current"] * 3
+    assert set(planted.multivariate().parts[2].data[0].y[:2]) == {"monthly_charges", "tenure"}
+    target = planted.target_drift().parts[0]
+    assert target.index.tolist() == ["churn"] and target.loc["churn", "drifted"] == ""
+    assert "no model given" in texts(planted.prediction_drift())
+    perf = planted.performance()
+    assert isinstance(perf, Note) and perf.text.startswith("no model given: performance not measured")
     assert planted.failures == []
     path = drift.save(planted, tmp_path)
     assert path == tmp_path / "drift.csv"

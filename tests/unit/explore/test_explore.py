@@ -183,8 +183,21 @@ def test_cramers_v_extremes():
 
 
 def test_wilson_and_auc_match_references():
+    from scipy.stats import binomtest, norm
+
     lo, hi = wilson_interval(np.array([5]), np.array([10]))
     assert (lo[0], hi[0]) == pytest.approx((0.2366, 0.7634), abs=1e-4)
+    # at several p, the edges included, against scipy's Wilson interval (the same z)
+    k = np.array([0, 1, 2, 5, 9, 10, 0, 3, 50, 97, 100, 81])
+    n = np.array([10, 10, 10, 10, 10, 10, 100, 100, 100, 100, 100, 263])
+    z = norm.ppf(0.975)
+    lo, hi = wilson_interval(k, n, z=z)
+    ref = np.array([tuple(binomtest(int(a), int(b)).proportion_ci(0.95, method="wilson")) for a, b in zip(k, n)])
+    np.testing.assert_allclose(lo, ref[:, 0], rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(hi, ref[:, 1], rtol=1e-9, atol=1e-12)
+    assert lo[0] == pytest.approx(0.0, abs=1e-12) and hi[5] == pytest.approx(1.0, abs=1e-12)  # never past 0 or 1
+    assert hi[0] == pytest.approx(0.2775, abs=1e-4) and lo[-1] == pytest.approx(0.2553, abs=1e-4)  # Newcombe 1998
+    assert (lo >= -1e-12).all() and (hi <= 1 + 1e-12).all()
     from sklearn.metrics import roc_auc_score
 
     rng = np.random.default_rng(0)

@@ -57,7 +57,14 @@ def test_best_is_chosen_on_validation_and_recorded(comparison):
     assert comp.best == max(vals, key=vals.get) and comp.best in ("ease", "hybrid")
     rec = comp.record_values()
     assert rec["best_model"] == comp.best and rec["ndcg_at_10"] == pytest.approx(comp.mean(comp.best))
-    assert 0 < rec["coverage"] < 1 and rec["recall_at_10"] > 0
+    # exact, recomputed in plain Python from the best model's top-10 lists and the held-out items
+    task, res = comp.task, comp.results[comp.best]
+    t = task.test.targets
+    relevant = [set(t.items[t.indptr[i]:t.indptr[i + 1]].tolist()) for i in range(t.n)]
+    recall = np.mean([len(set(res.top[i, :10].tolist()) & rel) / len(rel) for i, rel in enumerate(relevant)])
+    assert rec["recall_at_10"] == pytest.approx(recall, rel=1e-12)
+    assert rec["coverage"] == len(set(res.top[:, :10].ravel().tolist())) / task.data.n_items
+    assert comp.leaderboard.loc[comp.best, "recall@10"] == pytest.approx(recall, rel=1e-12)
     table = comp.table()
     assert table.loc[comp.best, "chosen"].startswith("✓") and "[" in table.loc["ease", "NDCG@10"]
 
@@ -139,3 +146,23 @@ def test_implicit_feedback_without_time_uses_a_random_split(small):
     comp = rs.compare_models(task, verbose=False)
     assert comp.mean("item_knn") > comp.mean("popularity")
     assert np.isfinite(comp.leaderboard["ndcg@10"]).all()
+
+
+def test_popularity_recommends_the_most_popular_unseen_items_and_its_metrics_are_exact(comparison):
+    comp, _ = comparison
+    task, res = comp.task, comp.results["popularity"]
+    counts = np.bincount(task.train.items, minlength=task.data.n_items)
+    h, t = task.test.history, task.test.targets
+    recalls, hits_at_1 = [], []
+    for i in range(t.n):
+        seen = set(h.items[h.indptr[i]:h.indptr[i + 1]].tolist())
+        unseen = sorted((c for j, c in enumerate(counts.tolist()) if j not in seen), reverse=True)
+        top = res.top[i, :10].tolist()
+        assert not seen & set(top) and sorted(counts[top].tolist(), reverse=True) == unseen[:10]  # ties aside
+        rel = set(t.items[t.indptr[i]:t.indptr[i + 1]].tolist())
+        recalls.append(len(set(top) & rel) / len(rel))
+        hits_at_1.append(float(top[0] in rel))
+    lb = comp.leaderboard.loc["popularity"]
+    assert lb["recall@10"] == pytest.approx(np.mean(recalls), rel=1e-12)
+    assert lb["coverage@10"] == len(set(res.top[:, :10].ravel().tolist())) / task.data.n_items
+    assert res.metrics["precision"][:, 0].mean() == pytest.approx(np.mean(hits_at_1), rel=1e-12)

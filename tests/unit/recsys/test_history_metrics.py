@@ -81,6 +81,13 @@ def test_bootstrap_intervals_bracket_the_mean_and_shrink_with_more_users():
     few, many = rng.random(50), rng.random(5000)
     lo, hi = bootstrap_ci(few)[:, 0]
     assert lo < few.mean() < hi
+    # exact: the percentile interval of the means of 1,000 resamples of users drawn with the seeded generator
+    draws = np.random.default_rng(0).integers(0, 50, size=(1000, 50))
+    ref = np.quantile(few[draws].mean(axis=1), [0.025, 0.975])
+    assert (lo, hi) == pytest.approx(tuple(ref), rel=1e-12)
+    two = np.column_stack([few, 1 - few])  # per column, on the same draws (paired)
+    np.testing.assert_allclose(bootstrap_ci(two, level=0.9), np.quantile(two[draws].mean(axis=1), [0.05, 0.95], axis=0),
+                               rtol=1e-12)
     lo2, hi2 = bootstrap_ci(many)[:, 0]
     assert (hi2 - lo2) < (hi - lo) / 5
     assert bootstrap_ci(np.full(30, 0.25))[:, 0].tolist() == [0.25, 0.25]

@@ -164,8 +164,11 @@ def test_a_regression_rollout_tests_squared_errors_and_shows_rmse(tmp_path, writ
     assert r.requests.task == "regression" and r.metric.key == "rmse"
     t = r.table.set_index("variant")
     rmse = {v: float(np.sqrt(np.mean((pred - y)[m] ** 2))) for v, m in (("champion", ~to_b), ("challenger", to_b))}
-    assert t.loc["champion", "value"] == pytest.approx(rmse["champion"]) and \
-        t.loc["champion", "low"] < rmse["champion"] < t.loc["champion", "high"]
+    assert t.loc["champion", "value"] == pytest.approx(rmse["champion"])
+    sq = ((pred - y)[~to_b]) ** 2  # the interval: the root of the mean squared error's normal interval
+    half = 1.959963984540054 * sq.std(ddof=1) / np.sqrt(len(sq))
+    assert (t.loc["champion", "low"], t.loc["champion", "high"]) == pytest.approx(
+        (np.sqrt(sq.mean() - half), np.sqrt(sq.mean() + half)), rel=1e-9)
     assert r.headline()["metric_delta"] == pytest.approx(rmse["challenger"] - rmse["champion"])
     # the sequential test compares mean squared errors
     assert r.looks["estimate"].iloc[-1] == pytest.approx(np.mean((pred - y)[to_b] ** 2) - np.mean((pred - y)[~to_b] ** 2))

@@ -157,15 +157,16 @@ def test_float_parameter_takes_scientific_notation_and_str_keeps_the_text():
     assert sig.parse("name", "1e-4") == "1e-4" and sig.parse("lr", "1e-4") == 0.0001
 
 
-def test_yaml_anchors_and_aliases_are_refused_fast():
-    import time
+def test_yaml_anchors_and_aliases_are_refused_before_anything_is_built(monkeypatch):
+    import yaml
 
+    def build(*args, **kwargs):
+        raise AssertionError("the value was constructed (expanded) before the refusal")
+    monkeypatch.setattr(yaml, "safe_load", build)  # the mechanism: refused on the parse events, nothing expanded
     bomb = "[&a [x,x,x,x,x,x,x,x,x], &b [*a,*a,*a,*a,*a,*a,*a,*a,*a], &c [*b,*b,*b,*b,*b,*b,*b,*b,*b], " \
            "&d [*c,*c,*c,*c,*c,*c,*c,*c,*c], &e [*d,*d,*d,*d,*d,*d,*d,*d,*d], &f [*e,*e,*e,*e,*e,*e,*e,*e,*e]]"
-    t = time.perf_counter()
     with pytest.raises(ParameterError, match="anchor or alias"):
         parse_value(bomb)
-    assert time.perf_counter() - t < 1
     with pytest.raises(ParameterError, match="anchor or alias"):
         parse_value("&a [1, *a]")
 

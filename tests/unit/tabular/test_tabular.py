@@ -163,6 +163,18 @@ def test_multiclass_parallel_comparison_is_reproducible():
     assert (a.leaderboard["status"] == "ok").all()
     for key in ("roc_auc", "pr_auc", "f1", "log_loss", "brier"):
         assert np.isfinite(a.leaderboard[f"{key}_mean"]).all()
+    from sklearn import metrics as skm
+
+    y = np.asarray(task.y_train)
+    for name in ("logreg", "hist_gb"):  # each fold's metrics against scikit-learn, averaged: exactly the board
+        oof = a.oof[name]
+        folds = [(y[va], oof[va]) for _, va in task.folds]
+        expect = {"log_loss": [skm.log_loss(t, p / p.sum(1, keepdims=True), labels=task.classes) for t, p in folds],
+                  "roc_auc": [skm.roc_auc_score(t, p / p.sum(1, keepdims=True), multi_class="ovr", labels=task.classes)
+                              for t, p in folds],
+                  "accuracy": [np.mean(np.asarray(task.classes, dtype=object)[p.argmax(1)] == t) for t, p in folds]}
+        for key, values in expect.items():
+            assert a.leaderboard.loc[name, f"{key}_mean"] == pytest.approx(np.mean(values), rel=1e-9), (name, key)
     assert a.leaderboard.loc["logreg", "roc_auc_mean"] > 0.95
     assert a.leaderboard.loc["logreg", "f1_mean"] == b.leaderboard.loc["logreg", "f1_mean"]
     best = tabular.fit_best(task, a)
