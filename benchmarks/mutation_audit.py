@@ -105,7 +105,7 @@ MUTANTS = [
            what="parameter values without their size limit"),
     Mutant("bh-no-correction", "drift/_stats.py",
            "ranked = p[order] * k / np.arange(1, k + 1)", "ranked = p[order]",
-           (U + "drift/test_drift.py::test_delong_interval_and_benjamini_hochberg",),
+           (U + "drift/test_drift.py::test_auc_interval_and_benjamini_hochberg",),
            what="drift p-values not adjusted for multiple testing"),
     Mutant("delong-level", "evaluation/_delong.py",
            "half = norm.ppf(0.5 + level / 2) * math.sqrt(", "half = norm.ppf(level) * math.sqrt(",

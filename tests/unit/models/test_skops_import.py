@@ -9,7 +9,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from serve_support import fit_churn
 
 _LISTS = ("import json, sys; from skops.io._trusted_types import SKLEARN_ESTIMATOR_TYPE_NAMES as S, "

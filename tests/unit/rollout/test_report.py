@@ -8,8 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from workbench.errors import DatasetError, ParameterError
 from workbench import rollout
+from workbench.errors import DatasetError, ParameterError
 from workbench.rollout import RolloutReport
 
 
