@@ -17,6 +17,7 @@ from typing import Any, Iterable, Iterator, Mapping
 
 from ..core.context import SECRETS_ENV
 from ..core.secrets import REDACTED
+from ._values import check_injected_cell
 
 # IPython's history database would keep every executed cell (parameters included) in $HOME
 KERNEL_ARGS = ["--HistoryManager.enabled=False"]
@@ -72,9 +73,11 @@ def inject_parameters(nb, values: Mapping[str, Any], secrets: Iterable[str], ker
     if not values:
         return nb
     secrets = [k for k in values if k in set(secrets)]
-    nb = parameterize_notebook(nb, {k: v for k, v in values.items() if k not in secrets}, kernel_name=kernel_name)
+    literal = {k: v for k, v in values.items() if k not in secrets}
+    nb = parameterize_notebook(nb, literal, kernel_name=kernel_name)
+    cell = next(c for c in nb.cells if "injected-parameters" in c.metadata.get("tags", []))
+    check_injected_cell(cell.source, literal)  # every value reads back as itself: no code from a value
     if secrets:
-        cell = next(c for c in nb.cells if "injected-parameters" in c.metadata.get("tags", []))
         lines = ["import workbench.core.context as _wb_context"]
         lines += [f"{k} = _wb_context.secret({k!r})  # secret: passed privately, never written" for k in secrets]
         cell.source = cell.source.rstrip("\n") + "\n" + "\n".join(lines) + "\n"

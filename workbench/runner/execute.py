@@ -31,7 +31,7 @@ from ..core.journal import Journal
 from ..core.runfolder import RunFolder
 from ..core.runs import RunRecord, new_run_id, utcnow
 from ..core.tracking import kernel_env
-from ..errors import RunFailedError
+from ..errors import ParameterError, RunFailedError
 from . import _kernel
 from .cache import find_cached
 from .options import RunOptions
@@ -158,15 +158,28 @@ class Run:
         how = _kernel.Execution(plan.kernel, self.kernel_environment(), _kernel.ipc_path(self.rec.run_id),
                                 timeout=options.timeout, cwd=options.cwd, progress=options.progress,
                                 log_output=options.log_output, scrub=plan.scrub_values)
-        km = _kernel.start_kernel(plan.kernel, how.env, how.ipc, options.cwd)  # boots while papermill is imported
         # the W&B probe and start-up run in a thread, overlapping the kernel: a silent server never delays a run
         self.publisher = Publisher(self.rec, self.folder, None, "", scrub=self.scrub).start()
+        km = None
         try:
-            nb = _kernel.inject_parameters(plan.source.node(), plan.full, plan.secrets, plan.kernel)
+            try:  # the injected cell is checked before a kernel exists: no code from a parameter value
+                nb = _kernel.inject_parameters(plan.source.node(), plan.full, plan.secrets, plan.kernel)
+            except ParameterError as e:
+                self._refused(e)
+                return
+            km = _kernel.start_kernel(plan.kernel, how.env, how.ipc, options.cwd)
             warm_up(options.hide_code)  # overlaps the exporter's start-up with the kernel's work
             self.outcome = _kernel.execute(nb, self.work_dir, dataclasses.replace(how, km=km))
         finally:
             self.stopper = _kernel.stop_in_background(km)
+        self._ended()
+
+    def _refused(self, e: ParameterError) -> None:
+        self.outcome = _kernel.Outcome("failed", None, {"cell_index": None, "ename": "ParameterError",
+                                                        "evalue": str(e)}, e)
+        self._ended()
+
+    def _ended(self) -> None:
         self.exception = self.outcome.exception
         self.rec.status, self.rec.error = self.outcome.status, self.outcome.error
         self.rec.ended = utcnow().isoformat(timespec="milliseconds")
