@@ -18,7 +18,6 @@
 from __future__ import annotations
 
 import dataclasses
-import json
 import os
 import shutil
 import tempfile
@@ -140,8 +139,8 @@ class Run:
         env = {**self.context.to_env(), **kernel_env(),
                # plotly.js inlined once by the first figure, so charts draw offline in the report
                "PLOTLY_RENDERER": os.environ.get("WORKBENCH_PLOTLY_RENDERER", "notebook"), "MPLBACKEND": "agg"}
-        if self.plan.secrets:
-            env[SECRETS_ENV] = json.dumps(self.plan.secrets, default=str)
+        if self.plan.secrets:  # a pipe, read once by the kernel: never the values themselves
+            env[SECRETS_ENV] = os.path.join(str(self.work_dir), _kernel.SECRET_PIPE)
         return env
 
     def scrub(self, value: Any) -> Any:
@@ -160,18 +159,22 @@ class Run:
                                 log_output=options.log_output, scrub=plan.scrub_values)
         # the W&B probe and start-up run in a thread, overlapping the kernel: a silent server never delays a run
         self.publisher = Publisher(self.rec, self.folder, None, "", scrub=self.scrub).start()
-        km = None
+        km = pipe = None
         try:
             try:  # the injected cell is checked before a kernel exists: no code from a parameter value
                 nb = _kernel.inject_parameters(plan.source.node(), plan.full, plan.secrets, plan.kernel)
             except ParameterError as e:
                 self._refused(e)
                 return
+            if plan.secrets:
+                pipe = _kernel.SecretPipe(self.work_dir, plan.secrets)
             km = _kernel.start_kernel(plan.kernel, how.env, how.ipc, options.cwd)
             warm_up(options.hide_code)  # overlaps the exporter's start-up with the kernel's work
             self.outcome = _kernel.execute(nb, self.work_dir, dataclasses.replace(how, km=km))
         finally:
             self.stopper = _kernel.stop_in_background(km)
+            if pipe is not None:
+                pipe.close()
         self._ended()
 
     def _refused(self, e: ParameterError) -> None:
