@@ -169,7 +169,7 @@ class Run:
             if plan.secrets:
                 pipe = _kernel.SecretPipe(self.work_dir, plan.secrets)
             km = _kernel.start_kernel(plan.kernel, how.env, how.ipc, options.cwd)
-            warm_up(options.hide_code)  # overlaps the exporter's start-up with the kernel's work
+            warm_up(options.hide_code, options.trust_html)  # overlaps the exporter's start-up with the kernel's work
             self.outcome = _kernel.execute(nb, self.work_dir, dataclasses.replace(how, km=km))
         finally:
             self.stopper = _kernel.stop_in_background(km)
@@ -214,7 +214,8 @@ class Run:
 
         self.rec.pid = None
         try:
-            reports.write_report(self.folder.report, self.nb, self.rec, hide_code=self.plan.options.hide_code)
+            reports.write_report(self.folder.report, self.nb, self.rec, hide_code=self.plan.options.hide_code,
+                                 trust_html=self.plan.options.trust_html)
         except Exception as e:
             self.exception = self.exception or e
             self.rec.status = "failed"
