@@ -34,14 +34,15 @@ def redact(obj: Any) -> Any:
     return obj
 
 
-_NOT_SECRET_ENV = re.compile(r"_SOCK$|^XAUTHORITY$|^WORKBENCH_(CONTEXT|SECRETS)$", re.I)
+_NOT_SECRET_ENV = re.compile(r"_(SOCK|FILE|PATH|DIR|HOME)$|^XAUTHORITY$|^WORKBENCH_(CONTEXT|SECRETS)$", re.I)
 
 
 def environment_secrets(environ: Mapping[str, str] | None = None) -> dict[str, str]:
-    """The secret-named variables of ``environ`` (default: this process's), values of 4 characters or
-    more: ``WANDB_API_KEY``, ``AWS_SECRET_ACCESS_KEY``, ``WORKBENCH_SERVE_TOKEN`` (not ``SSH_AUTH_SOCK``)."""
+    """The secret-named variables of ``environ`` (default: this process's) with values of 8 characters or
+    more: ``WANDB_API_KEY``, ``AWS_SECRET_ACCESS_KEY``, ``WORKBENCH_SERVE_TOKEN``; not ``SSH_AUTH_SOCK`` or
+    ``*_FILE``/``*_PATH``/``*_DIR`` (paths, not secrets), nor short flags (``AUTH_ENABLED=true``)."""
     environ = os.environ if environ is None else environ
-    return {k: v for k, v in environ.items() if is_secret(k) and not _NOT_SECRET_ENV.search(k) and len(v) >= 4}
+    return {k: v for k, v in environ.items() if is_secret(k) and not _NOT_SECRET_ENV.search(k) and len(v) >= 8}
 
 
 def holds_secret(name: str, value: Any) -> bool:

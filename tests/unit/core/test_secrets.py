@@ -85,7 +85,8 @@ def test_formatted_numbers_and_letters_around_a_secret():
 def test_env_secrets_and_nested_secret_keys_are_found():
     from workbench.core.secrets import environment_secrets, holds_secret, secret_values
 
-    env = {"WANDB_API_KEY": "abcd1234efgh", "SSH_AUTH_SOCK": "/tmp/ssh-x/agent.1", "PATH": "/bin", "MY_TOKEN": "x"}
+    env = {"WANDB_API_KEY": "abcd1234efgh", "SSH_AUTH_SOCK": "/tmp/ssh-x/agent.1", "PATH": "/bin", "MY_TOKEN": "x",
+           "AUTH_ENABLED": "true", "AWS_SHARED_CREDENTIALS_FILE": "/home/u/.aws/credentials"}
     assert environment_secrets(env) == {"WANDB_API_KEY": "abcd1234efgh"}
     opts = {"lr": 0.1, "auth": {"api_key": "nested-secret-1"}}
     assert holds_secret("opts", opts) and holds_secret("runs", [{"token": "t"}]) and not holds_secret("lr", 0.1)
