@@ -22,3 +22,9 @@ def project(tmp_path: Path) -> Path:
                   "import pandas as pd, workbench\ndf = pd.read_csv(path)",
                   "workbench.record('total', float(df['x'].sum() * factor))")
     return tmp_path
+
+
+@pytest.fixture(autouse=True)
+def _private_cache(tmp_path_factory, monkeypatch) -> None:
+    """The run cache's private salt (and anything else under ~/.cache) goes to a temporary folder."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.getbasetemp() / "xdg-cache"))

@@ -19,8 +19,11 @@ from support import make_notebook, run_cli
 S_STR = "sk-live-4f9c2e7a1b3d5f60"
 S_INT = 73519046
 S_LIST = ["tok-alpha-91827", "tok-beta-37465"]
+S_WEB = 'wt/9"x<y>&z-55218'  # a secret whose escaped forms differ from it: HTML, JSON, plotly, URL
+S_ENV = "env-s3cret-80417"  # a secret in the runner's environment, printed by the notebook
 SECRET_PARAMS = ('api_key = ""  # a string secret\ndb_password = 0  # an integer secret\n'
                  'auth_tokens = []  # a list of secrets\nlicense_key = "pandas"  # a secret that is also a word in the code\n'
+                 'web_token = ""  # a secret with characters that get escaped\n'
                  'fail = False  # raise an error that quotes the secrets')
 SECRET_CELLS = (
     "import pandas as pd\nimport workbench\ntracker = workbench.track()",
@@ -28,12 +31,25 @@ SECRET_CELLS = (
     "workbench.record('who', f'key {api_key}')\n"
     "tracker.log({'note': f'{api_key}/{db_password}', 'step_value': 1}, step=0)\n"
     "tracker.log_table('t', pd.DataFrame({'token': auth_tokens}))",
+    "import json, os, urllib.parse\nimport plotly.graph_objects as go\nfrom IPython.display import display\n"
+    "display(pd.DataFrame({'t': [web_token]}))\nprint(json.dumps({'t': web_token}), urllib.parse.quote(web_token))\n"
+    "print(json.dumps(web_token).replace('/', '\\\\/'), os.environ['SERVICE_API_TOKEN'])\n"
+    "tracker.log_table('w', pd.DataFrame({'t': [web_token, f'{db_password:,}']}))\n"
+    "tracker.log_figure('f', go.Figure(layout_title_text=web_token))\n"
+    "environ = open('/proc/self/environ', 'rb').read()\n"
+    "workbench.record('environ_leak', float(any(s.encode() in environ for s in (api_key, web_token))))",
     "if fail:\n    raise PermissionError(f'login failed for {api_key} with {db_password} and {auth_tokens[0]}')",
 )
 
 
 def _needles() -> list[bytes]:
-    texts = {S_STR, str(S_INT), repr(S_LIST), *S_LIST, *(repr(t) for t in S_LIST)}
+    import html
+    import urllib.parse
+
+    j = json.dumps(S_WEB)[1:-1]
+    texts = {S_STR, str(S_INT), f"{S_INT:,}", repr(S_LIST), *S_LIST, *(repr(t) for t in S_LIST), S_WEB, S_ENV,
+             html.escape(S_WEB), j, j.replace("/", "\\/"), j.replace("/", "\\u002f"), urllib.parse.quote(S_WEB),
+             j.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")}
     return [t.encode() for t in texts]
 
 
@@ -52,9 +68,9 @@ def test_secrets_of_every_type_never_reach_any_file(workdir, tmp_path_factory):
     home = tmp_path_factory.mktemp("home")
     tmp = tmp_path_factory.mktemp("tmp")
     make_notebook(workdir / "secret.ipynb", SECRET_PARAMS, *SECRET_CELLS)
-    env = {"HOME": str(home), "TMPDIR": str(tmp), "WANDB_MODE": "offline"}
+    env = {"HOME": str(home), "TMPDIR": str(tmp), "WANDB_MODE": "offline", "SERVICE_API_TOKEN": S_ENV}
     args = ["-p", "api_key", S_STR, "-p", "db_password", str(S_INT), "-p", "auth_tokens", json.dumps(S_LIST),
-            "-p", "license_key", "pandas", "--no-progress"]
+            "-p", "license_key", "pandas", "-p", "web_token", S_WEB, "--no-progress", "--log-output"]
     ok = run_cli("run", "secret.ipynb", *args, cwd=workdir, env=env)
     assert ok.returncode == 0, ok.stderr
     bad = run_cli("run", "secret.ipynb", *args, "-p", "fail", "true", cwd=workdir, env=env)
@@ -72,6 +88,8 @@ def test_secrets_of_every_type_never_reach_any_file(workdir, tmp_path_factory):
 
     runs = sorted((workdir / "reports" / "secret").glob("2*"))
     failed = json.loads((runs[-1] / "run.json").read_text())
+    assert json.loads((runs[0] / "run.json").read_text())["metrics"]["environ_leak"] == 0.0, \
+        "the kernel's /proc/<pid>/environ holds no secret"
     assert failed["status"] == "failed" and "***" in failed["error"]["evalue"]
     sources = [c["source"] for c in json.loads((runs[0] / "notebook.ipynb").read_text())["cells"]]
     sources = ["".join(s) if isinstance(s, list) else s for s in sources]

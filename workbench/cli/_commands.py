@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..core.runfolder import ReportsTree
+from ..core.secrets import redact
 from ..core.text import fmt_metrics
 from ..errors import RunFailedError, WorkbenchError
 from ..runner.options import RunOptions
@@ -214,7 +215,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 
     def progress(point: Point) -> None:
         done[0] += 1
-        params = ", ".join(f"{k}={v}" for k, v in point.params.items() if k in grid)
+        params = ", ".join(f"{k}={v}" for k, v in redact({k: v for k, v in point.params.items() if k in grid}).items())
         line = run_line(point.record) if point.ok else point.message
         print(f"[{done[0]}/{n}] {'ok ' if point.ok else 'FAIL'} {params}: {line}", flush=True)
 

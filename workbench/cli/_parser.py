@@ -84,7 +84,7 @@ def _run_parsers(sub) -> None:
     p = sub.add_parser("run", help="run a notebook in a fresh kernel into reports/<notebook>/<run_id>/")
     p.add_argument("notebook", help="path to the .ipynb")
     _params_args(p)
-    _options(p, "timeout", "hide_code", "progress", "kernel", "force", "cwd", "log_output", "reports")
+    _options(p, "timeout", "hide_code", "trust_html", "progress", "kernel", "force", "cwd", "log_output", "reports")
     p.add_argument("--sweep-id", default=None, help=argparse.SUPPRESS)
     p.set_defaults(func=c.cmd_run)
 
@@ -101,7 +101,7 @@ def _run_parsers(sub) -> None:
     _params_args(p)
     p.add_argument("--jobs", "-j", type=int, default=1, help="runs at once on this machine (default 1)")
     p.add_argument("--scheduler", metavar="ADDRESS", help="Dask scheduler address (tcp://host:8786): run there")
-    _options(p, "timeout", "hide_code", "kernel", "cwd", "force", "reports")
+    _options(p, "timeout", "hide_code", "trust_html", "kernel", "cwd", "force", "reports")
     p.set_defaults(func=c.cmd_sweep)
 
 

@@ -8,6 +8,7 @@ notebooks then write to ``.workbench/interactive/`` and never into ``reports/``.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from dataclasses import asdict, dataclass, field
@@ -127,13 +128,22 @@ _SECRETS: dict[str, Any] | None = None
 def secret(name: str) -> Any:
     """The value of the secret parameter ``name`` of this run.
 
-    The runner never writes secret values into the notebook, a file or a record: the injected
-    parameters cell calls this function, which reads them from the kernel's environment (the variable
-    is removed on first use, so processes the notebook starts do not inherit it).
+    The runner never writes secret values into the notebook, a file, a record or the kernel's
+    environment: ``WORKBENCH_SECRETS`` names a pipe (a FIFO in the run's private 0700 folder) the runner
+    writes them into. The first call reads the pipe once, removes it and drops the variable (processes
+    the notebook starts inherit nothing); the injected parameters cell calls this function.
     """
     global _SECRETS
     if _SECRETS is None:
-        _SECRETS = json.loads(os.environ.pop(SECRETS_ENV, "") or "{}")
+        path = os.environ.pop(SECRETS_ENV, "")
+        _SECRETS = {}
+        if path:
+            try:
+                with open(path, "rb") as pipe:
+                    _SECRETS = json.loads(pipe.read() or b"{}")
+            finally:
+                with contextlib.suppress(OSError):
+                    os.unlink(path)
     if name not in _SECRETS:
         raise KeyError(f"no secret parameter {name!r} was passed to this run")
     return _SECRETS[name]

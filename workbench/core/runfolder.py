@@ -16,6 +16,7 @@ and holds the lock that guards them.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import re
 import shutil
@@ -40,8 +41,13 @@ def check_name(name: str, what: str = "name") -> str:
 
 def notebook_name(notebook: str | Path) -> str:
     """The notebook's name in the reports tree: its file stem, characters other than letters, digits
-    and ``._-`` replaced by ``-`` (``my notebook.ipynb`` -> ``my-notebook``); ``..ipynb`` is refused."""
-    stem = re.sub(r"[^A-Za-z0-9._-]+", "-", Path(notebook).stem)
+    and ``._-`` replaced by ``-`` and, when any was replaced, 8 hex digits of the stem's sha256 added
+    (``my notebook.ipynb`` -> ``my-notebook-<hash>``: ``a"q.ipynb`` and ``a'q.ipynb`` never share a
+    folder and a ``latest.html``); ``..ipynb`` is refused."""
+    original = Path(notebook).stem
+    stem = re.sub(r"[^A-Za-z0-9._-]+", "-", original)
+    if stem != original:
+        stem += "-" + hashlib.sha256(original.encode("utf-8", "surrogateescape")).hexdigest()[:8]
     return check_name(stem, f"notebook name of {str(notebook)!r}")
 
 

@@ -6,6 +6,9 @@ Its value, of whatever type, must never reach a report, a record, W&B, a log or 
 
 from __future__ import annotations
 
+import functools
+import html
+import os
 import re
 from typing import Any, Iterable, Mapping
 
@@ -31,17 +34,50 @@ def redact(obj: Any) -> Any:
     return obj
 
 
+_NOT_SECRET_ENV = re.compile(r"_(SOCK|FILE|PATH|DIR|HOME)$|^XAUTHORITY$|^WORKBENCH_(CONTEXT|SECRETS)$", re.I)
+
+
+def environment_secrets(environ: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The secret-named variables of ``environ`` (default: this process's) with values of 8 characters or
+    more: ``WANDB_API_KEY``, ``AWS_SECRET_ACCESS_KEY``, ``WORKBENCH_SERVE_TOKEN``; not ``SSH_AUTH_SOCK`` or
+    ``*_FILE``/``*_PATH``/``*_DIR`` (paths, not secrets), nor short flags (``AUTH_ENABLED=true``)."""
+    environ = os.environ if environ is None else environ
+    return {k: v for k, v in environ.items() if is_secret(k) and not _NOT_SECRET_ENV.search(k) and len(v) >= 8}
+
+
+def holds_secret(name: str, value: Any) -> bool:
+    """Whether parameter ``name`` is secret or its value (a mapping, at any depth) has a secret-named key:
+    such a value is passed to the kernel privately as a whole, never written as a literal."""
+    if is_secret(name):
+        return True
+    if isinstance(value, Mapping):
+        return any(holds_secret(k, v) for k, v in value.items())
+    if isinstance(value, (list, tuple)):
+        return any(holds_secret("", v) for v in value)
+    return False
+
+
+def _number_forms(v: int | float) -> set[str]:
+    """How a number is commonly formatted in an output: thousands separators, ``1234.0``, exponent."""
+    out = {f"{v:,}", f"{v:_}", f"{float(v)!r}", f"{v:e}", f"{float(v):,.2f}"}
+    if isinstance(v, float):
+        out |= {f"{v:f}", f"{v:g}"}
+    return out
+
+
 def secret_values(params: Mapping[str, Any]) -> list[str]:
     """Every text form a secret parameter's value can take in an output: ``str`` and ``repr`` of the
-    value and, for collections, of each element; longest first, empty and trivial ones left out."""
+    value and, for collections, of each element, and a number's formatted forms (``1,234``, ``1234.0``);
+    longest first, empty and trivial ones left out. :func:`scrub_text` also finds each in its escaped forms."""
     out: set[str] = set()
 
     def add(v: Any) -> None:
         if v is None or isinstance(v, bool):
             return
-        for text in (str(v), repr(v)):
-            if len(text) >= 3:
-                out.add(text)
+        texts = {str(v), repr(v)}
+        if isinstance(v, (int, float)):
+            texts |= _number_forms(v)
+        out.update(t for t in texts if len(t) >= 3)
         if isinstance(v, Mapping):
             for x in v.values():
                 add(x)
@@ -55,16 +91,86 @@ def secret_values(params: Mapping[str, Any]) -> list[str]:
     return sorted(out, key=len, reverse=True)
 
 
+def secret_numbers(params: Mapping[str, Any]) -> set[int | float]:
+    """The numbers among the secret values of ``params`` (nested ones too)."""
+    out: set[int | float] = set()
+
+    def add(v: Any) -> None:
+        if isinstance(v, (int, float)) and not isinstance(v, bool):
+            out.add(v)
+        elif isinstance(v, Mapping):
+            for x in v.values():
+                add(x)
+        elif isinstance(v, (list, tuple, set)):
+            for x in v:
+                add(x)
+
+    for name, value in _walk(params):
+        if is_secret(name):
+            add(value)
+    return out
+
+
 def _walk(params: Mapping[str, Any], prefix: str = "") -> Iterable[tuple[str, Any]]:
     for k, v in params.items():
         yield str(k), v
         if isinstance(v, Mapping) and not is_secret(k):
             yield from _walk(v, f"{prefix}{k}.")
+        elif isinstance(v, (list, tuple)) and not is_secret(k):
+            yield from _walk({f"{k}[{i}]": x for i, x in enumerate(v) if isinstance(x, Mapping)}, prefix)
+
+
+_CONTROL = {"\n": "n", "\t": "t", "\r": "r", "\b": "b", "\f": "f"}
+
+
+def _char(c: str) -> str:
+    r"""A pattern matching ``c`` as it is or escaped: HTML entities (named, decimal, hex), JSON and
+    JavaScript ``\uXXXX``, URL encoding (``%2F``, ``+`` for a space), backslash escapes (``\"``, ``\/``,
+    ``\n``, nested ``\\\"``)."""
+    if c.isascii() and c.isalnum():
+        return c  # letters and digits stand as they are in every escaped form
+    o = ord(c)
+    alts = [re.escape(c), f"&#0*{o};", f"(?i:&#x0*{o:x};)"]
+    named = html.escape(c)
+    if named != c:
+        alts += [re.escape(named), "&apos;"] if c == "'" else [re.escape(named)]
+    if o < 0x10000:
+        alts.append(f"(?i:\\\\u{o:04x})")
+    else:
+        hi, lo = 0xD800 + ((o - 0x10000) >> 10), 0xDC00 + ((o - 0x10000) & 0x3FF)
+        alts.append(f"(?i:\\\\u{hi:04x}\\\\u{lo:04x})")
+    alts.append("(?i:" + "".join(f"%{b:02x}" for b in c.encode("utf-8", "surrogatepass")) + ")")
+    if c == " ":
+        alts.append(r"\+")
+    if c in _CONTROL:
+        alts.append(r"\\+" + _CONTROL[c])
+    pattern = "(?:" + "|".join(alts) + ")"
+    return r"\\*" + pattern if c in "\"'/\\" else pattern
+
+
+_ANCHOR = re.compile(r"[A-Za-z0-9]{3,}")
+
+
+def _anchor(form: str) -> str:
+    """The longest run of ASCII letters and digits in ``form`` ('' if under 3): every escaped form
+    holds it as it is, so a text without it cannot hold the form (a fast test before the pattern)."""
+    return max(_ANCHOR.findall(form), key=len, default="")
+
+
+@functools.lru_cache(maxsize=256)
+def _pattern(forms: tuple[str, ...]) -> re.Pattern[str]:
+    return re.compile("|".join("".join(_char(c) for c in v) for v in forms))
+
+
+@functools.lru_cache(maxsize=64)
+def _anchored(values: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
+    return tuple((v, _anchor(v)) for v in sorted({v for v in values if v}, key=len, reverse=True))
 
 
 def scrub_text(text: str, values: Iterable[str]) -> str:
-    """``text`` with every occurrence of each secret text form replaced by ``***``."""
-    for v in values:
-        if v and v in text:
-            text = text.replace(v, REDACTED)
-    return text
+    r"""``text`` with every occurrence of each secret text form replaced by ``***``: as it is, and
+    HTML-escaped, JSON-escaped (``\"``, ``\/``, ``\u002f``), URL-encoded, or any mix of these."""
+    if not text:
+        return text
+    forms = tuple(v for v, anchor in _anchored(tuple(values)) if not anchor or anchor in text)
+    return _pattern(forms).sub(REDACTED, text) if forms else text

@@ -16,7 +16,7 @@ from typing import Any
 
 from ..core.io import atomic_write_text
 from ..core.runs import RunRecord
-from . import _widgets
+from . import _sanitize, _widgets
 from ._pages import CSS, TEMPLATES, render
 from ._plotlyjs import slim_plotlyjs
 
@@ -32,39 +32,42 @@ def header_html(rec: RunRecord | dict[str, Any]) -> str:
     return render("header.html.j2", rec=rec, commit=commit, notes=rec.notes, kernel_note=None)
 
 
-_exporters: dict[bool, Any] = {}
+_exporters: dict[tuple[bool, bool], Any] = {}
 _exporter_lock = threading.Lock()
 
 
-def warm_up(hide_code: bool = False) -> threading.Thread:
+def warm_up(hide_code: bool = False, trust_html: bool = False) -> threading.Thread:
     """Import nbconvert and compile the report template in a background thread.
 
     The runner calls this while the kernel executes (the main thread only waits on the kernel
     then), so the export at the end does not pay for it.
     """
-    t = threading.Thread(target=_exporter, args=(hide_code,), name="workbench-report-warmup", daemon=True)
+    t = threading.Thread(target=_exporter, args=(hide_code, trust_html), name="workbench-report-warmup", daemon=True)
     t.start()
     return t
 
 
-def _exporter(hide_code: bool):
+def _exporter(hide_code: bool, trust_html: bool = False):
     with _exporter_lock:
-        return _make_exporter(hide_code)
+        return _make_exporter(hide_code, trust_html)
 
 
-def _make_exporter(hide_code: bool):
-    if hide_code not in _exporters:
+def _make_exporter(hide_code: bool, trust_html: bool):
+    if (hide_code, trust_html) not in _exporters:
         from nbconvert import HTMLExporter
 
-        ex = HTMLExporter(template_name="workbench_report", extra_template_basedirs=[str(TEMPLATES)])
+        # nh3 in place of nbconvert's bleach-based clean_html (bleach is deprecated)
+        ex = HTMLExporter(template_name="workbench_report", extra_template_basedirs=[str(TEMPLATES)],
+                          filters={"clean_html": _sanitize.clean_html})
+        ex.sanitize_html = not trust_html
         ex.exclude_input = hide_code
         ex.exclude_input_prompt = hide_code
         ex.embed_images = True
         # compile the template now (first render otherwise pays for it)
         ex.from_notebook_node(__import__("nbformat").v4.new_notebook(),
                               resources={"workbench_header": "", "workbench_css": ""})
-        _exporters[hide_code] = ex
-    return _exporters[hide_code]
+        _exporters[(hide_code, trust_html)] = ex
+    return _exporters[(hide_code, trust_html)]
 
 
 _REMOTE_SCRIPT = re.compile(r"""<script\b[^>]*\bsrc\s*=\s*["']?(?:https?:)?//[^>]*>\s*</script>""", re.I)
@@ -87,19 +90,26 @@ def strip_remote_scripts(nb) -> int:
     return removed
 
 
-def render_report(nb, rec: RunRecord, hide_code: bool = False) -> str:
-    """The offline HTML report of an executed notebook ``nb`` described by run record ``rec``."""
+def render_report(nb, rec: RunRecord, hide_code: bool = False, trust_html: bool = False) -> str:
+    """The offline HTML report of an executed notebook ``nb`` described by run record ``rec``.
+
+    The notebook's own HTML (markdown cells, HTML outputs, widget HTML) is sanitized unless
+    ``trust_html`` (see :mod:`workbench.reports._sanitize`)."""
     nb = copy.deepcopy(nb)
+    token = _sanitize.new_token()
+    if not trust_html:
+        _sanitize.clean_widget_state(_widgets.widget_state(nb))
+        _sanitize.mark_trusted_outputs(nb, token, _widgets.VIEW_MIME)
     _widgets.staticize_widgets(nb)
     strip_remote_scripts(nb)
     slim_plotlyjs(nb)  # 1.2 MB of plotly.js instead of 4.8 MB when the figures allow
     nb.metadata["title"] = f"{rec.notebook or 'report'} · {rec.run_id}"
-    body, _ = _exporter(hide_code).from_notebook_node(
-        nb, resources={"workbench_header": header_html(rec), "workbench_css": CSS})
+    body, _ = _exporter(hide_code, trust_html).from_notebook_node(
+        nb, resources={"workbench_header": header_html(rec), "workbench_css": CSS, "workbench_trust_token": token})
     return body
 
 
-def write_report(path: str | Path, nb, rec: RunRecord, hide_code: bool = False) -> None:
-    atomic_write_text(path, render_report(nb, rec, hide_code))
+def write_report(path: str | Path, nb, rec: RunRecord, hide_code: bool = False, trust_html: bool = False) -> None:
+    atomic_write_text(path, render_report(nb, rec, hide_code, trust_html))
 
 

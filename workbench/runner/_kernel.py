@@ -17,6 +17,7 @@ from typing import Any, Iterable, Iterator, Mapping
 
 from ..core.context import SECRETS_ENV
 from ..core.secrets import REDACTED
+from ._values import check_injected_cell
 
 # IPython's history database would keep every executed cell (parameters included) in $HOME
 KERNEL_ARGS = ["--HistoryManager.enabled=False"]
@@ -65,21 +66,72 @@ def stop_in_background(km) -> threading.Thread:
 
 def inject_parameters(nb, values: Mapping[str, Any], secrets: Iterable[str], kernel_name: str):
     """``nb`` with papermill's injected-parameters cell: ``values`` as literals, except the ``secrets``
-    (names), which the cell reads from the kernel's environment. Papermill's metadata records the values
+    (names), which the cell reads from a private pipe (:class:`SecretPipe`). The literals are checked to read
+    back as the values (:func:`~workbench.runner._values.check_injected_cell`), else :class:`ParameterError`
+    before any kernel starts. Papermill's metadata records the values
     with the secret ones redacted. Nothing to inject (no parameters cell, or an empty one): ``nb`` as it is."""
     from papermill.parameterize import parameterize_notebook
 
     if not values:
         return nb
     secrets = [k for k in values if k in set(secrets)]
-    nb = parameterize_notebook(nb, {k: v for k, v in values.items() if k not in secrets}, kernel_name=kernel_name)
+    literal = {k: v for k, v in values.items() if k not in secrets}
+    nb = parameterize_notebook(nb, literal, kernel_name=kernel_name)
+    cell = next(c for c in nb.cells if "injected-parameters" in c.metadata.get("tags", []))
+    check_injected_cell(cell.source, literal)  # every value reads back as itself: no code from a value
     if secrets:
-        cell = next(c for c in nb.cells if "injected-parameters" in c.metadata.get("tags", []))
         lines = ["import workbench.core.context as _wb_context"]
         lines += [f"{k} = _wb_context.secret({k!r})  # secret: passed privately, never written" for k in secrets]
         cell.source = cell.source.rstrip("\n") + "\n" + "\n".join(lines) + "\n"
     nb.metadata.papermill["parameters"] = {k: (REDACTED if k in secrets else v) for k, v in values.items()}
     return nb
+
+
+SECRET_PIPE = "secrets.pipe"
+
+
+class SecretPipe:
+    """The secrets' way into the kernel: a FIFO (mode 0600, in the run's private folder) that a thread
+    fills once the kernel opens it. Nothing lands on disk or in the kernel's ``/proc/<pid>/environ``; the
+    kernel removes the FIFO once read (:func:`workbench.core.context.secret`)."""
+
+    def __init__(self, folder: str | Path, secrets: Mapping[str, Any]):
+        import json
+
+        self.path = os.path.join(str(folder), SECRET_PIPE)
+        self._data = json.dumps(dict(secrets), default=str).encode()
+        self._stop = threading.Event()
+        os.mkfifo(self.path, 0o600)
+        self._thread = threading.Thread(target=self._feed, name="workbench-secrets", daemon=True)
+        self._thread.start()
+
+    def _feed(self) -> None:
+        import errno
+
+        while not self._stop.is_set():
+            try:
+                fd = os.open(self.path, os.O_WRONLY | os.O_NONBLOCK)
+            except OSError as e:
+                if e.errno != errno.ENXIO:  # ENXIO: no reader yet; anything else: the pipe is gone
+                    return
+                self._stop.wait(0.02)
+                continue
+            try:
+                os.set_blocking(fd, True)
+                view = memoryview(self._data)
+                while view:
+                    view = view[os.write(fd, view):]
+            except OSError:  # the reader went away
+                pass
+            finally:
+                os.close(fd)
+            return
+
+    def close(self) -> None:
+        """Stop waiting for a reader and remove the FIFO if the kernel never read it."""
+        self._stop.set()
+        with contextlib.suppress(OSError):
+            os.unlink(self.path)
 
 
 @dataclass

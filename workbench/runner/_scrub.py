@@ -1,5 +1,6 @@
 """Secrets out of an executed notebook: every output's text is scrubbed of every text form of every
-secret parameter's value (``str`` and ``repr``, whatever its type); the injected-parameters cell and
+secret value (``str`` and ``repr``, whatever its type, plain or escaped: see
+:func:`~workbench.core.secrets.scrub_text`), secret keys nested in dict parameters included; the injected-parameters cell and
 papermill's metadata never held them (see :mod:`workbench.runner._kernel`)."""
 
 from __future__ import annotations
@@ -9,8 +10,7 @@ import io
 import tokenize
 from typing import Any, Mapping
 
-from ..core.secrets import is_secret as _is_secret
-from ..core.secrets import redact, scrub_text, secret_values
+from ..core.secrets import redact, scrub_text, secret_numbers, secret_values
 
 
 def _scrub(value: Any, secrets: list[str]) -> Any:
@@ -26,8 +26,8 @@ def _scrub(value: Any, secrets: list[str]) -> Any:
 def scrub_source(source: str, values: Mapping[str, Any]) -> str:
     """``source`` with every string or number literal equal to (or containing) a secret value replaced
     by ``'***'``; names, keywords and other code stay as they are (no blind text replacement)."""
-    texts = [v for v in secret_values(values)]
-    numbers = {v for k, v in values.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
+    texts = secret_values(values)
+    numbers = secret_numbers(values)
     if not texts:
         return source
     try:
@@ -70,11 +70,10 @@ def scrub_notebook(nb, params: Mapping[str, Any]) -> bool:
         meta["parameters"] = redact(meta["parameters"])
     if not secrets:
         return False
-    secret_params = {k: v for k, v in params.items() if k in {n for n in params if _is_secret(n)}}
     for cell in nb.cells:
         if cell.get("cell_type") != "code":
             continue
-        cell["source"] = scrub_source(cell.get("source", ""), secret_params)
+        cell["source"] = scrub_source(cell.get("source", ""), params)
         cell["outputs"] = [from_dict(_scrub(o, secrets)) for o in cell.get("outputs", [])]
     for key in ("widgets",):
         if key in nb.metadata:

@@ -18,7 +18,6 @@
 from __future__ import annotations
 
 import dataclasses
-import json
 import os
 import shutil
 import tempfile
@@ -31,7 +30,7 @@ from ..core.journal import Journal
 from ..core.runfolder import RunFolder
 from ..core.runs import RunRecord, new_run_id, utcnow
 from ..core.tracking import kernel_env
-from ..errors import RunFailedError
+from ..errors import ParameterError, RunFailedError
 from . import _kernel
 from .cache import find_cached
 from .options import RunOptions
@@ -140,8 +139,8 @@ class Run:
         env = {**self.context.to_env(), **kernel_env(),
                # plotly.js inlined once by the first figure, so charts draw offline in the report
                "PLOTLY_RENDERER": os.environ.get("WORKBENCH_PLOTLY_RENDERER", "notebook"), "MPLBACKEND": "agg"}
-        if self.plan.secrets:
-            env[SECRETS_ENV] = json.dumps(self.plan.secrets, default=str)
+        if self.plan.secrets:  # a pipe, read once by the kernel: never the values themselves
+            env[SECRETS_ENV] = os.path.join(str(self.work_dir), _kernel.SECRET_PIPE)
         return env
 
     def scrub(self, value: Any) -> Any:
@@ -158,15 +157,32 @@ class Run:
         how = _kernel.Execution(plan.kernel, self.kernel_environment(), _kernel.ipc_path(self.rec.run_id),
                                 timeout=options.timeout, cwd=options.cwd, progress=options.progress,
                                 log_output=options.log_output, scrub=plan.scrub_values)
-        km = _kernel.start_kernel(plan.kernel, how.env, how.ipc, options.cwd)  # boots while papermill is imported
         # the W&B probe and start-up run in a thread, overlapping the kernel: a silent server never delays a run
         self.publisher = Publisher(self.rec, self.folder, None, "", scrub=self.scrub).start()
+        km = pipe = None
         try:
-            nb = _kernel.inject_parameters(plan.source.node(), plan.full, plan.secrets, plan.kernel)
-            warm_up(options.hide_code)  # overlaps the exporter's start-up with the kernel's work
+            try:  # the injected cell is checked before a kernel exists: no code from a parameter value
+                nb = _kernel.inject_parameters(plan.source.node(), plan.full, plan.secrets, plan.kernel)
+            except ParameterError as e:
+                self._refused(e)
+                return
+            if plan.secrets:
+                pipe = _kernel.SecretPipe(self.work_dir, plan.secrets)
+            km = _kernel.start_kernel(plan.kernel, how.env, how.ipc, options.cwd)
+            warm_up(options.hide_code, options.trust_html)  # overlaps the exporter's start-up with the kernel's work
             self.outcome = _kernel.execute(nb, self.work_dir, dataclasses.replace(how, km=km))
         finally:
             self.stopper = _kernel.stop_in_background(km)
+            if pipe is not None:
+                pipe.close()
+        self._ended()
+
+    def _refused(self, e: ParameterError) -> None:
+        self.outcome = _kernel.Outcome("failed", None, {"cell_index": None, "ename": "ParameterError",
+                                                        "evalue": str(e)}, e)
+        self._ended()
+
+    def _ended(self) -> None:
         self.exception = self.outcome.exception
         self.rec.status, self.rec.error = self.outcome.status, self.outcome.error
         self.rec.ended = utcnow().isoformat(timespec="milliseconds")
@@ -198,7 +214,8 @@ class Run:
 
         self.rec.pid = None
         try:
-            reports.write_report(self.folder.report, self.nb, self.rec, hide_code=self.plan.options.hide_code)
+            reports.write_report(self.folder.report, self.nb, self.rec, hide_code=self.plan.options.hide_code,
+                                 trust_html=self.plan.options.trust_html)
         except Exception as e:
             self.exception = self.exception or e
             self.rec.status = "failed"

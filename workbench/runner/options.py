@@ -36,6 +36,9 @@ class RunOptions:
                                  rerun=True, metavar="NAME")
     cwd: str | Path | None = _option(None, "working directory of the notebook (default: here); relative paths in "
                                            "it resolve there", "--cwd", keyed=True, rerun=True, metavar="DIR")
+    trust_html: bool = _option(False, "draw the notebook's own HTML (markdown, HTML outputs) in the report as it "
+                                      "is, scripts included; by default it is sanitized", "--trust-html", keyed=True,
+                               rerun=True)
     log_output: bool = _option(False, "stream cell outputs to the terminal (stderr) as they arrive, secrets "
                                       "scrubbed", "--log-output")
     progress: bool | None = _option(None, "per-cell progress bar (default: when stderr is a terminal)",

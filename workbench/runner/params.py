@@ -26,10 +26,11 @@ import yaml
 
 from ..errors import ParameterError
 from ._signature import Parameter, parameters_cell, parse_parameters_source
+from ._values import MAX_DEPTH, MAX_ITEMS, plain_value
 from .source import NotebookSource
 
 __all__ = ["Parameter", "Signature", "Bound", "inspect_parameters", "load_params_file", "parameters_cell",
-           "parse_parameters_source", "parse_value", "validate", "MAX_VALUE_BYTES"]
+           "parse_parameters_source", "parse_value", "validate", "MAX_VALUE_BYTES", "MAX_ITEMS", "MAX_DEPTH"]
 
 
 def inspect_parameters(notebook: str | Path | NotebookSource) -> list[Parameter]:
@@ -78,6 +79,10 @@ def parse_value(text: str) -> Any:
         value = _safe_yaml(text, f"value {text[:40]!r}")
     except yaml.YAMLError:
         return text
+    except ParameterError:
+        raise
+    except ValueError:  # an integer past Python's text limit
+        raise ParameterError(f"value {text[:40]!r}... is a number too long to read; pass it as text") from None
     if isinstance(value, str) and _FLOAT.fullmatch(value.strip()):
         return float(value)  # YAML 1.1 reads 1e-4 as text; everyone else reads a number
     return value
@@ -165,8 +170,8 @@ class Signature:
         if not ok:
             default = f"computed: {p.computed}" if p.computed else f"default {p.default!r}"
             raise ParameterError(f"parameter {p.name!r} of {self.notebook} must be {p.type} ({default}), "
-                                 f"got {type(value).__name__} {value!r}")
-        return converted
+                                 f"got {type(value).__name__} {_short(value)}")
+        return plain_value(converted, f"the value of parameter {p.name!r}")
 
     def parse(self, name: str, text: str, *, raw: bool = False) -> Any:
         """The value of parameter ``name`` given as ``text``, parsed against its declared type.
@@ -196,7 +201,18 @@ class Signature:
                                   "values)",))
         notes = tuple(f"computed by the notebook, not injected: {p.name} = {p.computed}"
                       for p in self.parameters if p.computed is not None and p.name not in given)
-        return Bound(given, {**self.defaults, **given}, notes)
+        defaults = {}
+        for name, value in self.defaults.items():
+            try:
+                defaults[name] = plain_value(value, name)
+            except ParameterError:  # a set or bytes default stays the notebook's own, never written as code
+                notes += (f"default not injected (not a JSON-like value): {name}",)
+        return Bound(given, {**defaults, **given}, notes)
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
 
 
 def validate(params: Iterable[Parameter], values: Mapping[str, Any], notebook: str = "notebook") -> dict[str, Any]:

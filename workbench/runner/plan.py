@@ -15,10 +15,10 @@ from typing import Any, Mapping
 
 from ..core.runfolder import ReportsTree, check_name, notebook_name
 from ..core.runs import RunRecord
-from ..core.secrets import is_secret, redact
+from ..core.secrets import environment_secrets, holds_secret, redact
 from ..core.versions import package_versions
 from ..errors import ParameterError
-from .cache import cache_key, data_fingerprints
+from .cache import cache_key, data_fingerprints, secret_salt
 from .options import RunOptions
 from .params import Signature
 from .record import git_info, rerun_command
@@ -54,16 +54,19 @@ class Plan:
 
     @property
     def scrub_values(self) -> dict[str, Any]:
-        """Every value to keep out of what the run writes: the run's secret values and the notebook's
-        secret defaults (they stand in its parameters cell even when a run overrides them)."""
-        out = {k: v for k, v in self.full.items() if is_secret(k)}
-        out.update({f"{k} (default)": v for k, v in self.defaults.items() if is_secret(k)})
+        """Every value to keep out of what the run writes: the run's secret values (secret keys nested in
+        dict parameters too), the notebook's secret defaults (they stand in its parameters cell even when
+        a run overrides them) and the secrets in this process's environment (a notebook may print them)."""
+        out = {k: v for k, v in self.full.items() if holds_secret(k, v)}
+        out.update({f"{k} (default)": v for k, v in self.defaults.items() if holds_secret(k, v)})
+        out.update({f"environment {k}": v for k, v in environment_secrets().items()})
         return out
 
     @property
     def secrets(self) -> dict[str, Any]:
-        """Secret-named parameters with a value: never injected into the notebook."""
-        return {k: v for k, v in self.full.items() if is_secret(k) and v not in (None, "")}
+        """Parameters that are secret or hold a secret-named key, with a value: passed to the kernel
+        privately, never injected into the notebook."""
+        return {k: v for k, v in self.full.items() if holds_secret(k, v) and v not in (None, "")}
 
     def record(self, run_id: str, started: str) -> RunRecord:
         """The run's first record (``running``): the fields executed and reused runs share, secrets redacted."""
@@ -99,7 +102,8 @@ def plan_run(notebook: str | Path | NotebookSource, params: Mapping[str, Any] | 
     ReportsTree(Path(options.reports)).run(source.path, "x")  # the notebook's name must be a safe folder name
     packages = package_versions()
     fingerprints = data_fingerprints(bound.full, cwd=options.cwd or ".")
-    key = cache_key(source.code_digest, bound.full, fingerprints, packages, options.keyed(kernel))
+    key = cache_key(source.code_digest, bound.full, fingerprints, packages, options.keyed(kernel),
+                    salt=secret_salt() if any(holds_secret(k, v) for k, v in bound.full.items()) else None)
     return Plan(source, options, bound.given, bound.full, kernel, key, fingerprints, packages,
                 git_info(source.path.parent), signature.defaults, sweep_id, executor or "local",
                 bound.notes + ((kernel_note,) if kernel_note else ()))

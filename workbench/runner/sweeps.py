@@ -25,6 +25,7 @@ from typing import Any, Callable, Mapping, Sequence
 import yaml
 
 from ..core.runs import RunRecord, new_run_id
+from ..core.secrets import redact
 from ..errors import ParameterError
 from .options import RunOptions
 from .params import Signature
@@ -92,8 +93,10 @@ class Sweep:
     @property
     def command(self) -> str:
         """The command that runs this sweep again."""
-        return (rerun_command(self.notebook, self.base).replace("workbench run", "workbench sweep", 1)
-                + "".join(f" -g {k}={','.join(json.dumps(x) for x in v)}" for k, v in self.grid.items()))
+        grid = redact(self.grid)
+        return (rerun_command(self.notebook, redact(self.base)).replace("workbench run", "workbench sweep", 1)
+                + "".join(f" -g {k}={','.join(json.dumps(x) for x in (v if isinstance(v, list) else [v]))}"
+                          for k, v in grid.items()))
 
 
 def _executor() -> str:

@@ -11,18 +11,31 @@ from workbench.errors import WorkbenchError
 
 def test_run_folder_names_its_files_and_refuses_escaping_names(tmp_path: Path):
     folder = RunFolder.of(tmp_path / "reports", "notebooks/my notebook.ipynb", "20260101T000000000Z-abc123")
-    assert folder.path == tmp_path / "reports" / "my-notebook" / "20260101T000000000Z-abc123"
+    assert folder.path == tmp_path / "reports" / f"my-notebook-{_h('my notebook')}" / "20260101T000000000Z-abc123"
     assert (folder.report.name, folder.notebook.name, folder.record.name, folder.curves.name, folder.artifacts.name) \
         == ("report.html", "notebook.ipynb", "run.json", "curves.json", "artifacts")
     assert folder.run_id == "20260101T000000000Z-abc123"
     for notebook, run_id in (("..ipynb", "r1"), ("nb.ipynb", ".."), ("nb.ipynb", "a/b"), ("nb.ipynb", ".hidden")):
         with pytest.raises(WorkbenchError, match="not usable as a folder name"):
             RunFolder.of(tmp_path, notebook, run_id)
-    assert notebook_name("a b#c.ipynb") == "a-b-c"
+    assert notebook_name("a b#c.ipynb") == f"a-b-c-{_h('a b#c')}" and notebook_name("x/nb_1.v2.ipynb") == "nb_1.v2"
     folder.create()
     assert folder.artifacts.is_dir()
     with pytest.raises(FileExistsError):
         folder.create()  # a run never writes into an existing folder
+
+
+def _h(stem: str) -> str:
+    import hashlib
+
+    return hashlib.sha256(stem.encode()).hexdigest()[:8]
+
+
+def test_notebooks_whose_names_differ_only_in_odd_characters_get_their_own_folders(tmp_path: Path):
+    tree = ReportsTree(tmp_path / "reports")
+    double, single = tree.run('a"q.ipynb', "r1"), tree.run("a'q.ipynb", "r1")
+    assert double.path != single.path and tree.latest(double) != tree.latest(single)
+    assert double.path.parent.name.startswith("a-q-") and tree.run("a q.ipynb", "r1").path != double.path
 
 
 def test_links_are_relative_and_url_encoded(tmp_path: Path):

@@ -25,9 +25,9 @@ def test_flags_not_given_keep_the_dataclass_defaults():
 
 def test_every_flag_sets_its_field():
     got = run_options(_args("run", "nb.ipynb", "--timeout", "5", "--hide-code", "--no-progress", "--kernel", "k",
-                            "--force", "--cwd", "d", "--log-output", "--reports", "r"))
+                            "--force", "--cwd", "d", "--log-output", "--reports", "r", "--trust-html"))
     assert got == RunOptions(reports="r", timeout=5.0, hide_code=True, kernel="k", cwd="d", log_output=True,
-                             progress=False, force=True)
+                             progress=False, force=True, trust_html=True)
     sweep = run_options(_args("sweep", "nb.ipynb", "-g", "a=1", "--hide-code", "--cwd", "d", "--timeout", "2"))
     assert sweep == RunOptions(hide_code=True, cwd="d", timeout=2.0)
     helps = {a.dest: a.help for a in build_parser()._subparsers._group_actions[0].choices["run"]._actions}
@@ -37,7 +37,8 @@ def test_every_flag_sets_its_field():
 
 def test_keyed_options_rerun_flags_and_checks(tmp_path: Path):
     opts = RunOptions(timeout=5.0, hide_code=True, kernel=None, cwd=str(tmp_path), force=True, progress=False)
-    assert opts.keyed("python3") == {"hide_code": True, "kernel": "python3", "cwd": str(tmp_path)}
+    assert opts.keyed("python3") == {"hide_code": True, "trust_html": False, "kernel": "python3", "cwd": str(tmp_path)}
+    assert RunOptions(trust_html=True).rerun_args() == ["--trust-html"]
     assert opts.rerun_args() == ["--timeout", "5", "--hide-code", "--cwd", str(tmp_path)]
     assert RunOptions().rerun_args() == [] and RunOptions(kernel="ir", timeout=0.5).rerun_args() == \
         ["--timeout", "0.5", "--kernel", "ir"]
@@ -61,9 +62,10 @@ def test_plan_keys_what_changes_the_result_and_writes_nothing(tmp_path: Path):
     assert plan_run(nb, {"n": 4}, RunOptions(reports=reports)).key != plan.key
     assert plan_run(nb, {"n": 3}, RunOptions(reports=reports, hide_code=True)).key != plan.key
     assert plan_run(nb, {"n": 3}, RunOptions(reports=reports, cwd=tmp_path)).key != plan.key
+    assert plan_run(nb, {"n": 3}, RunOptions(reports=reports, trust_html=True)).key != plan.key
     rec = plan_run(nb, {"n": 3, "token": "s3cret"}, RunOptions(reports=reports, timeout=9, hide_code=True)).record(
         "r1", "2026-01-01T00:00:00")
-    assert rec.options == {"hide_code": True, "kernel": "python3", "cwd": None}
+    assert rec.options == {"hide_code": True, "trust_html": False, "kernel": "python3", "cwd": None}
     assert rec.params == {"n": 3, "token": "***"} and rec.given_params == {"n": 3, "token": "***"}
     assert "-p n 3 -p token" in rec.rerun_command and rec.rerun_command.endswith(" --timeout 9 --hide-code")
     assert "s3cret" not in rec.rerun_command
