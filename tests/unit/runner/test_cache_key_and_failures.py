@@ -31,11 +31,12 @@ def test_keyed_run_options_change_the_key_and_the_others_do_not(project: Path, t
                     dict(progress=False), dict(force=True)):
         assert _key(project, **unkeyed) == base, unkeyed
     assert _key(project, hide_code=True) != base
+    assert _key(project, trust_html=True) != base  # a sanitized report is not a trusted one
     other = tmp_path_factory.mktemp("other")  # another working folder, same file content
     (other / "table.csv").write_bytes((project / "table.csv").read_bytes())
     assert _key(project, cwd=str(other)) != base
     keyed = RunOptions(hide_code=True, cwd=str(project)).keyed("python3")
-    assert keyed == {"hide_code": True, "kernel": "python3", "cwd": str(project)}
+    assert keyed == {"hide_code": True, "kernel": "python3", "cwd": str(project), "trust_html": False}
     args = ("d", {"a": 1}, {}, {"p": "1"})
     assert cache_key(*args, RunOptions().keyed("python3")) != cache_key(*args, RunOptions().keyed("other-kernel"))
     assert cache_key(*args, {"hide_code": False}) != cache_key(*args, {"hide_code": True})
