@@ -134,11 +134,11 @@ class Rollout:
     async def _shadow(self) -> None:
         while True:
             rid, scope, body, kwargs = await self.queue.get()
+            await asyncio.sleep(0)  # answers that are ready go first
             try:
                 await self._score_copy(rid, scope, body, kwargs)
             finally:
                 self.queue.task_done()
-            await asyncio.sleep(0)  # let answers go first
 
     async def _score_copy(self, rid: str, scope: dict, body: bytes, kwargs: dict[str, Any]) -> None:
         sm = self.challenger.current
