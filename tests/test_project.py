@@ -185,7 +185,7 @@ PUBLIC_API = {
     "workbench": {"record", "record_curve", "artifacts_dir", "in_headless_run", "run_id", "WorkbenchError",
                   "ParameterError", "NotebookNotFoundError", "DatasetError", "ModelError", "RunFailedError",
                   "run_notebook", "inspect_parameters", "load_dataset", "Dataset", "load_image_dataset", "track",
-                  "load_model"},
+                  "load_model", "register_model"},
     # the notebook-facing names only: the verbs, the result types, the report objects
     "workbench.explore": {"Exploration", "AlertThresholds", "record"},
     "workbench.tabular": {"prepare_task", "compare_models", "fit_best", "save", "log", "record", "model_names",

@@ -10,31 +10,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..core.io import file_sha256
 from ..errors import ModelError
-from ..models import CARD_NAME, load
+from ..models import load
 from ._refs import is_ref
 from ._registry import ModelRegistry
-from ._versions import ModelVersion
-
-
-def load_version(version: ModelVersion) -> Any:
-    """Load a registered version: its ``model.json`` must be the one registered (sha256 in
-    ``version.json``), then :func:`workbench.models.load` verifies every model file against it."""
-    card = version.folder / CARD_NAME
-    expected = version.files[CARD_NAME]
-    try:
-        got = file_sha256(card)
-    except OSError as e:
-        raise ModelError(f"{version.ref}: cannot read {str(card)!r} ({e.strerror}); the registry folder is damaged") \
-            from None
-    if got != expected:
-        raise ModelError(f"{str(card)!r} does not match the sha256 recorded when {version.ref} was registered "
-                         f"(expected {expected}, got {got}); the file was changed after registering; refusing to load")
-    try:
-        return load(version.folder)
-    except ModelError as e:
-        raise ModelError(f"{version.ref}: {e}") from None
+from ._versions import ModelVersion, load_version
 
 
 @dataclass(frozen=True)

@@ -48,6 +48,7 @@ from ._versions import (
     checked_card,
     copy_model,
     find_source,
+    load_version,
     new_record,
     read_version,
 )
@@ -179,8 +180,6 @@ class ModelRegistry:
     def load(self, ref: str | ModelRef | ModelVersion) -> Any:
         """Load a registered version: its ``model.json`` checked against the registry's record, then
         :func:`workbench.models.load` (card validated, every file's sha256 verified)."""
-        from ._load import load_version
-
         return load_version(ref if isinstance(ref, ModelVersion) else self.resolve(ref))
 
     # ------------------------------------------------------------------------------------ writing
@@ -315,6 +314,24 @@ class ModelRegistry:
         with contextlib.suppress(OSError):  # what is left is swept by a later registration
             remove_tree(trash)
         return entry
+
+
+def register_model(model_dir: str | Path, name: str | None, *, alias: str | None = None,
+                   registry: str | Path | None = None) -> ModelVersion | None:
+    """Register a saved model folder as the next version of ``name`` (a notebook's ``register_as``
+    parameter: empty or None registers nothing and returns None). The version records the run the
+    folder belongs to, when it is one's ``artifacts/model``; ``registry``: as :class:`ModelRegistry`.
+
+    Examples
+    --------
+    >>> model_dir = tabular.save(best, workbench.artifacts_dir())
+    >>> workbench.register_model(model_dir, register_as)   # then: workbench serve churn
+    """
+    if not name:
+        return None
+    if not isinstance(name, str):
+        raise ModelError(f"register_as must be a model name (text), got {type(name).__name__} ({name!r})")
+    return ModelRegistry(registry).register(name, Path(model_dir), alias=alias)
 
 
 def target_stack(entries: list[dict[str, Any]], alias: str) -> list[int | None]:

@@ -17,10 +17,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ..core.io import file_sha256
 from ..core.runfolder import RunFolder
 from ..core.runs import RunRecord, find_run, read_record
 from ..errors import ModelError, WorkbenchError
-from ..models import CARD_NAME, ModelCard, read_card, verify
+from ..models import CARD_NAME, ModelCard, load, read_card, verify
 from ._files import current_user, read_json_file, utc_stamp
 
 VERSION_FILE = "version.json"
@@ -180,8 +181,6 @@ def copy_model(source: Path, dest: Path, card: ModelCard) -> ModelCard:
 
 def new_record(name: str, folder: Path, run: RunRecord | None, card: ModelCard, model_dir: Path) -> dict[str, Any]:
     """``version.json`` of a version being registered (its number is filled in under the lock)."""
-    from ..core.io import file_sha256
-
     files = {**card.files, CARD_NAME: file_sha256(model_dir / CARD_NAME)}
     return {"format": 1, "name": name, "version": None, "created": utc_stamp(), "user": current_user(),
             "source": source_record(folder, run, card),
@@ -189,3 +188,22 @@ def new_record(name: str, folder: Path, run: RunRecord | None, card: ModelCard, 
                      "classes": list(card.classes)},
             "metrics": card.metrics, "run_metrics": dict(run.metrics or {}) if run is not None else {},
             "files": dict(sorted(files.items())), "digest": files_digest(files)}
+
+
+def load_version(version: ModelVersion) -> Any:
+    """Load a registered version: its ``model.json`` must be the one registered (sha256 in
+    ``version.json``), then :func:`workbench.models.load` verifies every model file against it."""
+    card = version.folder / CARD_NAME
+    expected = version.files[CARD_NAME]
+    try:
+        got = file_sha256(card)
+    except OSError as e:
+        raise ModelError(f"{version.ref}: cannot read {str(card)!r} ({e.strerror}); the registry folder is damaged") \
+            from None
+    if got != expected:
+        raise ModelError(f"{str(card)!r} does not match the sha256 recorded when {version.ref} was registered "
+                         f"(expected {expected}, got {got}); the file was changed after registering; refusing to load")
+    try:
+        return load(version.folder)
+    except ModelError as e:
+        raise ModelError(f"{version.ref}: {e}") from None
