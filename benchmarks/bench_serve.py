@@ -18,8 +18,10 @@ to the first 200 on its health route), one-record latency p50/p99 over keep-aliv
 record every request (uncached), the same record repeated (cached: workbench only), rows/s for
 1000-row batches and the server's CPU time per batch (its process tree: less sensitive than wall time
 to what else runs on a shared machine). workbench runs as shipped: request log on, in-process cache on.
-Last, the top-10 latency of one user, uncached, for the recommend notebook's EASE model on the whole
-MovieLens table.
+Then the shadow row (``--shadow-only`` runs just it): the same model registered twice, served as
+``churn@champion`` alone and with ``--shadow churn@challenger`` (every request also scored by the
+challenger off the answer path), alternating, one-record p50/p99 of the champion's answers. Last, the
+top-10 latency of one user, uncached, for the recommend notebook's EASE model on the whole MovieLens table.
 """
 
 from __future__ import annotations
@@ -248,6 +250,42 @@ def recommender_latency(work: Path, n: int) -> dict | None:
         proc.wait(30)
 
 
+def shadow_rows(work: Path, model: Path, records: list[dict], rounds: int, n: int) -> dict[str, list[float]]:
+    """One-record p50/p99 (ms) of ``churn@champion`` alone and with a shadow, alternating A B B A ..."""
+    from workbench.registry import ModelRegistry
+
+    reg = ModelRegistry(work / "registry")
+    if not reg.names():
+        reg.register("churn", model, alias="champion")
+        reg.register("churn", model, alias="challenger")
+    base = [sys.executable, "-m", "workbench.cli", "serve", "churn@champion", "--registry", str(reg.root), "--port",
+            "{port}", "--cache-ttl", "0", "--log-dir", str(work / "logs")]
+    variants = {"alone": base, "with shadow": [*base, "--shadow", "churn@challenger"]}
+    out: dict[str, list[float]] = {k: [] for k in variants}
+    for rnd in range(rounds):
+        for name in (list(variants) if rnd % 2 == 0 else list(variants)[::-1]):
+            side = Side(name, variants[name], "/health", "/models/churn/predict", "records", {"PYTHONPATH": str(REPO)})
+            port = free_port()
+            proc, _ = start(side, port, work)
+            try:
+                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+                for r in records[:50]:
+                    timed(conn, side.path, side.body([r]))
+                one = sorted(timed(conn, side.path, side.body([records[200 + i]])) for i in range(n))
+            finally:
+                proc.terminate()
+                proc.wait(60)
+            out[name] += [1000 * one[len(one) // 2], 1000 * one[int(len(one) * 0.99) - 1]]
+            print(f"shadow round {rnd + 1} {name}: p50 {out[name][-2]:.3f} ms, p99 {out[name][-1]:.3f} ms", flush=True)
+    a, b = out["alone"], out["with shadow"]
+    ratios = [y / x for x, y in zip(a[::2], b[::2])]
+    print(f"\nchampion one-record p50 (ms), medians over {rounds} round(s): alone {statistics.median(a[::2]):.3f}, "
+          f"with shadow {statistics.median(b[::2]):.3f} (ratio {statistics.median(ratios):.3f}; per round "
+          f"{', '.join(f'{x:.2f}' for x in ratios)}); p99 alone {statistics.median(a[1::2]):.3f}, with shadow "
+          f"{statistics.median(b[1::2]):.3f}; load average {os.getloadavg()[0]:.2f}")
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--rounds", type=int, default=5, help="alternating rounds (default 5)")
@@ -255,10 +293,14 @@ def main() -> None:
     ap.add_argument("--batches", type=int, default=20, help="1000-row requests per measurement")
     ap.add_argument("--mlflow-python", type=Path, default=MLFLOW_PY)
     ap.add_argument("--no-mlflow", action="store_true")
+    ap.add_argument("--shadow-only", action="store_true", help="only the shadow row")
     args = ap.parse_args()
     work = Path(tempfile.mkdtemp(prefix="bench-serve-"))
     try:
         model, records = fit_model(work / "churn")
+        if args.shadow_only:
+            shadow_rows(work, model, records, args.rounds, args.requests)
+            return
         mlflow = None if args.no_mlflow else ensure_mlflow(args.mlflow_python)
         all_sides = sides(model, work, mlflow)
         results: dict[str, list[dict]] = {s.name: [] for s in all_sides}
@@ -277,6 +319,7 @@ def main() -> None:
                 results[side.name].append(r)
                 print(f"round {rnd + 1} {side.name}: " + ", ".join(f"{k} {v:.2f}" for k, v in r.items()), flush=True)
         report(results, recommender_latency(work, args.requests))
+        shadow_rows(work, model, records, args.rounds, args.requests)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

@@ -69,6 +69,7 @@ ROOT_API = {  # name -> the module that defines it: the root re-exports these ob
     "inspect_parameters": "workbench.runner.params", "load_dataset": "workbench.data._tables",
     "Dataset": "workbench.data._dataset", "load_image_dataset": "workbench.data._images",
     "track": "workbench.core.tracking", "load_model": "workbench.registry._load",
+    "register_model": "workbench.registry._registry",
 }
 
 
@@ -259,7 +260,7 @@ PUBLIC_API = {
     "workbench": {"record", "record_curve", "artifacts_dir", "in_headless_run", "run_id", "WorkbenchError",
                   "ParameterError", "NotebookNotFoundError", "DatasetError", "ModelError", "RunFailedError",
                   "run_notebook", "inspect_parameters", "load_dataset", "Dataset", "load_image_dataset", "track",
-                  "load_model"},
+                  "load_model", "register_model"},
     # the notebook-facing names only: the verbs, the result types, the report objects
     "workbench.explore": {"Exploration", "AlertThresholds", "record"},
     "workbench.tabular": {"prepare_task", "compare_models", "fit_best", "save", "log", "record", "model_names",

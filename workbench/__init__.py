@@ -8,6 +8,7 @@ Public API (heavy parts are imported on first use, so ``import workbench`` in a 
     workbench.artifacts_dir()            # where a run saves models and files
     workbench.load_dataset(name_or_path) # a registered dataset or a CSV/Parquet file
     workbench.load_model(folder_or_ref)  # any saved model, or "churn@champion": .predict(inputs) -> DataFrame
+    workbench.register_model(folder, name)  # into the model registry (a notebook's register_as; "" does nothing)
     workbench.run_notebook(path, params) # one headless run into reports/
     workbench.inspect_parameters(path)   # a notebook's parameter signature
 
@@ -34,6 +35,7 @@ _LAZY = {
     "load_image_dataset": ("data", "load_image_dataset"),
     "track": ("core.tracking", "track"),
     "load_model": ("registry", "load_model"),  # a model folder, or a registry reference (falls back to the folder)
+    "register_model": ("registry", "register_model"),  # a saved model folder as the next version of a name
 }
 
 __all__ = ["record", "record_curve", "artifacts_dir", "in_headless_run", "run_id", "WorkbenchError", "ParameterError",

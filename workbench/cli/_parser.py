@@ -10,7 +10,7 @@ from ..core.runfolder import DEFAULT_REPORTS
 from ..runner.options import RunOptions
 from . import _commands as c
 from . import _registry
-from ._serve_flags import SERVE_FLAGS, SERVE_NOTES
+from ._serve_flags import CHALLENGER_FLAGS, SERVE_FLAGS, SERVE_NOTES
 
 EPILOG = """examples:
   workbench run notebooks/compare_models.ipynb -p models '[logreg, catboost]' -p folds 5
@@ -158,6 +158,8 @@ environment:
 examples:
   workbench serve reports/compare_models/RUN_ID/artifacts/model
   workbench serve churn=runs/a/model parts=runs/b/model --port 8080 --workers 4
+  workbench serve churn@champion --shadow churn@challenger
+  workbench serve churn@champion --canary churn@challenger=10 [--split-key customer_id]
   curl -s localhost:8000/models/churn/predict -H 'Content-Type: application/json' \\
        -d '{"records": [{"tenure": 3, "contract": "Month-to-month", ...}]}'
 """
@@ -185,11 +187,15 @@ def _serve_parser(sub) -> None:
 
     p = sub.add_parser("serve", help="serve saved models over HTTP (FastAPI): predict, cache, metrics, request log",
                        epilog=SERVE_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("model_dirs", nargs="+", metavar="MODEL_DIR",
-                   help="model folder, or NAME=MODEL_DIR to name it (default name: the folder's name)")
+    p.add_argument("model_dirs", nargs="+", metavar="MODEL",
+                   help="model folder or registry reference (churn@champion: followed when the alias moves), or "
+                        "NAME=MODEL to name it (default name: the folder's or the registered model's)")
     fields = {f.name: f for f in dataclasses.fields(ServeConfig)}
     for flag, (name, _, _) in SERVE_FLAGS.items():
         _serve_flag(p, flag, fields[name])
+    for flag, (name, metavar) in CHALLENGER_FLAGS.items():
+        p.add_argument(flag, dest=name, action="append", metavar=metavar, default=argparse.SUPPRESS,
+                       help=fields[name].metadata["help"] + " (repeatable: one per served name)")
     p.add_argument("--access-log", action="store_true", help="print one line per request")
     p.set_defaults(func=c.cmd_serve)
 

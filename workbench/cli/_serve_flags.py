@@ -15,10 +15,16 @@ SERVE_FLAGS = {  # flag -> (ServeConfig field, metavar, unit: the flag's value t
     "--max-rows": ("max_rows", None, 1), "--max-images": ("max_images", None, 1), "--max-k": ("max_k", None, 1),
     "--redis-timeout": ("redis_timeout", "S", 1), "--graceful-timeout": ("graceful_timeout", "S", 1),
     "--no-replay": ("replay", None, 1),
+    "--registry": ("registry", "DIR", 1), "--follow-interval": ("follow_interval", "S", 1),
+    "--split-key": ("split_key", "COLUMN", 1), "--split-salt": ("split_salt", "SALT", 1),
+    "--shadow-queue": ("shadow_queue", "N", 1),
 }
 """The serve flags: each sets one field of ``ServeConfig``, whose default and help it shows (a flag that is
 not given is not passed on: the default lives in the dataclass alone); ``--no-X`` turns a true field off."""
-SERVE_NOTES = {"--token": "or set WORKBENCH_SERVE_TOKEN"}
+CHALLENGER_FLAGS = {  # flag -> (ServeConfig field, metavar): repeatable, one per served name, parsed by serve_config
+    "--shadow": ("shadow", "NAME@ALIAS"), "--canary": ("canary", "NAME@ALIAS=PERCENT"),
+}
+SERVE_NOTES = {"--token": "or set WORKBENCH_SERVE_TOKEN", "--registry": "or set WORKBENCH_REGISTRY"}
 SERVE_ENV = {"redis_url": "REDIS_URL"}  # fields set from the environment only
 
 
@@ -29,6 +35,9 @@ def serve_options(args: argparse.Namespace) -> dict[str, Any]:
         if hasattr(args, name):
             value = getattr(args, name)
             out[name] = value if unit == 1 else round(value * unit)
+    for name, _ in CHALLENGER_FLAGS.values():
+        if hasattr(args, name):
+            out[name] = getattr(args, name)
     return out
 
 
@@ -40,6 +49,7 @@ def flag_message(error: Exception, args: argparse.Namespace) -> str:
     if field in SERVE_ENV:
         return re.sub(rf"\b{field}\b", SERVE_ENV[field], str(error))
     flags = {name: (flag, unit) for flag, (name, _, unit) in SERVE_FLAGS.items()}
+    flags.update({name: (flag, 1) for flag, (name, _) in CHALLENGER_FLAGS.items()})
     if field not in flags or not hasattr(args, field):
         return str(error)
     flag, unit = flags[field]

@@ -13,9 +13,9 @@ from __future__ import annotations
 from ._files import ALIASES_FILE, AUDIT_FILE
 from ._load import LocatedModel, load_model, load_version, locate_model
 from ._refs import LATEST, ModelRef, check_alias, check_name, is_ref, parse_ref
-from ._registry import DEFAULT_ROOT, REGISTRY_ENV, ModelRegistry, default_root
+from ._registry import DEFAULT_ROOT, REGISTRY_ENV, ModelRegistry, default_root, register_model
 from ._versions import ModelVersion
 
 __all__ = ["ALIASES_FILE", "AUDIT_FILE", "DEFAULT_ROOT", "LATEST", "REGISTRY_ENV", "LocatedModel", "ModelRef",
            "ModelRegistry", "ModelVersion", "check_alias", "check_name", "default_root", "is_ref", "load_model",
-           "load_version", "locate_model", "parse_ref"]
+           "load_version", "locate_model", "parse_ref", "register_model"]

@@ -316,6 +316,24 @@ class ModelRegistry:
         return entry
 
 
+def register_model(model_dir: str | Path, name: str | None, *, alias: str | None = None,
+                   registry: str | Path | None = None) -> ModelVersion | None:
+    """Register a saved model folder as the next version of ``name`` (a notebook's ``register_as``
+    parameter: empty or None registers nothing and returns None). The version records the run the
+    folder belongs to, when it is one's ``artifacts/model``; ``registry``: as :class:`ModelRegistry`.
+
+    Examples
+    --------
+    >>> model_dir = tabular.save(best, workbench.artifacts_dir())
+    >>> workbench.register_model(model_dir, register_as)   # then: workbench serve churn
+    """
+    if not name:
+        return None
+    if not isinstance(name, str):
+        raise ModelError(f"register_as must be a model name (text), got {type(name).__name__} ({name!r})")
+    return ModelRegistry(registry).register(name, Path(model_dir), alias=alias)
+
+
 def target_stack(entries: list[dict[str, Any]], alias: str) -> list[int | None]:
     """The alias's targets as an undo stack, replayed from the audit log: a set or remove pushes its
     target (unless it is the top already), a rollback pops."""

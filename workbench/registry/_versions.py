@@ -181,8 +181,6 @@ def copy_model(source: Path, dest: Path, card: ModelCard) -> ModelCard:
 
 def new_record(name: str, folder: Path, run: RunRecord | None, card: ModelCard, model_dir: Path) -> dict[str, Any]:
     """``version.json`` of a version being registered (its number is filled in under the lock)."""
-    from ..core.io import file_sha256
-
     files = {**card.files, CARD_NAME: file_sha256(model_dir / CARD_NAME)}
     return {"format": 1, "name": name, "version": None, "created": utc_stamp(), "user": current_user(),
             "source": source_record(folder, run, card),

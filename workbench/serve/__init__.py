@@ -14,7 +14,8 @@ one endpoint class per input kind of the card, each with its router, request typ
 endpoint class), ``_schemas``/``_openapi`` (generated request types, the OpenAPI document), ``_http``
 (token, size limit, metrics per request; the helpers every endpoint shares), ``_cache``, ``_profiles``
 (recommender profiles across workers), ``_logs`` (request and interaction logs), ``_metrics``,
-``_state``, ``_app``, ``_server``.
+``_follow`` (a registry reference followed: the new version verified and swapped in), ``_rollout``
+(shadow, canary and sticky A/B per served name; the request-log keys), ``_state``, ``_app``, ``_server``.
 Like :mod:`workbench.runner` it never imports a domain: models are reached only through the contract.
 """
 

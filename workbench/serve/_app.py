@@ -24,6 +24,7 @@ from ._endpoint import ServedModel
 from ._http import Guard, json_response
 from ._models import load_models
 from ._openapi import openapi_builder
+from ._rollout import build_rollouts
 from ._state import ServerState
 
 log = logging.getLogger("workbench.serve")
@@ -45,7 +46,9 @@ def _common_routes(app: FastAPI, state: ServerState) -> None:
              responses={404: {"description": "no model of that name"}})
     async def card(name: str) -> Response:
         sm = state.model(name)
-        return json_response({"name": sm.name, "version": sm.version, **sm.card.to_dict()})
+        rollout = state.rollouts.get(name)
+        extra = {"rollout": rollout.describe()} if rollout is not None else {}
+        return json_response({"name": sm.name, "version": sm.version, **extra, **sm.card.to_dict()})
 
     @app.get("/metrics", tags=["server"], summary="Prometheus metrics (text format)",
              response_class=Response, responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}}}})
@@ -90,6 +93,7 @@ def create_app(config: ServeConfig, models: dict[str, ServedModel] | None = None
     app = FastAPI(title="workbench serve", version=__version__, lifespan=lifespan, redoc_url=None,
                   description="Saved workbench models over HTTP: " + ", ".join(
                       f"{n} ({sm.card.kind}, {sm.card.task})" for n, sm in state.models.items()))
+    state.rollouts = build_rollouts(config, state)
     app.state.serve = state
     _common_routes(app, state)
     for sm in state.models.values():

@@ -71,6 +71,20 @@ class ServeConfig:
                                          "then served without it)", 0)
     graceful_timeout: float = _option(30.0, "on SIGTERM, seconds requests in flight may take to finish", 0)
     replay: bool = _option(True, "the replay of a recommender's logged interactions at start-up")
+    # serving from the registry, and rollout (serve._follow, serve._rollout)
+    registry: str | None = _option(None, "the model registry that NAME@ALIAS arguments name (default: "
+                                         "$WORKBENCH_REGISTRY, else ./registry)")
+    follow_interval: float = _option(1.0, "seconds between checks that a served NAME@ALIAS moved (0: never follow)", 0)
+    shadow: list[tuple[str, str]] = field(default_factory=list, metadata={
+        "help": "a challenger (NAME@ALIAS, or SERVED=MODEL) that scores a copy of every request off the answer path, "
+                "logged as variant shadow; as (served name, source) pairs"})
+    canary: list[tuple[str, str, float]] = field(default_factory=list, metadata={
+        "help": "a challenger (NAME@ALIAS=PERCENT) that answers that percent of the requests (of the keys, with "
+                "--split-key), logged as variant challenger; as (served name, source, percent) triples"})
+    split_key: str | None = _option(None, "the column (or a recommender's user) whose salted hash decides a canary's "
+                                          "variant: the same key, the same variant (sticky A/B)")
+    split_salt: str = _option("workbench", "the salt of the sticky A/B hash (change it to reshuffle the assignment)")
+    shadow_queue: int = _option(1000, "requests waiting for the shadow model (more are dropped and counted)", 1)
 
     def check(self) -> "ServeConfig":
         """Validate every field; returns ``self``. Errors name the field (:attr:`ServeError.field`)."""
@@ -85,6 +99,7 @@ class ServeConfig:
             _check_bounds(f.name, getattr(self, f.name), f.default, f.metadata)
         if self.token is not None:
             check_token(self.token)
+        check_rollout(self)
         if self.redis_url is not None and not re.match(r"(rediss?|unix)://", self.redis_url):
             raise ServeError(f"redis_url must be a redis://, rediss:// or unix:// URL (redis_url="
                              f"{redact_url(self.redis_url)!r})", "redis_url")
@@ -116,7 +131,8 @@ class ServeConfig:
         if not raw:
             raise ServeError(f"{CONFIG_ENV} is not set: worker processes are started by `workbench serve`")
         data = json.loads(raw)
-        data["models"] = [tuple(m) for m in data["models"]]
+        for key in ("models", "shadow", "canary"):
+            data[key] = [tuple(m) for m in data[key]]
         return cls(**data, token=os.environ.get(TOKEN_ENV) or None).check()
 
 
@@ -147,11 +163,20 @@ def redact_url(url: str) -> str:
 
 
 def parse_models(specs: list[str]) -> list[tuple[str, str]]:
-    """``DIR`` or ``NAME=DIR`` arguments as ``(name, folder)`` pairs; a bare folder is named after itself."""
+    """``DIR``, ``NAME@ALIAS`` (``NAME:VERSION``, ``NAME``: a registry reference, when no such folder
+    exists) or ``NAME=DIR``/``NAME=REF`` arguments as ``(name, source)`` pairs; a bare folder is named
+    after itself, a bare reference after its model."""
+    from ..registry._refs import is_ref, parse_ref
+
     out = []
     for spec in specs:
         name, sep, folder = spec.partition("=")
-        if not sep or Path(spec).exists():
+        if not sep and not Path(spec).exists() and is_ref(spec):
+            name, folder = parse_ref(spec).name, spec
+            if not NAME.fullmatch(name):
+                raise ServeError(f"model name {name!r} (from {spec!r}) is too long to serve; name it: "
+                                 f"workbench serve short={spec}")
+        elif not sep or Path(spec).exists():
             name, folder = Path(spec).resolve().name, spec
             if not NAME.fullmatch(name):
                 raise ServeError(f"model folder {spec!r} has a name that cannot be a model name ({name!r}); "
@@ -165,6 +190,52 @@ def parse_models(specs: list[str]) -> list[tuple[str, str]]:
     return out
 
 
+def check_rollout(config: ServeConfig) -> None:
+    """At most one challenger per served name, for a served name; percents in (0, 100]; a split key
+    only with a canary."""
+    served = [n for n, _ in config.models]
+    seen: set[str] = set()
+    for kind, name, *rest in [("shadow", *s) for s in config.shadow] + [("canary", *c) for c in config.canary]:
+        if name not in served:
+            raise ServeError(f"{kind} challenger {rest[0]!r} is for {name!r}, which is not served (served: "
+                             f"{', '.join(served)}); give it as {served[0]}=NAME@ALIAS", kind)
+        if name in seen:
+            raise ServeError(f"{name!r} has two challengers; give one --shadow or --canary per served name", kind)
+        seen.add(name)
+        if kind == "canary" and not (isinstance(rest[1], (int, float)) and 0 < rest[1] <= 100):
+            raise ServeError(f"canary percent for {name!r} must be a number in (0, 100] (canary={rest[1]!r})", kind)
+    if config.split_key is not None and not config.canary:
+        raise ServeError("split_key needs a canary (e.g. canary churn@challenger=50) to split between", "split_key")
+
+
+def parse_challengers(specs: list[str], served: list[tuple[str, str]], percent: bool) -> list[tuple]:
+    """``REF``, ``NAME=REF`` or ``NAME=DIR`` (then ``=PERCENT`` when ``percent``) as ``(served name, source[,
+    percent])``: a bare reference challenges the served name of its model (``churn@challenger`` -> ``churn``)."""
+    from ..registry._refs import is_ref, parse_ref
+
+    out = []
+    names = [n for n, _ in served]
+    for spec in specs:
+        text, share = spec, None
+        if percent:
+            text, sep, raw = spec.rpartition("=")
+            try:
+                share = float(raw) if sep else None
+            except ValueError:
+                share = None
+            if share is None:
+                raise ServeError(f"canary {spec!r} needs a percent: NAME@ALIAS=PERCENT, e.g. churn@challenger=10",
+                                 "canary")
+        name, sep, source = text.partition("=")
+        if not sep:
+            name, source = (parse_ref(text).name if is_ref(text) else (names[0] if len(names) == 1 else "")), text
+        if not name or not source:
+            raise ServeError(f"challenger {spec!r}: say which served model it challenges, as NAME=REF_OR_DIR",
+                             "canary" if percent else "shadow")
+        out.append((name, source, share) if percent else (name, source))
+    return out
+
+
 def serve_config(specs: list[str], **options: Any) -> ServeConfig:
     """The checked config of ``workbench serve``: model folders as ``DIR`` or ``NAME=DIR``, then any field of
     :class:`ServeConfig` by name (the others keep their defaults); without ``token`` and ``redis_url``, the
@@ -173,4 +244,8 @@ def serve_config(specs: list[str], **options: Any) -> ServeConfig:
         options["token"] = os.environ.get(TOKEN_ENV) or None
     if options.get("redis_url") is None:
         options["redis_url"] = os.environ.get(REDIS_ENV) or None
-    return ServeConfig(models=parse_models(specs), **options).check()
+    models = parse_models(specs)
+    for key, percent in (("shadow", False), ("canary", True)):
+        if options.get(key) and isinstance(options[key][0], str):
+            options[key] = parse_challengers(options[key], models, percent)
+    return ServeConfig(models=models, **options).check()

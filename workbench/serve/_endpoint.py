@@ -56,11 +56,14 @@ class ServedModel:
         self.digest = files_digest(self.card)
         self.lock = threading.Lock()
         self.components: dict[str, Any] = {}
+        self.registered: str | None = None  # NAME:VERSION when loaded from the registry
+        self.handlers: dict[str, Callable] = {}  # route -> handler (what a rollout dispatches to)
+        self.rollout: Any = None  # the serve._rollout.Rollout its routes go through, when it has one
 
     @property
     def version(self) -> str:
-        """A short id of the model's files (changes whenever a file does)."""
-        return self.digest[:12]
+        """``NAME:VERSION`` when served from the registry, else a short id of the model's files."""
+        return self.registered or self.digest[:12]
 
     def paths(self) -> dict[str, str]:
         """The model's routes by name, for ``GET /models``."""
@@ -81,7 +84,11 @@ class ServedModel:
 
     def add_route(self, router: APIRouter, route: str, path: str, handler: Callable, method: str,
                   doc: dict[str, Any]) -> None:
-        """``handler`` at ``/models/<name>/<path>``, documented by ``doc`` (summary, description, OpenAPI extra)."""
+        """``handler`` at ``/models/<name>/<path>``, documented by ``doc`` (summary, description, OpenAPI extra);
+        through the name's rollout (which picks the version and variant per request) when it has one."""
+        self.handlers[route] = handler
+        if self.rollout is not None:
+            handler = self.rollout.endpoint(route, handler)
         router.add_api_route(f"/models/{self.name}/{path}", handler, methods=[method], tags=[self.name],
                              summary=doc["summary"], description=doc.get("description"),
                              openapi_extra=doc["extra"], operation_id=f"{route}_{self.name}")

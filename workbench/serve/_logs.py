@@ -26,11 +26,15 @@ import os
 import queue
 import threading
 import time
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
 log = logging.getLogger("workbench.serve")
 INTERACTIONS = "_interactions"
+REQUEST_META: ContextVar[dict[str, str] | None] = ContextVar("workbench_serve_request_meta", default=None)
+"""The rollout keys of the request being answered (``request_id``, ``variant``, ``version``), set by
+``serve._rollout`` around a handler: :meth:`RequestLog.add` puts them on every line of the request."""
 
 
 def utc_now() -> tuple[float, str]:
@@ -61,14 +65,16 @@ def append_lines(path: Path, data: bytes, durable: bool = False) -> None:
         os.close(fd)  # closing releases the lock
 
 
-def lines(ts: str, model: str, latency_ms: float, inputs: list, outputs: list, flat: bool) -> bytes:
+def lines(ts: str, model: str, latency_ms: float, inputs: list, outputs: list, flat: bool,
+          meta: dict[str, str] | None = None) -> bytes:
     """JSON lines for one request's rows. ``flat`` rows (scalars only: no object inside an array) are
     serialized in one call and split at ``},{"ts":``, which cannot occur inside a JSON string (its quotes
     would be escaped) nor, for flat rows, anywhere but between two lines."""
     from ._json import dumps
 
     latency = round(latency_ms, 3)
-    objs = [{"ts": ts, "model": model, "latency_ms": latency, "input": i, "output": o} for i, o in zip(inputs, outputs)]
+    head = {"ts": ts, "model": model, **(meta or {})}
+    objs = [{**head, "latency_ms": latency, "input": i, "output": o} for i, o in zip(inputs, outputs)]
     if not objs:
         return b""
     if not flat:
@@ -113,7 +119,7 @@ class RequestLog:
                     self.on_drop(model, len(inputs))
                 return
             self._pending += len(inputs)
-        self._queue.put((model, ts, latency_ms, inputs, outputs, tuple(skip), flat))
+        self._queue.put((model, ts, latency_ms, inputs, outputs, tuple(skip), flat, REQUEST_META.get()))
 
     def _drain(self, wait: float) -> list:
         items = []
@@ -130,13 +136,13 @@ class RequestLog:
         from pydantic_core import from_json
 
         counts: dict[Path, int] = {}
-        for model, ts, latency, inputs, outputs, skip, flat in items:
+        for model, ts, latency, inputs, outputs, skip, flat, meta in items:
             path = self.folder / model / f"requests-{_day(ts)}.jsonl"
             if isinstance(outputs, bytes):
                 outputs = from_json(outputs)
             if skip:
                 outputs = [{k: v for k, v in o.items() if k not in skip} for o in outputs]
-            files.setdefault(path, []).append(lines(ts, model, latency, inputs, outputs, flat))
+            files.setdefault(path, []).append(lines(ts, model, latency, inputs, outputs, flat, meta))
             counts[path] = counts.get(path, 0) + len(inputs)
         with self._lock:
             self._pending -= sum(len(item[3]) for item in items)

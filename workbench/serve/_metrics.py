@@ -43,6 +43,18 @@ class Metrics:
         self.log_dropped = Counter("workbench_serve_request_log_dropped", "Request-log rows dropped (queue full or "
                                    "disk error)", ["model"], registry=r)
         self.models = Gauge("workbench_serve_models", "Models served", registry=r, multiprocess_mode="max")
+        # serving from the registry, and rollout (serve._follow, serve._rollout); versions change rarely
+        self.versions = Gauge("workbench_serve_model_version", "1 for the version a served name answers with, per "
+                              "variant (champion, challenger, shadow)", ["model", "variant", "version"], registry=r,
+                              multiprocess_mode="livemax")
+        self.swaps = Counter("workbench_serve_swaps", "Versions swapped in or refused when a followed alias moved",
+                             ["model", "variant", "outcome"], registry=r)
+        self.answers = Counter("workbench_serve_variant_requests", "Predict requests answered (shadow: copies scored) "
+                               "per variant and version", ["model", "variant", "version"], registry=r)
+        self.shadow_dropped = Counter("workbench_serve_shadow_dropped", "Requests not shadowed: the shadow queue was "
+                                      "full", ["model"], registry=r)
+        self.shadow_errors = Counter("workbench_serve_shadow_errors", "Shadow copies the challenger failed to score",
+                                     ["model"], registry=r)
         self._bound: dict[tuple, Any] = {}
 
     def observe(self, model: str, route: str, status: int, seconds: float) -> None:

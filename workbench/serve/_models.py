@@ -10,8 +10,10 @@ deserialized); serving never imports a domain package.
 
 from __future__ import annotations
 
+from typing import Any
+
 from ..errors import WorkbenchError
-from ..models import ModelCard, load
+from ..models import ModelCard
 from ._config import ServeConfig, ServeError
 from ._endpoint import ServedModel
 from ._images import ImageEndpoint
@@ -31,15 +33,33 @@ def endpoint_class(card: ModelCard) -> type[ServedModel]:
     return cls
 
 
+def locate(source: str, config: ServeConfig) -> Any:
+    """What a served source names (a ``registry.LocatedModel``): a model folder, or the registered version a
+    reference (``churn@champion``) points at now, in ``config.registry``."""
+    from ..registry import locate_model
+
+    return locate_model(source, config.registry)
+
+
+def build_model(name: str, source: Any, config: ServeConfig) -> ServedModel:
+    """``source`` (a folder, a reference, or a ``registry.ModelVersion``) loaded, verified and given its
+    endpoint class under ``name``; a registered version's ``version`` is its ``NAME:VERSION``."""
+    from ..registry import LocatedModel, ModelVersion
+
+    try:
+        located = LocatedModel(source.folder, source) if isinstance(source, ModelVersion) else locate(source, config)
+        predictor = located.load()
+        served = endpoint_class(predictor.card)(name, located.folder, predictor, config)
+    except WorkbenchError as e:
+        raise ServeError(f"model {name!r} ({source}): {e}") from None
+    if located.version is not None:
+        served.registered = located.version.ref
+    return served
+
+
 def load_models(config: ServeConfig) -> dict[str, ServedModel]:
     """Every model of ``config``, loaded, verified and given its endpoint; an error names the model and folder."""
-    served = {}
-    for name, folder in config.models:
-        try:
-            predictor = load(folder)
-        except WorkbenchError as e:
-            raise ServeError(f"model {name!r} ({folder}): {e}") from None
-        served[name] = endpoint_class(predictor.card)(name, folder, predictor, config)
+    served = {name: build_model(name, source, config) for name, source in config.models}
     if config.workers > 1 and not config.redis_url:
         stateful = [n for n, sm in served.items() if sm.stateful]
         if stateful:

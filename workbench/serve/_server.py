@@ -20,7 +20,7 @@ from typing import Any
 from ..errors import WorkbenchError
 from ._config import ServeConfig, ServeError
 from ._metrics import MULTIPROC_ENV
-from ._models import endpoint_class, refuse_workers
+from ._models import endpoint_class, locate, refuse_workers
 
 log = logging.getLogger("workbench.serve")
 
@@ -59,13 +59,15 @@ def check_folders(config: ServeConfig) -> None:
     from ..models import read_card, verify
 
     stateful = []
-    for name, folder in config.models:
+    sources = [*config.models, *[c[:2] for c in (*config.shadow, *config.canary)]]
+    for name, source in sources:
         try:
+            folder = locate(source, config).folder  # a reference: the version it points at now
             card = read_card(folder)
             verify(folder, card)
             endpoint = endpoint_class(card)
         except WorkbenchError as e:
-            raise ServeError(f"model {name!r} ({folder}): {e}") from None
+            raise ServeError(f"model {name!r} ({source}): {e}") from None
         if endpoint.stateful:
             stateful.append(name)
     if stateful and not config.redis_url:

@@ -40,6 +40,7 @@ class ServerState:
     cache: Any = None
     redis: Any = None
     request_log: RequestLog | None = None
+    rollouts: dict[str, Any] = field(default_factory=dict)  # name -> serve._rollout.Rollout (registry, challenger)
 
     def __post_init__(self) -> None:
         self._check_log_dir()
@@ -79,9 +80,13 @@ class ServerState:
         self.request_log.start()
         for sm in self.models.values():
             await sm.start(self)
+        for rollout in self.rollouts.values():
+            await rollout.start(self)
 
     async def stop(self) -> None:
         """Flush the request log and close Redis (after the last request was answered)."""
+        for rollout in self.rollouts.values():
+            await rollout.stop()
         if self.request_log is not None:
             await run_in_threadpool(self.request_log.close)
         await self.cache.close()

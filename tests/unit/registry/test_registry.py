@@ -211,3 +211,18 @@ def test_registry_root_from_the_environment(models, tmp_path, monkeypatch):
     assert ModelRegistry().root == tmp_path / "shared"
     with pytest.raises(ModelError, match="no model 'churn' in registry .*shared' \\(it is empty\\)"):
         ModelRegistry().resolve("churn")
+
+
+def test_register_model_is_the_notebooks_register_as(models, make_run, tmp_path, monkeypatch):
+    """``workbench.register_model(model_dir, register_as)``: nothing for an empty name; a run's saved model
+    becomes the next version with the run recorded, in $WORKBENCH_REGISTRY."""
+    monkeypatch.setenv("WORKBENCH_REGISTRY", str(tmp_path / "shared"))
+    run = make_run(tmp_path / "reports", models["a"], status="running")  # registered while the run is running
+    model_dir = tmp_path / "reports" / "compare_models" / run.run_id / "artifacts" / "model"
+    assert workbench.register_model(model_dir, "") is None and not (tmp_path / "shared").exists()
+    v = workbench.register_model(model_dir, "churn")
+    assert (v.ref, v.source["run_id"], v.source["notebook"]) == ("churn:1", run.run_id, "compare_models")
+    assert workbench.register_model(model_dir, "churn", alias="champion").ref == "churn:2"
+    assert ModelRegistry(tmp_path / "shared").resolve("churn@champion").version == 2
+    with pytest.raises(ModelError, match="register_as must be a model name"):
+        workbench.register_model(model_dir, 3)

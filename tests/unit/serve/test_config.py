@@ -50,7 +50,7 @@ def test_the_cli_takes_every_default_and_help_from_serve_config(monkeypatch):
     import dataclasses
 
     from workbench.cli._parser import build_parser
-    from workbench.cli._serve_flags import SERVE_FLAGS, serve_options
+    from workbench.cli._serve_flags import CHALLENGER_FLAGS, SERVE_FLAGS, serve_options
     from workbench.serve import serve_config
 
     monkeypatch.delenv("WORKBENCH_SERVE_TOKEN", raising=False)
@@ -60,7 +60,8 @@ def test_the_cli_takes_every_default_and_help_from_serve_config(monkeypatch):
     assert not [name for name, _, _ in SERVE_FLAGS.values() if hasattr(args, name)]
     assert serve_config(args.model_dirs) == ServeConfig(models=[("churn", "x")])
     fields = {f.name for f in dataclasses.fields(ServeConfig)} - {"models", "redis_url"}
-    assert sorted(name for name, _, _ in SERVE_FLAGS.values()) == sorted(fields)  # every option has its flag
+    flagged = [name for name, _, _ in SERVE_FLAGS.values()] + [name for name, _ in CHALLENGER_FLAGS.values()]
+    assert sorted(flagged) == sorted(fields)  # every option has its flag
     serve = parser._subparsers._group_actions[0].choices["serve"]
     text = " ".join(serve.format_help().split())
     defaults = ServeConfig()
