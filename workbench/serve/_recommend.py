@@ -17,9 +17,9 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Path
 from pydantic_core import from_json
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
@@ -35,7 +35,7 @@ from ._json import dumps
 from ._logs import InteractionLog, utc_now
 from ._openapi import NUMBER_OR_NULL, errors
 from ._profiles import Profiles, StoreUnavailable, user_key
-from ._schemas import json_schema, recommender_schemas
+from ._schemas import NOT_BLANK, json_schema, recommender_schemas
 from ._state import ServerState, compute
 
 log = logging.getLogger("workbench.serve")
@@ -73,7 +73,7 @@ class RecommenderEndpoint(ServedModel):
         async def interactions(request: Request) -> Response:
             return await self.post_interaction(state, request)
 
-        async def profile(user: str) -> Response:
+        async def profile(user: Annotated[str, Path(pattern=NOT_BLANK, max_length=256)]) -> Response:
             return await self.get_profile(user)
 
         self.add_route(router, "predict", "predict", predict, "POST", self._docs["predict"])
