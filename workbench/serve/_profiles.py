@@ -11,6 +11,11 @@ profile whichever worker took the interaction. The number of events a worker app
 *version*: cached recommendations carry it and are used only for the same version. Redis down: the
 worker answers from what it has (a warning), and a new interaction is refused with 503 (it could not
 reach the other workers).
+
+Redis is not trusted: events are sealed with the server's HMAC (``_cache_mac``; one without it is skipped
+and counted), keys carry the model's version (two models under one name share nothing), and a
+generation key (``...:epoch``) tells a worker that Redis lost its lists (restart, flush): it then applies
+the new lists from their start instead of waiting for positions that will never come back.
 """
 
 from __future__ import annotations
