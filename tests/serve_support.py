@@ -117,6 +117,18 @@ class FakeRecommender:
         self.updates += 1
         return self.profile(key)
 
+    def reset(self, user: Any = None) -> None:
+        """Forget live interactions: of ``user`` (back to the saved history), or of everyone."""
+        saved = {int(u): list(h) for u, h in json.loads((Path(self.folder) / "data.json").read_text())["history"].items()}
+        if user is None:
+            self.history = saved
+            return
+        key = self.user_key(user)
+        if key in saved:
+            self.history[key] = saved[key]
+        else:
+            self.history.pop(key, None)
+
     def profile(self, user: Any) -> dict:
         key = self.user_key(user)
         hist = self.history.get(key, [])

@@ -155,6 +155,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
     """Any saved model on files: tables for tabular models, images and folders for vision models."""
     import warnings
 
+    from ..core.csvsafe import neutralize_frame
     from ..core.io import atomic_write_text
     from ..registry import locate_model
     from ._output import check_output
@@ -171,7 +172,8 @@ def cmd_predict(args: argparse.Namespace) -> int:
         frame = model.predict_files(args.inputs)
     for w in caught:
         print(f"workbench: warning: {w.message}", file=sys.stderr, flush=True)
-    atomic_write_text(out, frame.to_csv(index=False))
+    written = frame if args.keep_formulas else neutralize_frame(frame)  # input text must not run as a formula
+    atomic_write_text(out, written.to_csv(index=False))
     print(f"{model.summary(frame)}; wrote {out}")
     return 0
 

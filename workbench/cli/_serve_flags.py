@@ -14,7 +14,8 @@ SERVE_FLAGS = {  # flag -> (ServeConfig field, metavar, unit: the flag's value t
     "--cache-mb": ("cache_bytes", "MB", MiB), "--max-body-mb": ("max_body_bytes", "MB", MiB),
     "--max-rows": ("max_rows", None, 1), "--max-images": ("max_images", None, 1), "--max-k": ("max_k", None, 1),
     "--redis-timeout": ("redis_timeout", "S", 1), "--graceful-timeout": ("graceful_timeout", "S", 1),
-    "--no-replay": ("replay", None, 1),
+    "--no-replay": ("replay", None, 1), "--max-users": ("max_users", "N", 1),
+    "--header-timeout": ("header_timeout", "S", 1), "--keep-formulas": ("neutralize_formulas", None, 1),
     "--registry": ("registry", "DIR", 1), "--follow-interval": ("follow_interval", "S", 1),
     "--split-key": ("split_key", "COLUMN", 1), "--split-salt": ("split_salt", "SALT", 1),
     "--shadow-queue": ("shadow_queue", "N", 1),
@@ -25,7 +26,7 @@ CHALLENGER_FLAGS = {  # flag -> (ServeConfig field, metavar): repeatable, one pe
     "--shadow": ("shadow", "NAME@ALIAS"), "--canary": ("canary", "NAME@ALIAS=PERCENT"),
 }
 SERVE_NOTES = {"--token": "or set WORKBENCH_SERVE_TOKEN", "--registry": "or set WORKBENCH_REGISTRY"}
-SERVE_ENV = {"redis_url": "REDIS_URL"}  # fields set from the environment only
+SERVE_ENV = {"redis_url": "REDIS_URL", "cache_key": "WORKBENCH_SERVE_CACHE_KEY"}  # fields set from the environment only
 
 
 def serve_options(args: argparse.Namespace) -> dict[str, Any]:

@@ -3,7 +3,7 @@
 Entries live in groups: a group is one canonical request of a model (tabular, vision), or one user of
 a recommender, whose fields are the ``k`` asked for; dropping a group drops all of them (a new
 interaction of that user). Keys carry the model's digest (its files' hashes), so a new model version
-never reads an old answer.
+never reads an old answer. Values in Redis carry a keyed MAC (``_cache_mac``): one without it is a miss.
 
 Redis is an optimisation, never a dependency: a failing or slow call (over ``timeout``) is logged once
 as a warning, Redis is left alone for a few seconds, and the request is served uncached.
@@ -106,9 +106,13 @@ class RedisCache:
 
     backend = "redis"
 
-    def __init__(self, client: Any, ttl: float, timeout: float, prefix: str = "wb:serve:cache:", on_error: Any = None):
+    def __init__(self, client: Any, ttl: float, timeout: float, prefix: str = "wb:serve:cache:", on_error: Any = None,
+                 signer: Any = None, on_invalid: Any = None):
+        from ._cache_mac import Signer
+
         self.client, self.ttl, self.timeout, self.prefix = client, max(1, int(round(ttl))), timeout, prefix
         self.breaker = Breaker("response cache", on_error)
+        self.signer, self.on_invalid = signer or Signer(), on_invalid
 
     async def _call(self, op: str, *args: Any) -> Any:
         import asyncio
@@ -124,13 +128,21 @@ class RedisCache:
         return result
 
     async def _get(self, group: str, field: str) -> Any:
-        return await self.client.hget(self.prefix + group, field)
+        stored = await self.client.hget(self.prefix + group, field)
+        if stored is None:
+            return None
+        value = self.signer.open(self.prefix + group, field, stored)
+        if value is None:  # forged, junk, or written under another key: a miss, counted
+            if self.on_invalid is not None:
+                self.on_invalid()
+            log.debug("response cache: an entry of %s without this server's MAC was ignored", self.prefix + group)
+        return value
 
     async def _set(self, group: str, value: bytes, field: str) -> None:
         if len(value) > MAX_REDIS_VALUE:
             return
         async with self.client.pipeline(transaction=False) as pipe:
-            pipe.hset(self.prefix + group, field, value)
+            pipe.hset(self.prefix + group, field, self.signer.seal(self.prefix + group, field, value))
             pipe.expire(self.prefix + group, self.ttl)
             await pipe.execute()
 

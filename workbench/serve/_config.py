@@ -24,6 +24,7 @@ NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 TOKEN_ENV = "WORKBENCH_SERVE_TOKEN"
 CONFIG_ENV = "WORKBENCH_SERVE_CONFIG"
 REDIS_ENV = "REDIS_URL"
+CACHE_KEY_ENV = "WORKBENCH_SERVE_CACHE_KEY"
 MIN_TOKEN = 16
 MiB = 1 << 20
 
@@ -71,6 +72,14 @@ class ServeConfig:
                                          "then served without it)", 0)
     graceful_timeout: float = _option(30.0, "on SIGTERM, seconds requests in flight may take to finish", 0)
     replay: bool = _option(True, "the replay of a recommender's logged interactions at start-up")
+    cache_key: str | None = _option(None, "HMAC key of the entries the server writes into Redis (entries without its "
+                                          "MAC are ignored); default: a random key per server start")
+    max_users: int = _option(100_000, "most recommender users with live interactions held in memory per process "
+                                      "(the least recently used are evicted beyond it)", 1)
+    header_timeout: float = _option(10.0, "seconds a client may take to send a request's headers (the connection "
+                                          "is closed after it)", 0.1)
+    neutralize_formulas: bool = _option(True, "neutralizing of CSV answer cells that a spreadsheet would run as a "
+                                              "formula (a leading ' before = + - @ tab CR)")
     # serving from the registry, and rollout (serve._follow, serve._rollout)
     registry: str | None = _option(None, "the model registry that NAME@ALIAS arguments name (default: "
                                          "$WORKBENCH_REGISTRY, else ./registry)")
@@ -99,6 +108,9 @@ class ServeConfig:
             _check_bounds(f.name, getattr(self, f.name), f.default, f.metadata)
         if self.token is not None:
             check_token(self.token)
+        if self.cache_key is not None and len(self.cache_key) < MIN_TOKEN:
+            raise ServeError(f"the cache key must be at least {MIN_TOKEN} characters (got {len(self.cache_key)})",
+                             "cache_key")
         check_rollout(self)
         if self.redis_url is not None and not re.match(r"(rediss?|unix)://", self.redis_url):
             raise ServeError(f"redis_url must be a redis://, rediss:// or unix:// URL (redis_url="
@@ -117,9 +129,11 @@ class ServeConfig:
 
     def to_env(self) -> dict[str, str]:
         """Environment variables that carry this config to worker processes (see :meth:`from_env`)."""
+        import secrets
+
         data = dataclasses.asdict(self)
-        token = data.pop("token")
-        env = {CONFIG_ENV: json.dumps(data)}
+        token, cache_key = data.pop("token"), data.pop("cache_key")
+        env = {CONFIG_ENV: json.dumps(data), CACHE_KEY_ENV: cache_key or secrets.token_urlsafe(32)}  # shared by workers
         if token:
             env[TOKEN_ENV] = token
         return env
@@ -133,7 +147,8 @@ class ServeConfig:
         data = json.loads(raw)
         for key in ("models", "shadow", "canary"):
             data[key] = [tuple(m) for m in data[key]]
-        return cls(**data, token=os.environ.get(TOKEN_ENV) or None).check()
+        return cls(**data, token=os.environ.get(TOKEN_ENV) or None,
+                   cache_key=os.environ.get(CACHE_KEY_ENV) or None).check()
 
 
 def _check_bounds(name: str, value: Any, default: Any, meta: Any) -> None:
@@ -238,12 +253,14 @@ def parse_challengers(specs: list[str], served: list[tuple[str, str]], percent: 
 
 def serve_config(specs: list[str], **options: Any) -> ServeConfig:
     """The checked config of ``workbench serve``: model folders as ``DIR`` or ``NAME=DIR``, then any field of
-    :class:`ServeConfig` by name (the others keep their defaults); without ``token`` and ``redis_url``, the
-    environment's ``WORKBENCH_SERVE_TOKEN`` and ``REDIS_URL``."""
+    :class:`ServeConfig` by name (the others keep their defaults); without ``token``, ``redis_url`` and
+    ``cache_key``, the environment's ``WORKBENCH_SERVE_TOKEN``, ``REDIS_URL`` and ``WORKBENCH_SERVE_CACHE_KEY``."""
     if options.get("token") is None:
         options["token"] = os.environ.get(TOKEN_ENV) or None
     if options.get("redis_url") is None:
         options["redis_url"] = os.environ.get(REDIS_ENV) or None
+    if options.get("cache_key") is None:
+        options["cache_key"] = os.environ.get(CACHE_KEY_ENV) or None
     models = parse_models(specs)
     for key, percent in (("shadow", False), ("canary", True)):
         if options.get(key) and isinstance(options[key][0], str):

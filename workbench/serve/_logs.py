@@ -138,11 +138,18 @@ class RequestLog:
         counts: dict[Path, int] = {}
         for model, ts, latency, inputs, outputs, skip, flat, meta in items:
             path = self.folder / model / f"requests-{_day(ts)}.jsonl"
-            if isinstance(outputs, bytes):
-                outputs = from_json(outputs)
-            if skip:
-                outputs = [{k: v for k, v in o.items() if k not in skip} for o in outputs]
-            files.setdefault(path, []).append(lines(ts, model, latency, inputs, outputs, flat, meta))
+            try:
+                if isinstance(outputs, bytes):
+                    outputs = from_json(outputs)
+                if skip:
+                    outputs = [{k: v for k, v in o.items() if k not in skip} for o in outputs]
+                chunk = lines(ts, model, latency, inputs, outputs, flat, meta)
+            except Exception as e:  # noqa: BLE001 - one bad request's rows never stop the writer
+                log.warning("request log: %d row(s) of %s dropped (%s)", len(inputs), model, type(e).__name__)
+                if self.on_drop is not None:
+                    self.on_drop(model, len(inputs))
+                continue
+            files.setdefault(path, []).append(chunk)
             counts[path] = counts.get(path, 0) + len(inputs)
         with self._lock:
             self._pending -= sum(len(item[3]) for item in items)

@@ -38,6 +38,10 @@ class Metrics:
                                     registry=r)
         self.redis_errors = Counter("workbench_serve_redis_errors", "Redis calls that failed or timed out (served "
                                     "without Redis)", ["use"], registry=r)
+        self.cache_invalid = Counter("workbench_serve_cache_invalid", "Redis entries refused (no valid MAC: forged, "
+                                     "junk or another server's; treated as a miss)", ["use"], registry=r)
+        self.users_evicted = Counter("workbench_serve_users_evicted", "Recommender users whose live profile was "
+                                     "evicted from memory (over max_users)", ["model"], registry=r)
         self.interactions = Counter("workbench_serve_interactions", "Recommender interactions recorded", ["model"],
                                     registry=r)
         self.log_dropped = Counter("workbench_serve_request_log_dropped", "Request-log rows dropped (queue full or "

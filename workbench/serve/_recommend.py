@@ -17,9 +17,9 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Path
 from pydantic_core import from_json
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
@@ -35,7 +35,7 @@ from ._json import dumps
 from ._logs import InteractionLog, utc_now
 from ._openapi import NUMBER_OR_NULL, errors
 from ._profiles import Profiles, StoreUnavailable, user_key
-from ._schemas import json_schema, recommender_schemas
+from ._schemas import NOT_BLANK, json_schema, recommender_schemas
 from ._state import ServerState, compute
 
 log = logging.getLogger("workbench.serve")
@@ -56,7 +56,7 @@ class RecommenderEndpoint(ServedModel):
         self.user_col, self.item_col = users.user_col, users.item_col
         self.default_k = _default_k(self.card.details, config.max_k)
         self.request, self.interaction = recommender_schemas(name, config.max_k, self.default_k)
-        self.profiles = Profiles(predictor, name)
+        self.profiles = Profiles(predictor, name, namespace=self.digest, max_users=config.max_users)
         self.interactions = InteractionLog(config.log_dir, name)
         self._docs = _docs(self)
 
@@ -73,7 +73,7 @@ class RecommenderEndpoint(ServedModel):
         async def interactions(request: Request) -> Response:
             return await self.post_interaction(state, request)
 
-        async def profile(user: str) -> Response:
+        async def profile(user: Annotated[str, Path(pattern=NOT_BLANK, max_length=256)]) -> Response:
             return await self.get_profile(user)
 
         self.add_route(router, "predict", "predict", predict, "POST", self._docs["predict"])
@@ -83,10 +83,12 @@ class RecommenderEndpoint(ServedModel):
 
     async def start(self, state: ServerState) -> None:
         """Profiles through Redis when the server has it; the logged interactions replayed (``replay``)."""
+        p, m = self.profiles, state.metrics
+        p.on_evict = m.users_evicted.labels(self.name).inc
         if state.redis is not None:
-            p = self.profiles
-            p.client, p.timeout = state.redis, self.config.redis_timeout
-            p.breaker.on_error = state.metrics.redis_errors.labels("profiles").inc
+            p.client, p.timeout, p.signer = state.redis, self.config.redis_timeout, state.signer
+            p.breaker.on_error = m.redis_errors.labels("profiles").inc
+            p.on_invalid = m.cache_invalid.labels("profiles").inc
         if self.config.replay:
             await self._replay(state.redis is not None)
 
@@ -137,8 +139,8 @@ class RecommenderEndpoint(ServedModel):
         data = await read_json(request, self.request)
         key = self._key(data["user"], ["body", "user"])
         k = data.get("k", self.default_k)
-        version = await self.profiles.sync(key)
-        group, field, tag = f"{self.digest}:u:{Profiles.name(key)}", str(k), f"{version}\n".encode()
+        await self.profiles.sync(key)
+        group, field, tag = f"{self.digest}:u:{Profiles.name(key)}", str(k), self.profiles.tag(key)
         cached = await state.cache.get(group, field)
         m = state.metrics
         if cached is not None and cached.startswith(tag):

@@ -37,7 +37,10 @@ def _logging() -> None:
 def _uvicorn_options(config: ServeConfig, access_log: bool) -> dict[str, Any]:
     import importlib.util
 
-    fast = {"http": "httptools"} if importlib.util.find_spec("httptools") else {}
+    from ._protocol import protocol
+
+    # every request's headers within header_timeout, or the connection is closed (see _protocol)
+    fast = {"http": protocol(config.header_timeout, httptools=importlib.util.find_spec("httptools") is not None)}
     if importlib.util.find_spec("uvloop"):
         fast["loop"] = "uvloop"
     # limit_concurrency: past it, new connections get 503 at once (slow clients cannot hold every socket)

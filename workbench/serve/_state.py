@@ -16,6 +16,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 
 from ._cache import MemoryCache, NoCache, RedisCache, redis_client
+from ._cache_mac import Signer
 from ._config import ServeConfig, ServeError, redact_url
 from ._logs import RequestLog
 from ._metrics import Metrics
@@ -41,9 +42,11 @@ class ServerState:
     redis: Any = None
     request_log: RequestLog | None = None
     rollouts: dict[str, Any] = field(default_factory=dict)  # name -> serve._rollout.Rollout (registry, challenger)
+    signer: Signer | None = None  # the MAC of every value written into Redis (see _cache_mac)
 
     def __post_init__(self) -> None:
         self._check_log_dir()
+        self.signer = Signer(self.config.cache_key)
         m = self.metrics
         m.models.set(len(self.models))
         folder = self.config.log_dir if self.config.request_log else None
@@ -74,8 +77,9 @@ class ServerState:
         if c.redis_url:
             self.redis = redis_client(c.redis_url, c.redis_timeout)
             if c.cache_ttl > 0:
-                self.cache = RedisCache(self.redis, c.cache_ttl, c.redis_timeout,
-                                        on_error=self.metrics.redis_errors.labels("cache").inc)
+                self.cache = RedisCache(self.redis, c.cache_ttl, c.redis_timeout, signer=self.signer,
+                                        on_error=self.metrics.redis_errors.labels("cache").inc,
+                                        on_invalid=self.metrics.cache_invalid.labels("cache").inc)
             log.info("Redis at %s: shared response cache and recommender profiles", redact_url(c.redis_url))
         self.request_log.start()
         for sm in self.models.values():

@@ -23,6 +23,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
+from ..core.csvsafe import neutralize
 from ..errors import WorkbenchError
 from ._config import ServeConfig
 from ._endpoint import ServedModel
@@ -35,6 +36,10 @@ from ._state import CACHE_MAX_ROWS, INLINE_ROWS, ServerState, compute
 
 CSV_TYPES = ("text/csv", "application/csv", "text/plain")
 MAX_CSV_COLUMNS = 4096
+MAX_CSV_HEADER = 256 << 10
+INLINE_BYTES = 64 << 10
+"""Bodies up to this size are parsed on the event loop (well under a millisecond); larger ones in a worker
+thread, so a big or crafted body never holds up other requests, ``/health`` included."""
 
 
 class TableEndpoint(ServedModel):
@@ -97,7 +102,7 @@ class TableEndpoint(ServedModel):
         state.request_log.add(self.name, ts, 1000 * (time.perf_counter() - start), records,
                               rows if rows is not None else rows_json, skip=self.table.id_columns)
         if "text/csv" in request.headers.get("accept", ""):
-            return _csv_answer(from_json(rows_json))
+            return _csv_answer(from_json(rows_json), self.config.neutralize_formulas)
         return self.predictions(rows_json)
 
     def _predict(self, records: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], bytes]:
@@ -111,9 +116,11 @@ class TableEndpoint(ServedModel):
         """The request's records, from JSON, a CSV body or a multipart CSV upload (415 for anything else)."""
         ctype = media_type(request)
         if ctype in JSON_TYPES:
-            return self.validate_json(await request.body())
+            body = await request.body()
+            return await compute(self.validate_json, body, inline=len(body) <= INLINE_BYTES)
         if ctype in CSV_TYPES:
-            return self.parse_csv(await request.body())
+            body = await request.body()
+            return await compute(self.parse_csv, body, inline=len(body) <= INLINE_BYTES)
         if ctype == "multipart/form-data":
             form = await read_form(request, 1, "files")
             try:
@@ -121,7 +128,8 @@ class TableEndpoint(ServedModel):
                 if upload is None or isinstance(upload, str):
                     raise invalid("a multipart upload needs the CSV file in the field 'file'", ["body", "file"],
                                   "missing")
-                return self.parse_csv(await upload.read())
+                body = await upload.read()
+                return await compute(self.parse_csv, body, inline=len(body) <= INLINE_BYTES)
             finally:
                 await form.close()
         raise unsupported(ctype, "application/json ({\"records\": [...]}), text/csv, or multipart/form-data with a "
@@ -142,13 +150,13 @@ class TableEndpoint(ServedModel):
         import pandas as pd
 
         features, ids, max_rows = self.table.features, self.table.id_columns, self.config.max_rows
-        if data.split(b"\n", 1)[0].count(b",") >= MAX_CSV_COLUMNS:
-            raise invalid(f"the CSV header has over {MAX_CSV_COLUMNS:,} columns; send the model's input columns",
-                          ["body", "csv"])
+        check_header(data)
         wanted = {*features, *ids}
         try:
+            # index_col=False: a first row with more fields than the header is never read as a many-level index
+            # (10,000 extra fields took 12 s, quadratic; now linear)
             frame = pd.read_csv(io.BytesIO(data), dtype=str, keep_default_na=True, nrows=max_rows + 1,
-                                encoding="utf-8", usecols=lambda c: c in wanted)
+                                encoding="utf-8", usecols=lambda c: c in wanted, index_col=False)
         except (ValueError, pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as e:
             raise invalid(f"not a readable CSV file ({type(e).__name__}: {str(e)[:200]}); expected UTF-8 CSV with a "
                           "header row", ["body", "csv"]) from None
@@ -164,6 +172,30 @@ class TableEndpoint(ServedModel):
         columns = {c: frame[c].tolist() for c in keep}
         return [{c: _csv_value(columns[c][i], self.numeric.get(c, False), c, i) for c in keep}
                 for i in range(len(frame))]
+
+
+def check_header(data: bytes) -> None:
+    """422 unless the CSV's header record (read as CSV: a quoted field may hold newlines and commas) ends within
+    :data:`MAX_CSV_HEADER` bytes and has fewer than :data:`MAX_CSV_COLUMNS` fields; before pandas sees the body."""
+    head = data[:MAX_CSV_HEADER + 1].decode("utf-8", errors="replace")
+    lines = head.splitlines(keepends=True)
+    used = [0]
+
+    def counted():
+        for line in lines:
+            used[0] += len(line)
+            yield line
+
+    try:
+        header = next(csv.reader(counted()), [])
+    except csv.Error as e:
+        raise invalid(f"not a readable CSV header ({e}); expected UTF-8 CSV with a header row", ["body", "csv"]) from None
+    if used[0] >= len(head) and len(data) > MAX_CSV_HEADER:
+        raise invalid(f"the CSV header row is over {MAX_CSV_HEADER >> 10} KiB (a quoted field left open?); send the "
+                      "model's input columns", ["body", "csv"])
+    if len(header) >= MAX_CSV_COLUMNS:
+        raise invalid(f"the CSV header has over {MAX_CSV_COLUMNS:,} columns; send the model's input columns",
+                      ["body", "csv"])
 
 
 def _csv_value(raw: Any, numeric: bool, column: str, row: int) -> Any:
@@ -182,10 +214,12 @@ def _csv_value(raw: Any, numeric: bool, column: str, row: int) -> Any:
     return value
 
 
-def _csv_answer(rows: list[dict[str, Any]]) -> Response:
+def _csv_answer(rows: list[dict[str, Any]], neutralize_formulas: bool = True) -> Response:
     out = io.StringIO()
+    if rows and neutralize_formulas:  # text echoed from the request must not run as a spreadsheet formula
+        rows = [{neutralize(k): neutralize(v) for k, v in row.items()} for row in rows]
     if rows:
-        writer = csv.DictWriter(out, fieldnames=list(rows[0]), lineterminator="\n")
+        writer = csv.DictWriter(out, fieldnames=list(rows[0]), lineterminator="\r\n")  # RFC 4180: a CR in a cell is quoted
         writer.writeheader()
         writer.writerows(rows)
     return Response(out.getvalue(), media_type="text/csv")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from workbench.serve import ServeConfig, ServeError, parse_models
@@ -55,11 +57,12 @@ def test_the_cli_takes_every_default_and_help_from_serve_config(monkeypatch):
 
     monkeypatch.delenv("WORKBENCH_SERVE_TOKEN", raising=False)
     monkeypatch.delenv("REDIS_URL", raising=False)
+    monkeypatch.delenv("WORKBENCH_SERVE_CACHE_KEY", raising=False)
     parser = build_parser()
     args = parser.parse_args(["serve", "churn=x"])
     assert not [name for name, _, _ in SERVE_FLAGS.values() if hasattr(args, name)]
     assert serve_config(args.model_dirs) == ServeConfig(models=[("churn", "x")])
-    fields = {f.name for f in dataclasses.fields(ServeConfig)} - {"models", "redis_url"}
+    fields = {f.name for f in dataclasses.fields(ServeConfig)} - {"models", "redis_url", "cache_key"}  # env only
     flagged = [name for name, _, _ in SERVE_FLAGS.values()] + [name for name, _ in CHALLENGER_FLAGS.values()]
     assert sorted(flagged) == sorted(fields)  # every option has its flag
     serve = parser._subparsers._group_actions[0].choices["serve"]
@@ -105,9 +108,13 @@ def test_workers_get_the_config_and_the_token_separately(monkeypatch):
     config = ServeConfig(models=[("m", "/x")], token="t" * 20, workers=3, redis_url="redis://:pw@h:6379/0").check()
     env = config.to_env()
     assert "t" * 20 not in env["WORKBENCH_SERVE_CONFIG"] and env["WORKBENCH_SERVE_TOKEN"] == "t" * 20
+    key = env["WORKBENCH_SERVE_CACHE_KEY"]  # none configured: one random key, shared by the workers, never in the JSON
+    assert len(key) >= 32 and key not in env["WORKBENCH_SERVE_CONFIG"] and config.to_env()["WORKBENCH_SERVE_CACHE_KEY"] != key
     for k, v in env.items():
         monkeypatch.setenv(k, v)
-    assert ServeConfig.from_env() == config
+    assert ServeConfig.from_env() == dataclasses.replace(config, cache_key=key)
+    keyed = dataclasses.replace(config, cache_key="k" * 20)
+    assert keyed.to_env()["WORKBENCH_SERVE_CACHE_KEY"] == "k" * 20 and "k" * 20 not in keyed.to_env()["WORKBENCH_SERVE_CONFIG"]
     assert redact_url("redis://user:pw@h:6379/0") == "redis://user:***@h:6379/0"
     assert ServeConfig(models=[("m", "x")], host="0.0.0.0").loopback is False
     assert ServeConfig(models=[("m", "x")], host="::1").loopback and ServeConfig(models=[("m", "x")]).loopback
