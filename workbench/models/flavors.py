@@ -3,7 +3,8 @@
 Every reader here takes a file that :func:`workbench.models.verify` has already checked against its
 card. Hashes catch accidents, not attackers (who rewrite the card too), so the readers themselves
 trust nothing: skops files are read node by node and refused unless every node's kind and type is on
-the caller's exact allow-list (no prefixes, no function references); safetensors and ``.npz`` files
+the caller's exact allow-list (no prefixes, no function references), and every tree in what they hold
+is checked before it can predict (:mod:`._trees`); safetensors and ``.npz`` files
 hold plain arrays (``allow_pickle=False``); CatBoost's format holds no code.
 """
 
@@ -15,6 +16,7 @@ from pathlib import Path
 from typing import Any, Iterable, Iterator
 
 from ..errors import ModelError
+from ._trees import check_trees
 
 _BUILTIN_DATA = ("dict", "list", "tuple", "str", "int", "float", "bool", "NoneType", "slice")
 _NUMPY_DTYPES = ("ndarray", "float64", "float32", "float16", "int64", "int32", "int16", "int8", "uint64", "uint32",
@@ -70,10 +72,12 @@ def load_skops(path: str | Path, allowed: Iterable[str]) -> Any:
                          "re-create the model with a workbench notebook")
     try:
         trusted = sorted({n.partition(" ")[2] for n in skops_nodes(path)})
-        return sio.load(path, trusted=trusted)
+        obj = sio.load(path, trusted=trusted)
     except Exception as e:  # a damaged file: every error becomes one clear message
         raise ModelError(f"{str(path)!r} could not be loaded by skops ({type(e).__name__}: {e}); fix: re-save "
                          "the model") from None
+    check_trees(obj, repr(str(path)))  # scikit-learn's tree code trusts its node arrays: check them first
+    return obj
 
 
 def save_skops(obj: Any, path: str | Path) -> None:
