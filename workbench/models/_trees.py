@@ -136,25 +136,28 @@ def check_predictor(pred: Any, n_features: int, categorical: Any, where: str, wh
         raise _fail(where, what, "a leaf value is not a finite number")
 
 
-def _walk(obj: Any, depth: int = 0) -> Iterator[Any]:
-    """Every object reachable from ``obj`` through attributes, lists, tuples, dicts and object arrays."""
+def _walk(root: Any) -> Iterator[Any]:
+    """Every object reachable from ``root`` through attributes, lists, tuples, dicts and object arrays, each
+    once (a file can make one list reachable a billion ways through shared references)."""
     import numpy as np
 
-    if depth > 200:
-        raise ModelError("the model's objects nest over 200 levels deep; refusing it")
-    yield obj
-    if isinstance(obj, dict):
-        children: Any = list(obj.values())
-    elif isinstance(obj, (list, tuple)):
-        children = obj
-    elif isinstance(obj, np.ndarray):
-        children = obj.ravel().tolist() if obj.dtype == object else []
-    elif hasattr(obj, "__dict__") and not isinstance(obj, type):
-        children = list(vars(obj).values())
-    else:
-        children = []
-    for child in children:
-        yield from _walk(child, depth + 1)
+    seen: set[int] = set()
+    stack = [root]
+    while stack:
+        obj = stack.pop()
+        if id(obj) in seen:
+            continue
+        seen.add(id(obj))
+        yield obj
+        if isinstance(obj, dict):
+            stack.extend(obj.values())
+        elif isinstance(obj, (list, tuple)):
+            stack.extend(obj)
+        elif isinstance(obj, np.ndarray):
+            if obj.dtype == object:
+                stack.extend(obj.ravel().tolist())
+        elif hasattr(obj, "__dict__") and not isinstance(obj, type):
+            stack.extend(vars(obj).values())
 
 
 def _n_features(est: Any, bound: int | None, where: str, what: str) -> int:
