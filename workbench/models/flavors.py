@@ -134,9 +134,8 @@ def untrusted_skops_nodes(path: str | Path, allowed: Iterable[str]) -> list[str]
 
 def load_skops(path: str | Path, allowed: Iterable[str]) -> Any:
     """A scikit-learn object from a skops file whose every node is on the exact ``allowed`` list, every
-    tree in it checked (:func:`~workbench.models._trees.check_trees`)."""
-    import skops.io as sio
-
+    tree in it checked (:func:`~workbench.models._trees.check_trees`). skops is imported only once the
+    file passed (importing it costs seconds and hundreds of MB)."""
     nodes = set(skops_nodes(path))
     bad = sorted(nodes - set(allowed) - SKOPS_DATA_NODES)
     if bad:
@@ -144,6 +143,8 @@ def load_skops(path: str | Path, allowed: Iterable[str]) -> Any:
                          "load it (nothing was run); only models saved by workbench's own pipelines load; fix: "
                          "re-create the model with a workbench notebook")
     try:
+        import skops.io as sio
+
         obj = sio.load(path, trusted=sorted({n.partition(" ")[2] for n in nodes}))
     except Exception as e:  # a damaged file: every error becomes one clear message
         raise ModelError(f"{str(path)!r} could not be loaded by skops ({type(e).__name__}: {e}); fix: re-save "
