@@ -99,6 +99,8 @@ def _schema(path: str | Path) -> Any:
             if info.file_size > MAX_SCHEMA_BYTES:
                 raise ModelError(f"{str(path)!r}: schema.json is over {MAX_SCHEMA_BYTES >> 20} MiB; refusing it")
             return json.loads(z.read(info).decode("utf-8"))
+    except ModelError:
+        raise
     except RecursionError:
         raise ModelError(f"{str(path)!r}: schema.json nests too deeply to be a model; refusing it") from None
     except (zipfile.BadZipFile, KeyError, UnicodeDecodeError, ValueError, OSError) as e:
@@ -198,5 +200,7 @@ def load_arrays(path: str | Path) -> dict[str, Any]:
             check_archive(path, archive)
         with np.load(path, allow_pickle=False) as z:
             return {k: z[k] for k in z.files}
+    except ModelError:
+        raise
     except (ValueError, OSError, zipfile.BadZipFile, EOFError) as e:
         raise ModelError(f"{str(path)!r} is not a readable array file ({e}); fix: re-save the model") from None
