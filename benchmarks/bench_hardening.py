@@ -123,8 +123,8 @@ def build(case: str, root: Path) -> Path:
 def refuse(case: str, path: Path) -> dict:
     """In this (fresh) process: import, read the baseline, load ``path``, expect a ModelError."""
     import numpy  # noqa: F401 - a process that loads models has these imported (skops: seconds, ~500 MB)
-    import skops.io  # noqa: F401
     import sklearn.tree  # noqa: F401
+    import skops.io  # noqa: F401
 
     from workbench.errors import ModelError
     from workbench.models import load
