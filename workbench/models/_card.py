@@ -21,6 +21,10 @@ from ._schema import InputSchema, OtherInput, parse_input
 FORMAT_VERSION = 2
 CARD_NAME = "model.json"
 MAX_CARD_BYTES = 16 << 20
+MAX_DEPTH = 64
+"""How deep a card's JSON may nest (workbench's cards: under 10 levels)."""
+MAX_CLASSES = 10_000
+"""The most classes a card may list (a model's output layer and columns grow with them)."""
 _FILE_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._-]*")
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 TASKS = ("binary", "multiclass", "regression", "ranking")
@@ -86,12 +90,24 @@ class ModelCard:
         """A validated card from ``model.json`` content (format 1 upgraded)."""
         if not isinstance(data, dict):
             raise ModelError(f"{where} must hold a JSON object, got {type(data).__name__}")
+        _check_depth(data, where)
         version = data.get("format_version")
         if version != FORMAT_VERSION:
             data = upgrade_v1(data, where)
         card = cls(**_checked_fields(data, where))
         _check_files(card.files, where)
         return card
+
+
+def _check_depth(data: Any, where: str) -> None:
+    """Refuse JSON nested over :data:`MAX_DEPTH` levels (checked without recursion)."""
+    stack = [(data, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            raise ModelError(f"{where} nests over {MAX_DEPTH} levels deep: not a model card; refusing it")
+        children = node.values() if isinstance(node, dict) else node if isinstance(node, list) else ()
+        stack.extend((c, depth + 1) for c in children)
 
 
 _TYPES: dict[str, tuple[type, ...]] = {
@@ -123,7 +139,11 @@ def _checked_fields(data: dict[str, Any], where: str) -> dict[str, Any]:
         raise ModelError(f"{where}: output_schema.columns must be a list of column names, got {columns!r:.80}")
     if out["task"] not in TASKS:
         raise ModelError(f"{where}: task {out['task']!r} is not one of {', '.join(TASKS)}")
-    for c in out.get("classes", []):
+    classes = out.get("classes", [])
+    if len(classes) > MAX_CLASSES:
+        raise ModelError(f"{where}: classes lists {len(classes)} classes, more than the {MAX_CLASSES} a model may "
+                         "have; refusing it")
+    for c in classes:
         if not isinstance(c, (str, int, float, bool)):
             raise ModelError(f"{where}: classes must be strings or numbers, got {type(c).__name__}")
     return out
@@ -141,11 +161,37 @@ def _check_files(files: dict[str, Any], where: str) -> None:
                              "must carry its hash; fix: re-create the folder by rerunning the notebook that saved it")
 
 
+_V1_TYPES: dict[str, tuple[type, ...]] = {
+    "file": (str,), "weights": (str,), "numeric": (list,), "categorical": (list,), "categories": (dict,),
+    "dtypes": (dict,), "classes": (list,), "id_columns": (list,), "threshold_rule": (str,), "backbone": (str,),
+    "model": (str,), "image_size": (int,), "mean": (list,), "std": (list,), "taps": (list, type(None)),
+    "config": (dict,), "metrics": (dict,), "sha256": (str,),
+}
+
+
+def _check_v1(data: dict[str, Any], where: str) -> None:
+    """The format-1 fields the upgrade reads, type-checked (``numeric: 1`` is refused by name)."""
+    for key, types in _V1_TYPES.items():
+        value = data.get(key)
+        if key in data and (not isinstance(value, types) or isinstance(value, bool)):
+            raise ModelError(f"{where}: format-1 field {key!r} must be {' or '.join(t.__name__ for t in types)}, "
+                             f"got {type(value).__name__}")
+    for key in ("numeric", "categorical", "id_columns"):
+        if not all(isinstance(c, str) for c in data.get(key, [])):
+            raise ModelError(f"{where}: format-1 field {key!r} must list column names")
+    if not all(isinstance(v, list) for v in data.get("categories", {}).values()):
+        raise ModelError(f"{where}: format-1 field 'categories' must map each column to a list of categories")
+    if not all(isinstance(v, str) for v in data.get("dtypes", {}).values()):
+        raise ModelError(f"{where}: format-1 field 'dtypes' must map each column to a dtype name")
+
+
 def upgrade_v1(data: dict[str, Any], where: str) -> dict[str, Any]:
     """A format-2 card from a format-1 sidecar (tabular ``format``/``file``, vision ``weights``)."""
     if data.get("format") in ("skops", "catboost-cbm") and "file" in data:
+        _check_v1(data, where)
         return _upgrade_tabular_v1(data)
     if "weights" in data and "backbone" in data:
+        _check_v1(data, where)
         return _upgrade_vision_v1(data)
     raise ModelError(f"{where} has format_version {data.get('format_version')!r}, which this workbench cannot "
                      f"read (it reads {FORMAT_VERSION} and the format-1 tabular and vision sidecars); fix: rerun the "

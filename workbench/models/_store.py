@@ -71,7 +71,7 @@ def save_card(folder: str | Path, card: ModelCard) -> Path:
 
 
 def _inside(folder: Path, name: str) -> Path:
-    """``folder/name`` if it is a regular file that really lies in ``folder`` (no links out, no FIFOs)."""
+    """``folder/name`` if it is a regular file that really lies in ``folder`` (no links, no FIFOs)."""
     path = folder / name
     try:
         st = os.lstat(path)
@@ -85,17 +85,21 @@ def _inside(folder: Path, name: str) -> Path:
 
 
 def read_card(folder: str | Path) -> ModelCard:
-    """The validated card of a model folder (format 1 upgraded); nothing else is read."""
+    """The validated card of a model folder (format 1 upgraded); nothing else is read. ``model.json`` must be
+    a regular file that really lies in the folder (a link out of it is refused, like any model file)."""
     folder = Path(folder)
     path = folder / CARD_NAME
-    if not path.is_file():
+    if not path.is_file() and not path.is_symlink():
         hint = " (it is a file; give its folder)" if folder.is_file() else ""
         raise ModelError(f"no {CARD_NAME} in {str(folder)!r}{hint}; expected a model folder saved by a workbench "
                          "notebook, e.g. reports/compare_models/<run_id>/artifacts/model")
+    _inside(folder, CARD_NAME)
     if path.stat().st_size > MAX_CARD_BYTES:
         raise ModelError(f"{str(path)!r} is over {MAX_CARD_BYTES >> 20} MiB: not a model card")
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
+    except RecursionError:
+        raise ModelError(f"{str(path)!r} nests too deeply to be a model card; refusing it") from None
     except (UnicodeDecodeError, ValueError) as e:
         raise ModelError(f"{str(path)!r} is not valid JSON: {e}") from e
     return ModelCard.from_dict(data, where=str(path))

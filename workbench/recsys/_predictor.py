@@ -32,6 +32,17 @@ from ._metrics import exclude_seen, top_k
 from ._saved import read_parts
 
 
+def _count(details: dict, key: str, default: int, most: int, folder: Any, least: int = 0) -> int:
+    """A whole-number setting of the card's details (absent: ``default``), refused by name otherwise."""
+    value = details.get(key)
+    if value is None:
+        return default
+    if not isinstance(value, int) or isinstance(value, bool) or not least <= value <= most:
+        raise ModelError(f"{Path(folder) / 'model.json'}: details.{key} must be a whole number from {least} to {most}, "
+                         f"got {value!r:.40}; refusing the model")
+    return value
+
+
 class RecommenderPredictor(Predictor):
     """A loaded recommender (see the module docstring)."""
 
@@ -50,8 +61,8 @@ class RecommenderPredictor(Predictor):
         self._profiles: dict[Any, tuple[np.ndarray, np.ndarray]] = {}
         self._lock = threading.Lock()
         d = card.details
-        self.k = int(d.get("k") or 10)
-        self.cold_start_max = int(d.get("cold_start_max") or 5)
+        self.k = _count(d, "k", 10, 10_000, folder, least=1)
+        self.cold_start_max = _count(d, "cold_start_max", 5, 1_000_000, folder)
         self.user_col, self.item_col = users.user_col, users.item_col
         self.label_col = d.get("label_col") if self.labels is not None else None
 

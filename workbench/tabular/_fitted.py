@@ -121,11 +121,43 @@ class TabularModel:
         return [*self.id_columns, "prediction", *[f"proba_{c}" for c in self.classes], "error"]
 
 
+def _infinite_rows(model: TabularModel, df: pd.DataFrame) -> tuple[np.ndarray, list[str | None]]:
+    """Rows with a numeric value too large for a float (``1e400`` reads as infinity), and why, per row:
+    scikit-learn refuses the whole table for one such cell, so those rows get an error instead."""
+    n = len(df)
+    if not model.numeric or n == 0:
+        return np.zeros(n, dtype=bool), [None] * n
+    X = coerce_frame(df, model.numeric, []).to_numpy(dtype=float)
+    inf = np.isinf(X)
+    bad = inf.any(axis=1)
+    why: list[str | None] = [None] * n
+    for i in np.flatnonzero(bad).tolist():
+        cols = [model.numeric[j] for j in np.flatnonzero(inf[i]).tolist()]
+        why[i] = f"no prediction: numeric value too large (infinite) in {', '.join(cols)}"
+    return bad, why
+
+
 def score_frame(model: TabularModel, df: pd.DataFrame) -> pd.DataFrame:
-    """Predictions for every row of ``df`` (order kept); warns about categories unseen in training."""
+    """Predictions for every row of ``df`` (order kept); warns about categories unseen in training. A row
+    with an infinite numeric value gets no prediction and an ``error`` naming the column."""
     model.check_columns(df)
     unseen = model.unseen_categories(df)
     if unseen:
         warnings.warn("categories not seen in training (scored as unknown): "
                       + ", ".join(f"{c}: {n} row(s)" for c, n in unseen.items()), UserWarning, stacklevel=2)
-    return model.predict_frame(df)
+    bad, why = _infinite_rows(model, df)
+    if not bad.any():
+        return model.predict_frame(df)
+    rows = df.reset_index(drop=True)
+    ids = [c for c in model.id_columns if c in rows.columns]
+    if bad.all():
+        columns = [c for c in model.output_columns if c not in model.id_columns or c in ids]
+        out = pd.DataFrame({c: rows[c] if c in ids else None for c in columns}, index=rows.index)
+    else:
+        good = model.predict_frame(rows[~bad])
+        good.index = np.flatnonzero(~bad)
+        out = good.reindex(rows.index)
+        out.loc[bad, ids] = rows.loc[bad, ids]
+        out["prediction"] = out["prediction"].astype(object).where(~bad, None)
+    out["error"] = np.array(why, dtype=object)
+    return out

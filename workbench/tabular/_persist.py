@@ -135,6 +135,28 @@ def _numbers(value: Any, where: Path, what: str) -> np.ndarray:
     return arr
 
 
+def _check_stacking(coef: np.ndarray, intercept: np.ndarray, members: int, card: ModelCard, where: Path) -> None:
+    """The meta-model's shape as :func:`~._ensemble.fit_meta` fits it: one row (binary, regression) or one per
+    class, on one input per member (binary, regression) or per member and class (multiclass)."""
+    k = len(card.classes)
+    rows, cols = (k, members * k) if card.task == "multiclass" else (1, members)
+    if coef.shape != (rows, cols):
+        raise ModelError(f"{where}: details.ensemble.coef must be {rows} x {cols} numbers for {members} members "
+                         f"({card.task}), got shape {coef.shape}")
+    if intercept.shape != (rows,):
+        raise ModelError(f"{where}: details.ensemble.intercept must be {rows} numbers, got shape {intercept.shape}")
+
+
+def _check_classes(est: Any, card: ModelCard, where: Path, what: str = "the estimator") -> None:
+    """A classifier's card classes must be exactly its estimator's (scoring looks each one up)."""
+    if card.task == "regression":
+        return
+    own = list(getattr(est, "classes_", []))
+    if len(own) != len(card.classes) or not all(any(c == o for o in own) for c in card.classes):
+        raise ModelError(f"{where}: the card's classes {list(card.classes)} disagree with {what}'s "
+                         f"{[o.item() if isinstance(o, np.generic) else o for o in own]}; refusing the model")
+
+
 def _ensemble(folder: Path, card: ModelCard) -> Ensemble:
     where = folder / "model.json"
     spec = card.details.get("ensemble")
@@ -151,6 +173,9 @@ def _ensemble(folder: Path, card: ModelCard) -> Ensemble:
     coef = intercept = None
     if spec["method"] == "stacking":
         coef, intercept = _numbers(spec.get("coef"), where, "coef"), _numbers(spec.get("intercept"), where, "intercept")
+        _check_stacking(coef, intercept, len(members), card, where)
+    for name, member in fitted:
+        _check_classes(member, card, where, f"ensemble member {name!r}")
     est = Ensemble(fitted, spec["method"], card.task, list(card.classes), coef, intercept)
     est.classes_ = np.asarray(list(card.classes), dtype=object)
     return est
@@ -185,6 +210,7 @@ def model_from_card(folder: Path, card: ModelCard) -> TabularModel:
         raise ModelError(f"{folder / 'model.json'}: a tabular model has exactly one model file, got {len(card.files)}")
     else:
         est = _load_one(folder, next(iter(card.files)), card.flavor, card.details.get("catboost"), regression)
+        _check_classes(est, card, folder / "model.json")
     meta = {**card.metrics, **card.provenance, "categories": table.categories, "dtypes": table.dtypes, **card.details}
     return TabularModel(name=card.name, estimator=est, numeric=table.numeric, categorical=table.categorical,
                         classes=list(card.classes), positive_label=card.positive_label,

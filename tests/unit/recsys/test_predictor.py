@@ -177,7 +177,7 @@ def test_card_lies_and_pickles_are_refused(saved, tmp_path):
     folder = _copy(saved, tmp_path / "2")
     np.savez(folder / "model.npz", user_ids=np.array([object()], dtype=object))
     save_card(folder, read_card(folder))
-    with pytest.raises(ModelError, match="not a readable array file"):
+    with pytest.raises(ModelError, match="holds an array of Python objects"):
         workbench.load_model(folder)
     folder = _copy(saved, tmp_path / "3")
     card = read_card(folder)
@@ -188,6 +188,17 @@ def test_card_lies_and_pickles_are_refused(saved, tmp_path):
     folder = _copy(saved, tmp_path / "4")
     (folder / "model.npz").write_bytes((folder / "model.npz").read_bytes()[:-10])  # hashes not rewritten
     with pytest.raises(ModelError, match="does not match the sha256"):
+        workbench.load_model(folder)
+
+
+@pytest.mark.parametrize("key,value", [("cold_start_max", "x"), ("k", "x"), ("k", 0), ("cold_start_max", True),
+                                       ("k", 10**9)])
+def test_card_settings_of_the_wrong_type_are_named(saved, tmp_path, key, value):
+    folder = _copy(saved, tmp_path)
+    card = read_card(folder)
+    card.details[key] = value
+    save_card(folder, card)
+    with pytest.raises(ModelError, match=rf"details.{key} must be a whole number from \d+ to \d+, got"):
         workbench.load_model(folder)
 
 
