@@ -52,7 +52,7 @@ def test_the_default_run_keeps_collecting(default_run):
     days = pd.read_csv(run / "artifacts" / "rollout_days.csv")
     assert len(days) == 14 and days["p_value"].is_monotonic_decreasing
     assert len(list((run / "artifacts" / "requests" / "churn").glob("requests-*.jsonl.gz"))) == 14
-    assert (run / "artifacts" / "champion" / "model.json").is_file()
+    assert (run / "artifacts" / "champion" / "model" / "model.json").is_file()
 
 
 @pytest.mark.slow
