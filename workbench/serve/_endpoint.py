@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, ClassVar
 
 from fastapi import APIRouter
+from starlette.requests import Request
 from starlette.responses import Response
 
 from ..models import ModelCard
@@ -75,9 +76,16 @@ class ServedModel:
         return {"name": self.name, "kind": c.kind, "task": c.task, "flavor": c.flavor, "model": c.name,
                 "input": self.label, "classes": list(c.classes), "version": self.version, "routes": self.paths()}
 
-    def router(self, state: "ServerState") -> APIRouter:  # pragma: no cover - abstract
-        """The model's routes, answering from ``state`` (cache, metrics, request log)."""
-        raise NotImplementedError
+    def router(self, state: "ServerState") -> APIRouter:
+        """The model's routes, answering from ``state`` (cache, metrics, request log): by default one
+        ``POST predict`` route to the subclass's ``predict(state, request)``, documented by its ``_doc()``."""
+        router = APIRouter()
+
+        async def predict(request: Request) -> Response:
+            return await self.predict(state, request)
+
+        self.add_route(router, "predict", "predict", predict, "POST", self._doc())
+        return router
 
     async def start(self, state: "ServerState") -> None:
         """Called once the server's Redis client and request log are up (before the first request)."""

@@ -13,7 +13,6 @@ import hashlib
 import time
 from typing import Any
 
-from fastapi import APIRouter
 from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -40,15 +39,6 @@ class ImageEndpoint(ServedModel):
 
     input_type = "image"
     label = "image"
-
-    def router(self, state: ServerState) -> APIRouter:
-        router = APIRouter()
-
-        async def predict(request: Request) -> Response:
-            return await self.predict(state, request)
-
-        self.add_route(router, "predict", "predict", predict, "POST", self._doc())
-        return router
 
     def _doc(self) -> dict[str, Any]:
         content = {"multipart/form-data": {"schema": {"type": "object", "required": ["files"], "properties": {

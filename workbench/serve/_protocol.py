@@ -32,6 +32,18 @@ class _Deadline:
     transport: asyncio.Transport
     _header_timer: asyncio.TimerHandle | None = None
 
+    def __init__(self, *args: Any, header_timeout: float = DEFAULT_HEADER_TIMEOUT, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.header_timeout = header_timeout
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self._arm()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._disarm()
+        super().connection_lost(exc)
+
     def _arm(self) -> None:
         if self._header_timer is None:
             self._header_timer = self.loop.call_later(self.header_timeout, self._expired)
@@ -50,18 +62,6 @@ class _Deadline:
 class HttpToolsHeaderDeadline(_Deadline, HttpToolsProtocol):
     """uvicorn's httptools protocol with the header deadline."""
 
-    def __init__(self, *args: Any, header_timeout: float = DEFAULT_HEADER_TIMEOUT, **kwargs: Any):
-        super().__init__(*args, **kwargs)
-        self.header_timeout = header_timeout
-
-    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
-        super().connection_made(transport)
-        self._arm()
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        self._disarm()
-        super().connection_lost(exc)
-
     def on_message_begin(self) -> None:
         super().on_message_begin()
         self._arm()
@@ -73,18 +73,6 @@ class HttpToolsHeaderDeadline(_Deadline, HttpToolsProtocol):
 
 class H11HeaderDeadline(_Deadline, H11Protocol):
     """uvicorn's h11 protocol with the header deadline (when httptools is not installed)."""
-
-    def __init__(self, *args: Any, header_timeout: float = DEFAULT_HEADER_TIMEOUT, **kwargs: Any):
-        super().__init__(*args, **kwargs)
-        self.header_timeout = header_timeout
-
-    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
-        super().connection_made(transport)
-        self._arm()
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        self._disarm()
-        super().connection_lost(exc)
 
     def data_received(self, data: bytes) -> None:
         import h11

@@ -16,7 +16,6 @@ import math
 import time
 from typing import Any
 
-from fastapi import APIRouter
 from pydantic import ValidationError
 from pydantic_core import from_json
 from starlette.exceptions import HTTPException
@@ -53,15 +52,6 @@ class TableEndpoint(ServedModel):
         self.table = table_schema(name, self.card, config.max_rows)
         self.components = self.table.components
         self.numeric = {c.name: c.numeric for c in self.card.input_schema.columns}
-
-    def router(self, state: ServerState) -> APIRouter:
-        router = APIRouter()
-
-        async def predict(request: Request) -> Response:
-            return await self.predict(state, request)
-
-        self.add_route(router, "predict", "predict", predict, "POST", self._doc())
-        return router
 
     def _doc(self) -> dict[str, Any]:
         t = self.table
