@@ -10,7 +10,7 @@ import functools
 import html
 import os
 import re
-from typing import Any, Iterable, Mapping
+from typing import Any, Iterable, Iterator, Mapping
 
 SECRET_NAME = re.compile(r"key|token|secret|passw|credential|auth", re.I)
 # names that contain a secret word but hold none (sort_key, max_tokens, author, ...)
@@ -65,50 +65,41 @@ def _number_forms(v: int | float) -> set[str]:
     return out
 
 
+def _secret_leaves(params: Mapping[str, Any]) -> Iterator[Any]:
+    """Every value under a secret name of ``params``: the value itself and, for collections, each element
+    (nested ones too)."""
+    def walk(v: Any) -> Iterator[Any]:
+        yield v
+        if isinstance(v, Mapping):
+            for x in v.values():
+                yield from walk(x)
+        elif isinstance(v, (list, tuple, set)):
+            for x in v:
+                yield from walk(x)
+
+    for name, value in _walk(params):
+        if is_secret(name):
+            yield from walk(value)
+
+
 def secret_values(params: Mapping[str, Any]) -> list[str]:
     """Every text form a secret parameter's value can take in an output: ``str`` and ``repr`` of the
     value and, for collections, of each element, and a number's formatted forms (``1,234``, ``1234.0``);
     longest first, empty and trivial ones left out. :func:`scrub_text` also finds each in its escaped forms."""
     out: set[str] = set()
-
-    def add(v: Any) -> None:
+    for v in _secret_leaves(params):
         if v is None or isinstance(v, bool):
-            return
+            continue
         texts = {str(v), repr(v)}
         if isinstance(v, (int, float)):
             texts |= _number_forms(v)
         out.update(t for t in texts if len(t) >= 3)
-        if isinstance(v, Mapping):
-            for x in v.values():
-                add(x)
-        elif isinstance(v, (list, tuple, set)):
-            for x in v:
-                add(x)
-
-    for name, value in _walk(params):
-        if is_secret(name):
-            add(value)
     return sorted(out, key=len, reverse=True)
 
 
 def secret_numbers(params: Mapping[str, Any]) -> set[int | float]:
     """The numbers among the secret values of ``params`` (nested ones too)."""
-    out: set[int | float] = set()
-
-    def add(v: Any) -> None:
-        if isinstance(v, (int, float)) and not isinstance(v, bool):
-            out.add(v)
-        elif isinstance(v, Mapping):
-            for x in v.values():
-                add(x)
-        elif isinstance(v, (list, tuple, set)):
-            for x in v:
-                add(x)
-
-    for name, value in _walk(params):
-        if is_secret(name):
-            add(value)
-    return out
+    return {v for v in _secret_leaves(params) if isinstance(v, (int, float)) and not isinstance(v, bool)}
 
 
 def _walk(params: Mapping[str, Any], prefix: str = "") -> Iterable[tuple[str, Any]]:
