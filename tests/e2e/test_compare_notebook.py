@@ -24,7 +24,7 @@ def test_notebook_is_committed_clean():
     assert nb.metadata["kernelspec"]["name"] == "python3"
     names = [line.split("=")[0].strip() for line in code[0].source.splitlines()]
     assert names == ["dataset", "target", "task", "positive_label", "models", "folds", "seed", "test_size", "metric",
-                     "class_weight", "threshold", "tune_top", "tune_seconds", "ensemble", "max_model_seconds"]
+                     "class_weight", "threshold", "tune_top", "tune_seconds", "ensemble", "max_model_seconds", "register_as"]
     assert all("#" in line for line in code[0].source.splitlines())
 
 

@@ -30,7 +30,7 @@ def test_notebook_is_committed_clean():
     names = [line.split("=")[0].strip() for line in code[0].source.splitlines()]
     assert names == ["dataset", "user_col", "item_col", "rating_col", "time_col", "items", "item_text_cols",
                      "relevance_threshold", "models", "k", "test_fraction", "val_fraction", "cold_start_max",
-                     "min_user_interactions", "min_item_interactions", "seed", "example_users"]
+                     "min_user_interactions", "min_item_interactions", "seed", "example_users", "register_as"]
     assert all("  # " in line for line in code[0].source.splitlines())
     assert all(len(c.source.splitlines()) <= 5 for c in code[1:]), "cells stay thin: logic lives in workbench.recsys"
 
