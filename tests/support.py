@@ -106,6 +106,16 @@ def make_notebook(path: Path, parameters: str, *cells: str, markdown: str | None
     return path
 
 
+class CallRecorder:
+    """A stand-in experiment tracker: every method call is recorded as ``(name, args, kwargs)`` in ``calls``."""
+
+    def __init__(self):
+        self.calls: list[tuple[str, tuple, dict]] = []
+
+    def __getattr__(self, name):
+        return lambda *a, **k: self.calls.append((name, a, k))
+
+
 class Silent:
     """A TCP server that accepts connections and never answers (a hung W&B endpoint)."""
 

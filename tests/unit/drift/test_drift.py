@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 from scipy.spatial.distance import jensenshannon
+from support import CallRecorder
 
 from workbench import drift
 from workbench.data import TELCO_PLANTED_SHIFT, load_dataset, plant_shift
@@ -159,14 +160,7 @@ def test_record_and_log_send_the_verdict(planted, monkeypatch):
     assert drift.record(planted) == recorded == planted.headline()
     assert (recorded["n_drifted"], recorded["n_columns"], recorded["dataset_drift"]) == (3, 19, True)
 
-    class Tracker:
-        def __init__(self):
-            self.calls = []
-
-        def __getattr__(self, name):
-            return lambda *a, **k: self.calls.append((name, a))
-
-    t = Tracker()
+    t = CallRecorder()
     drift.log(t, planted)
     assert [c[0] for c in t.calls] == ["log_table", "summary", "log_figure"]
     name, table = t.calls[0][1]

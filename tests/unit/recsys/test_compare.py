@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from support import CallRecorder
 
 from workbench import recsys
 from workbench.recsys._base import MODELS
@@ -106,18 +107,12 @@ def test_figures_examples_and_tracking(comparison):
     assert ex.index.get_level_values("user").nunique() == 2
     assert {"recent history (newest first)", "rating", "liked in held-out data"} <= set(ex.columns)
 
-    class Tracker:
-        def __init__(self):
-            self.calls = []
-
-        def __getattr__(self, name):
-            return lambda *a, **k: self.calls.append((name, a[0] if a else None))
-
-    t = Tracker()
+    t = CallRecorder()
     recsys.log(t, comp, model_dir=None)
     kinds = {c[0] for c in t.calls}
     assert {"log", "log_table", "log_figure", "summary"} <= kinds
-    assert ("log_table", "leaderboard") in t.calls and ("log_figure", "popularity_bias") in t.calls
+    named = [(name, args[0] if args else None) for name, args, _ in t.calls]
+    assert ("log_table", "leaderboard") in named and ("log_figure", "popularity_bias") in named
 
 
 def test_save_and_record_the_chosen_model(comparison, tmp_path, monkeypatch):

@@ -11,7 +11,7 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
-from support import REPO, run_cli
+from support import REPO, CallRecorder, run_cli
 
 import workbench
 from workbench import tabular
@@ -123,14 +123,7 @@ def test_record_and_log_the_chosen_model(ames_fitted, tmp_path, monkeypatch):
     assert recorded == {"best_model": best.name, "metric": "rmse", "best_score": best.model.meta["test_metrics"]["rmse"],
                         "cv_score": comp.leaderboard.loc[best.name, "rmse_mean"], "n_models": 3}
 
-    class Tracker:
-        def __init__(self):
-            self.calls = []
-
-        def __getattr__(self, name):
-            return lambda *a, **k: self.calls.append((name, a, k))
-
-    t = Tracker()
+    t = CallRecorder()
     tabular.log(t, best, tmp_path)
     rows = [c[1][0] for c in t.calls if c[0] == "log"]
     assert len(rows) == len(comp.fold_scores) == 5 * 3 and {r["cv/model"] for r in rows} == set(comp.leaderboard.index)

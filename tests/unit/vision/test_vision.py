@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from support import _img, make_folder
+from support import CallRecorder, _img, make_folder
 
 from workbench import vision
 from workbench.data import load_image_dataset
@@ -117,14 +117,7 @@ def test_record_and_log_the_run(folder_run, tmp_path, monkeypatch):
     assert list(recorded) == ["test_accuracy", "test_balanced_accuracy", "train_seconds"]  # 3 classes: no ROC-AUC
     assert recorded["test_accuracy"] == run.metrics["accuracy"] == float(np.mean(run.test_pred == run.test.labels))
 
-    class Tracker:
-        def __init__(self):
-            self.calls = []
-
-        def __getattr__(self, name):
-            return lambda *a, **k: self.calls.append((name, a, k))
-
-    t = Tracker()
+    t = CallRecorder()
     vision.log(t, run, tmp_path)
     rows = [c for c in t.calls if c[0] == "log"]
     assert [c[2]["step"] for c in rows] == [0, 1, 2, 3] and rows[0][1][0]["epoch/phase"] == "frozen"
