@@ -5,10 +5,11 @@ or ``--canary``). The name's routes go through :meth:`Rollout.endpoint`: per req
 id, picks the champion or, for a canary, the challenger (at random, or with ``split_key`` by a salted hash
 of the key, :func:`bucket`: the same key lands in the same variant in every worker and after a restart),
 and sets the request-log keys (``request_id``, ``variant``, ``version``) around the handler, which answers
-as usual; the answer carries ``X-Request-Id``. In shadow mode a copy of each answered request goes to a
-bounded queue after the answer; one task per worker feeds the copies to the challenger (its lines logged
-with ``variant`` ``shadow`` under the same request id); a full queue drops the copy and counts it
-(``workbench_serve_shadow_dropped``), so the answer never waits. The split key is read from a JSON body:
+as usual; the answer carries ``X-Request-Id``. In shadow mode the request's body and id go, after the
+answer, to the worker's shadow scorer process (:mod:`~workbench.serve._shadow`: it loads the challenger
+itself and logs its lines with ``variant`` ``shadow`` under the same request id); more than
+``shadow_queue`` copies waiting are dropped and counted (``workbench_serve_shadow_dropped``), so the
+answer never waits, nor shares the worker's interpreter with the challenger. The split key is read from a JSON body:
 the first record's column (a request is assigned whole), or a recommender's ``user``; a request without
 it goes to the champion. Only ``predict`` is split or shadowed; a recommender's interactions and
 profiles are the champion's.
@@ -32,15 +33,14 @@ from ._config import ServeConfig, ServeError
 from ._endpoint import ServedModel
 from ._follow import Follower
 from ._logs import REQUEST_META
-from ._models import build_model
+from ._models import build_model, endpoint_class, locate
+from ._shadow import ShadowLink
 
 if TYPE_CHECKING:
     from ._metrics import Metrics
     from ._state import ServerState
 
 log = logging.getLogger("workbench.serve")
-SHADOW_DRAIN_S = 5.0
-"""On shutdown, seconds the shadow copies still queued may take to be scored."""
 
 
 def bucket(salt: str, name: str, key: Any) -> float:
@@ -69,10 +69,9 @@ class Rollout:
     """One served name's champion (followed), and its challenger in ``shadow`` or ``canary`` mode (or none)."""
 
     def __init__(self, name: str, champion: Follower, challenger: Follower | None, mode: str | None, percent: float,
-                 config: ServeConfig, metrics: "Metrics"):
+                 config: ServeConfig, metrics: "Metrics", shadow: ShadowLink | None = None):
         self.name, self.champion, self.challenger, self.mode = name, champion, challenger, mode
-        self.percent, self.config, self.metrics = percent, config, metrics
-        self.queue: asyncio.Queue | None = None
+        self.percent, self.config, self.metrics, self.shadow = percent, config, metrics, shadow
         self.tasks: list[asyncio.Task] = []
 
     @property
@@ -82,6 +81,8 @@ class Rollout:
     def describe(self) -> dict[str, Any]:
         """What ``GET /models/{name}`` adds: the source followed and the challenger."""
         out: dict[str, Any] = {"source": self.champion.source}
+        if self.shadow is not None:
+            out["challenger"] = {"mode": "shadow", "source": self.shadow.source, "version": self.shadow.version}
         if self.challenger is not None:
             ch = self.challenger
             out["challenger"] = {"mode": self.mode, "source": ch.source, "version": ch.current.version,
@@ -108,8 +109,8 @@ class Rollout:
             response.headers["X-Request-Id"] = rid
             if route == "predict":
                 self.metrics.answers.labels(self.name, variant, sm.version).inc()
-            if shadowed:
-                self.enqueue(request, body, kwargs, rid)
+            if shadowed and response.status_code < 400:
+                self.shadow.send(rid, request.headers.get("content-type", ""), body)
             return response
 
         return dispatch
@@ -123,43 +124,6 @@ class Rollout:
             value = split_value(await request.body(), key)
             pick = value is not None and bucket(self.config.split_salt, self.name, value) < self.percent
         return (self.challenger.current, "challenger") if pick else (self.champion.current, "champion")
-
-    def enqueue(self, request: Request, body: bytes, kwargs: dict[str, Any], rid: str) -> None:
-        """A copy of an answered request for the shadow model, or a counted drop when the queue is full."""
-        try:
-            self.queue.put_nowait((rid, dict(request.scope), body, kwargs))
-        except asyncio.QueueFull:
-            self.metrics.shadow_dropped.labels(self.name).inc()
-
-    async def _shadow(self) -> None:
-        while True:
-            rid, scope, body, kwargs = await self.queue.get()
-            await asyncio.sleep(0)  # answers that are ready go first
-            try:
-                await self._score_copy(rid, scope, body, kwargs)
-            finally:
-                self.queue.task_done()
-
-    async def _score_copy(self, rid: str, scope: dict, body: bytes, kwargs: dict[str, Any]) -> None:
-        sm = self.challenger.current
-        sent = False
-
-        async def receive() -> dict[str, Any]:
-            nonlocal sent
-            if sent:
-                return {"type": "http.disconnect"}
-            sent = True
-            return {"type": "http.request", "body": body, "more_body": False}
-
-        token = REQUEST_META.set({"request_id": rid, "variant": "shadow", "version": sm.version})
-        try:
-            await sm.handlers["predict"](**{**kwargs, "request": Request(scope, receive)})
-            self.metrics.answers.labels(self.name, "shadow", sm.version).inc()
-        except Exception as e:  # noqa: BLE001 - the shadow's failure is counted, never the answer's
-            self.metrics.shadow_errors.labels(self.name).inc()
-            log.debug("%s: the shadow %s failed on request %s: %s", self.name, sm.version, rid, e)
-        finally:
-            REQUEST_META.reset(token)
 
     async def _follow(self, state: "ServerState") -> None:
         while True:
@@ -177,17 +141,15 @@ class Rollout:
             state.metrics.versions.labels(self.name, f.variant, f.current.version).set(1)
         if self.challenger is not None:
             await self.challenger.current.start(state)
-        if self.mode == "shadow":
-            self.queue = asyncio.Queue(self.config.shadow_queue)
-            self.tasks.append(asyncio.create_task(self._shadow()))
+        if self.shadow is not None:
+            await self.shadow.start()
         if self.config.follow_interval > 0 and any(f.follows for f in self.followers):
             self.tasks.append(asyncio.create_task(self._follow(state)))
 
     async def stop(self) -> None:
-        """Score the shadow copies still queued (a few seconds at most), then stop the tasks."""
-        if self.queue is not None:
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(self.queue.join(), SHADOW_DRAIN_S)
+        """Let the shadow score the copies still waiting (a few seconds at most), then stop the tasks."""
+        if self.shadow is not None:
+            await self.shadow.stop()
         for task in self.tasks:
             task.cancel()
         for task in self.tasks:
@@ -196,9 +158,28 @@ class Rollout:
         self.tasks.clear()
 
 
+def _check_shadow(name: str, source: str, sm: ServedModel, config: ServeConfig) -> None:
+    """Before the port opens: the shadow's source resolves, its files verify and it takes the champion's input
+    (its process loads it again, through the same checks)."""
+    from ..errors import WorkbenchError
+    from ..models import read_card, verify
+
+    try:
+        folder = locate(source, config).folder
+        card = read_card(folder)
+        verify(folder, card)
+        cls = endpoint_class(card)
+    except WorkbenchError as e:
+        raise ServeError(f"shadow {source!r} of {name!r}: {e}", "shadow") from None
+    if cls is not type(sm):
+        raise ServeError(f"challenger {source!r} of {name!r} is a {cls.label} model, {name!r} a {sm.label} model; "
+                         "a challenger must take the same input", "shadow")
+
+
 def build_rollouts(config: ServeConfig, state: "ServerState") -> dict[str, Rollout]:
-    """A :class:`Rollout` for every served name that follows a reference or has a challenger (its challenger
-    loaded here, of the champion's endpoint class); each such model's routes then go through it."""
+    """A :class:`Rollout` for every served name that follows a reference or has a challenger (a canary loaded
+    here, of the champion's endpoint class; a shadow checked here, loaded by its own process); each such
+    model's routes then go through it."""
     challengers = {n: ("shadow", s, 0.0) for n, s in config.shadow}
     challengers.update({n: ("canary", s, float(p)) for n, s, p in config.canary})
     out = {}
@@ -206,14 +187,17 @@ def build_rollouts(config: ServeConfig, state: "ServerState") -> dict[str, Rollo
         sm, ch = state.models[name], challengers.get(name)
         if sm.registered is None and ch is None:
             continue
-        challenger = None
-        if ch is not None:
+        challenger, shadow = None, None
+        if ch is not None and ch[0] == "shadow":
+            _check_shadow(name, ch[1], sm, config)
+            shadow = ShadowLink(name, ch[1], sm.label, config, state.metrics)
+        elif ch is not None:
             csm = build_model(name, ch[1], config)
             if type(csm) is not type(sm):
                 raise ServeError(f"challenger {ch[1]!r} of {name!r} is a {csm.label} model, {name!r} a {sm.label} model; "
                                  "a challenger must take the same input", ch[0])
             csm.router(state)  # its handlers
-            challenger = Follower(name, ch[1], csm, config, "shadow" if ch[0] == "shadow" else "challenger")
+            challenger = Follower(name, ch[1], csm, config, "challenger")
         sm.rollout = out[name] = Rollout(name, Follower(name, source, sm, config, "champion"), challenger,
-                                         ch[0] if ch else None, ch[2] if ch else 0.0, config, state.metrics)
+                                         ch[0] if ch else None, ch[2] if ch else 0.0, config, state.metrics, shadow)
     return out

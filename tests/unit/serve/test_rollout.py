@@ -103,19 +103,23 @@ def test_shadow_scores_a_copy_under_the_same_request_id(registry, tmp_path):
 
 
 def test_a_full_shadow_queue_drops_and_counts(registry, tmp_path):
-    import asyncio
+    from workbench.serve._shadow import FRAME
 
     app = create_app(_config(registry, tmp_path, "churn@champion", shadow=["churn@challenger"], shadow_queue=1))
-    rollout = app.state.serve.rollouts["churn"]
-    rollout.queue = asyncio.Queue(1)  # no task consumes it: the second and third copies are dropped
+    link = app.state.serve.rollouts["churn"].shadow
 
-    class Req:
-        scope = {"type": "http"}
+    class Pipe:  # a child that never acknowledges: one copy waiting and one being scored, then drops
+        frames: list[bytes] = []
 
-    for rid in ("a", "b", "c"):
-        rollout.enqueue(Req(), b"{}", {}, rid)
-    assert rollout.queue.qsize() == 1
-    assert rollout.metrics.shadow_dropped.labels("churn")._value.get() == 2
+        def write(self, data: bytes) -> None:
+            self.frames.append(data)
+
+    link.proc, link.alive = type("Proc", (), {"stdin": Pipe()})(), True
+    assert [link.send(rid, "application/json", b'{"records": []}') for rid in "abcd"] == [True, True, False, False]
+    assert link.metrics.shadow_dropped.labels("churn")._value.get() == 2
+    head_len, body_len = FRAME.unpack(Pipe.frames[1][:FRAME.size])
+    assert json.loads(Pipe.frames[1][FRAME.size:FRAME.size + head_len]) == {"rid": "b", "ctype": "application/json"}
+    assert Pipe.frames[1][FRAME.size + head_len:] == b'{"records": []}' and body_len == 15
 
 
 def test_the_sticky_split_is_a_salted_hash_of_the_first_records_key():
