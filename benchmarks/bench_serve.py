@@ -250,6 +250,19 @@ def recommender_latency(work: Path, n: int) -> dict | None:
         proc.wait(30)
 
 
+def shadow_counts(port: int) -> tuple[float, float]:
+    """The shadow copies the server scored and dropped so far (from ``GET /metrics``)."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    conn.request("GET", "/metrics")
+    scored = dropped = 0.0
+    for line in conn.getresponse().read().decode().splitlines():
+        if line.startswith("workbench_serve_variant_requests_total{") and 'variant="shadow"' in line:
+            scored += float(line.rsplit(" ", 1)[1])
+        elif line.startswith("workbench_serve_shadow_dropped_total{"):
+            dropped += float(line.rsplit(" ", 1)[1])
+    return scored, dropped
+
+
 def shadow_rows(work: Path, model: Path, records: list[dict], rounds: int, n: int) -> dict[str, list[float]]:
     """One-record p50/p99 (ms) of ``churn@champion`` alone and with a shadow, alternating A B B A ..."""
     from workbench.registry import ModelRegistry
@@ -272,11 +285,15 @@ def shadow_rows(work: Path, model: Path, records: list[dict], rounds: int, n: in
                 for r in records[:50]:
                     timed(conn, side.path, side.body([r]))
                 one = sorted(timed(conn, side.path, side.body([records[200 + i]])) for i in range(n))
+                time.sleep(0.5)  # the last copies scored
+                scored, dropped = shadow_counts(port)
             finally:
                 proc.terminate()
                 proc.wait(60)
             out[name] += [1000 * one[len(one) // 2], 1000 * one[int(len(one) * 0.99) - 1]]
-            print(f"shadow round {rnd + 1} {name}: p50 {out[name][-2]:.3f} ms, p99 {out[name][-1]:.3f} ms", flush=True)
+            counts = f"; shadow copies scored {scored:.0f}, dropped {dropped:.0f}" if name != "alone" else ""
+            print(f"shadow round {rnd + 1} {name}: p50 {out[name][-2]:.3f} ms, p99 {out[name][-1]:.3f} ms{counts}",
+                  flush=True)
     a, b = out["alone"], out["with shadow"]
     ratios = [y / x for x, y in zip(a[::2], b[::2])]
     print(f"\nchampion one-record p50 (ms), medians over {rounds} round(s): alone {statistics.median(a[::2]):.3f}, "

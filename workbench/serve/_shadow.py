@@ -41,6 +41,8 @@ log = logging.getLogger("workbench.serve")
 FRAME = struct.Struct("!II")  # header length, body length
 LOAD_TIMEOUT_S = 600.0
 """Seconds the child may take to load and verify the challenger before the worker serves without it."""
+NICE = 10
+"""The child's niceness above the worker's: the scheduler prefers the answers."""
 DRAIN_S = 5.0
 """On shutdown, seconds the copies still waiting may take to be scored."""
 
@@ -78,6 +80,7 @@ class ShadowLink:
             return
         self._set_version(rest)
         self.alive = True
+        log.info("%s: shadow %s (%s) scoring in process %d", self.name, self.source, rest, self.proc.pid)
         self._reader = asyncio.create_task(self._acks())
 
     def send(self, rid: str, ctype: str, body: bytes) -> bool:
@@ -216,6 +219,7 @@ def main(argv: list[str]) -> int:
     os.dup2(2, 1)
     for sig in (signal.SIGINT, signal.SIGTERM):  # it stops when the worker closes its stdin
         signal.signal(sig, signal.SIG_IGN)
+    os.nice(NICE)  # on a busy machine the answers get the CPU first (copies then wait, and are dropped)
     _logging()
     try:
         config = dataclasses.replace(ServeConfig.from_env(), models=[(name, source)], shadow=[], canary=[],
