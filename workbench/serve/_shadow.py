@@ -212,7 +212,6 @@ def main(argv: list[str]) -> int:
 
     from ..errors import WorkbenchError
     from ._models import build_model
-    from ._server import _logging
 
     name, source, label = argv
     ack = os.fdopen(os.dup(1), "wb", buffering=0)  # the lines to the worker; anything printed goes to stderr
@@ -220,7 +219,12 @@ def main(argv: list[str]) -> int:
     for sig in (signal.SIGINT, signal.SIGTERM):  # it stops when the worker closes its stdin
         signal.signal(sig, signal.SIG_IGN)
     os.nice(NICE)  # on a busy machine the answers get the CPU first (copies then wait, and are dropped)
-    _logging()
+    if not log.handlers:  # as the worker's: one line per message on stderr
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(levelname)s:     %(message)s"))
+        log.addHandler(handler)
+        log.setLevel(logging.INFO)
+        log.propagate = False
     try:
         config = dataclasses.replace(ServeConfig.from_env(), models=[(name, source)], shadow=[], canary=[],
                                      split_key=None, cache_ttl=0.0, workers=1)
