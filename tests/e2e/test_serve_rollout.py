@@ -316,3 +316,34 @@ def test_sticky_split_same_variant_from_four_workers_and_after_a_restart(registr
         assert assignment(port, 1)[0] == want  # after a restart
     finally:
         _stop(proc)
+
+
+def test_rollout_yaml_sets_the_challengers_and_is_checked_like_the_flags(registry, tmp_path):
+    import subprocess
+    import sys
+
+    def serve_err(text: str, *flags: str) -> str:
+        (tmp_path / "rollout.yaml").write_text(text)
+        r = subprocess.run([sys.executable, "-m", "workbench.cli", "serve", "churn@champion", "--registry",
+                            str(registry.root), "--rollout", str(tmp_path / "rollout.yaml"), *flags],
+                           capture_output=True, text=True, timeout=120, cwd=tmp_path)
+        assert r.returncode != 0 and "Traceback" not in r.stderr, r.stderr
+        return r.stderr
+
+    assert "unknown key(s) canry; valid: split_key, split_salt, shadow_queue, models" in serve_err("canry: 1\n")
+    assert "valid keys: shadow, canary, percent" in serve_err("models: {churn: {canary: churn@challenger}}\n")
+    assert "is for 'other', which is not served (served: churn)" in serve_err("models: {other: {shadow: churn:2}}\n")
+    assert "must be a number in (0, 100]" in serve_err("models: {churn: {canary: churn:2, percent: 150}}\n")
+    assert "sets split_key, and so do --split-key: give each in one place" in serve_err(
+        "split_key: customer_id\nmodels: {churn: {canary: churn:2, percent: 50}}\n", "--split-key", "customer_id")
+    (tmp_path / "rollout.yaml").write_text("models:\n  churn: {canary: churn@challenger, percent: 25}\n"
+                                           "split_key: customer_id\nsplit_salt: s1\n")
+    port, proc, err = _serve(registry, tmp_path, "--rollout", str(tmp_path / "rollout.yaml"))
+    try:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        conn.request("GET", "/models/churn")
+        card = json.loads(conn.getresponse().read())
+    finally:
+        _stop(proc)
+    assert card["rollout"]["challenger"] == {"mode": "canary", "source": "churn@challenger", "version": "churn:2",
+                                             "percent": 25.0, "split_key": "customer_id"}

@@ -199,6 +199,8 @@ def _serve_parser(sub) -> None:
     for flag, (name, metavar) in CHALLENGER_FLAGS.items():
         p.add_argument(flag, dest=name, action="append", metavar=metavar, default=argparse.SUPPRESS,
                        help=fields[name].metadata["help"] + " (repeatable: one per served name)")
+    p.add_argument("--rollout", metavar="FILE", default=None, help="rollout.yaml: per served name shadow, or "
+                   "canary and percent; and split_key, split_salt, shadow_queue (instead of those flags)")
     p.add_argument("--access-log", action="store_true", help="print one line per request")
     p.set_defaults(func=c.cmd_serve)
 

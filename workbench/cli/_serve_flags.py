@@ -39,6 +39,16 @@ def serve_options(args: argparse.Namespace) -> dict[str, Any]:
     for name, _ in CHALLENGER_FLAGS.values():
         if hasattr(args, name):
             out[name] = getattr(args, name)
+    if getattr(args, "rollout", None):
+        from ..serve._config import ServeError, read_rollout
+
+        from_file = read_rollout(args.rollout)
+        both = [k for k in from_file if k in out]
+        if both:
+            flags = {name: flag for flag, (name, *_) in {**SERVE_FLAGS, **CHALLENGER_FLAGS}.items()}
+            raise ServeError(f"--rollout {args.rollout} sets {', '.join(both)}, and so do "
+                             f"{', '.join(flags[k] for k in both)}: give each in one place", "rollout")
+        out.update(from_file)
     return out
 
 

@@ -266,3 +266,43 @@ def serve_config(specs: list[str], **options: Any) -> ServeConfig:
         if options.get(key) and isinstance(options[key][0], str):
             options[key] = parse_challengers(options[key], models, percent)
     return ServeConfig(models=models, **options).check()
+
+
+ROLLOUT_KEYS = ("split_key", "split_salt", "shadow_queue", "models")
+ROLLOUT_MODEL_KEYS = ("shadow", "canary", "percent")
+
+
+def read_rollout(path: str | Path) -> dict[str, Any]:
+    """A ``rollout.yaml`` as ServeConfig fields (``shadow``, ``canary``, ``split_key``, ``split_salt``,
+    ``shadow_queue``)::
+
+        models:
+          churn: {canary: churn@challenger, percent: 10}
+          recs: {shadow: recs@challenger}
+        split_key: customer_id
+
+    Unknown keys are named with the valid ones; the values are then checked as the flags' are."""
+    import yaml
+
+    try:
+        data = yaml.safe_load(Path(path).read_text())
+    except (OSError, yaml.YAMLError) as e:
+        raise ServeError(f"rollout file {str(path)!r} cannot be read: {' '.join(str(e).split())}", "rollout") from None
+    if not isinstance(data, dict):
+        raise ServeError(f"rollout file {str(path)!r} must be a mapping with keys {', '.join(ROLLOUT_KEYS)}", "rollout")
+    unknown = sorted(set(map(str, data)) - set(ROLLOUT_KEYS))
+    if unknown:
+        raise ServeError(f"rollout file {str(path)!r}: unknown key(s) {', '.join(unknown)}; valid: "
+                         f"{', '.join(ROLLOUT_KEYS)}", "rollout")
+    out: dict[str, Any] = {k: data[k] for k in ROLLOUT_KEYS[:3] if k in data}
+    shadow, canary = [], []
+    for name, spec in (data.get("models") or {}).items():
+        bad = sorted(set(map(str, spec)) - set(ROLLOUT_MODEL_KEYS)) if isinstance(spec, dict) else ["(not a mapping)"]
+        if bad or ("shadow" in spec) == ("canary" in spec) or ("percent" in spec) != ("canary" in spec):
+            raise ServeError(f"rollout file {str(path)!r}, model {name!r}: give either shadow: REF or canary: REF with "
+                             f"percent: N (valid keys: {', '.join(ROLLOUT_MODEL_KEYS)}; got {spec!r})", "rollout")
+        if "shadow" in spec:
+            shadow.append((str(name), str(spec["shadow"])))
+        else:
+            canary.append((str(name), str(spec["canary"]), spec["percent"]))
+    return {**out, **({"shadow": shadow} if shadow else {}), **({"canary": canary} if canary else {})}
