@@ -113,6 +113,7 @@ def _run_parsers(sub) -> None:
 
 def _inspect_parsers(sub) -> None:
     _runs.add_parser(sub)
+    _runs.add_gc_parser(sub)
 
     p = sub.add_parser("params", help="a notebook's parameters: type, default and help")
     p.add_argument("notebook")

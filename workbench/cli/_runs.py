@@ -140,3 +140,38 @@ def cmd_label(args: argparse.Namespace) -> int:
         row = store.label(args.run_id, **{key: tuple(args.tags)})
         print(f"{row['run_id']}: tags {', '.join(row['tags']) or '(none)'}")
     return 0
+
+
+def add_gc_parser(sub) -> None:
+    p = sub.add_parser("gc", help="delete old runs (a dry run unless --yes); never tagged, running, the newest "
+                                  "succeeded run of a notebook, a registered model's or a pipeline's run")
+    p.add_argument("--keep-last", type=int, metavar="N", help="keep the newest N runs of each notebook")
+    p.add_argument("--older-than", metavar="AGE", help="only runs started longer ago than AGE (30d, 12h, 2w)")
+    p.add_argument("--failed", action="store_true", help="only failed or interrupted runs")
+    p.add_argument("--registry", default=None, help="model registry folder (default: $WORKBENCH_REGISTRY or ./registry)")
+    p.add_argument("--yes", action="store_true", help="delete (without it: print what would be deleted)")
+    p.add_argument("--reports", default="reports", help="reports folder (default: ./reports)")
+    p.set_defaults(func=cmd_gc)
+
+
+def _mb(n: int) -> str:
+    return f"{n / 1e6:.1f} MB ({n} bytes)"
+
+
+def cmd_gc(args: argparse.Namespace) -> int:
+    from ..runner.retention import plan_gc, run_gc
+
+    plan = plan_gc(args.reports, keep_last=args.keep_last, older_than=args.older_than, failed=args.failed,
+                   registry=args.registry)
+    for r in plan.delete:
+        print(f"delete  {r['run_id']}  {r['notebook']}  {r['status']}")
+    for run_id, why in plan.kept.items():
+        print(f"keep    {run_id}  ({why})")
+    if plan.staging:
+        print(f"and {len(plan.staging)} W&B offline staging folder(s)")
+    if not args.yes:
+        print(f"would free {_mb(plan.bytes)} from {len(plan.delete)} run(s); --yes deletes them")
+        return 0
+    n = run_gc(args.reports, plan)
+    print(f"freed {_mb(plan.bytes)} from {n} run(s)")
+    return 0
