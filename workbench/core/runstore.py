@@ -54,7 +54,7 @@ _ROW = ("folder", "run_id", "notebook", "notebook_path", "status", "started", "e
 
 def _is_corrupt(e: sqlite3.DatabaseError) -> bool:
     """A damaged or foreign file (not a busy database, which waits and is an error of its own)."""
-    return not isinstance(e, sqlite3.OperationalError) or "malformed" in str(e) or "not a database" in str(e)
+    return not isinstance(e, sqlite3.OperationalError) or not any(w in str(e) for w in ("locked", "busy"))
 
 
 def _kv(value: Any) -> tuple[float | None, str | None]:

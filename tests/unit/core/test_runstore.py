@@ -118,6 +118,9 @@ def test_missing_corrupt_or_stale_index_is_rebuilt_from_the_folders(tmp_path: Pa
     with sqlite3.connect(reports / STORE) as con:  # a foreign schema version
         con.execute("PRAGMA user_version=99")
     assert len(store.query("metrics.best_score > 0.85")) == 3
+    with sqlite3.connect(reports / STORE) as con:  # the right version number but a table missing
+        con.execute("DROP TABLE metrics")
+    assert len(store.query("metrics.best_score > 0.85")) == 3
     (reports / STORE).unlink()
     assert len(store.query()) == 6
     # folders changed behind the index's back: a new run, a removed one, an edited record
