@@ -65,9 +65,9 @@ def chromium_path() -> str | None:
     return shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
 
 
-def render_dom(html_file: str | Path, budget_ms: int = 15000) -> str:
-    """Open ``html_file`` in headless Chromium with every network request refused; return the DOM
-    after scripts ran."""
+def render_dom(html_file: str | Path, budget_ms: int = 15000, fragment: str = "") -> str:
+    """Open ``html_file`` (``#fragment`` added when given) in headless Chromium with every network request
+    refused; return the DOM after scripts ran."""
     exe = chromium_path()
     if exe is None:
         missing("Chromium", "apt-get install -y chromium (make test installs it)")
@@ -78,7 +78,7 @@ def render_dom(html_file: str | Path, budget_ms: int = 15000) -> str:
                # no network at all: every host resolves to nothing and any proxy use fails
                "--host-resolver-rules=MAP * ~NOTFOUND", "--proxy-server=http://127.0.0.1:9",
                f"--virtual-time-budget={budget_ms}", "--run-all-compositor-stages-before-draw",
-               "--dump-dom", Path(html_file).resolve().as_uri()]
+               "--dump-dom", Path(html_file).resolve().as_uri() + (f"#{fragment}" if fragment else "")]
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=180)
     assert proc.returncode == 0, proc.stderr[-2000:]
     return proc.stdout

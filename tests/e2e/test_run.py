@@ -162,6 +162,12 @@ def test_four_concurrent_runs_give_four_records_and_one_consistent_index(workdir
     listing = run_cli("runs", cwd=workdir).stdout.splitlines()
     assert len(listing) == 5 and listing[1].split()[0] == runs[-1].name  # newest first
     assert not list((workdir / "reports").rglob("*.tmp"))
+    import sqlite3
+
+    with sqlite3.connect(workdir / "reports" / ".runs.sqlite") as con:  # indexed by the runs themselves
+        indexed = dict(con.execute("select r.run_id, m.num from runs r join metrics m on m.folder = r.folder "
+                                   "where m.key = 'total' and r.status = 'succeeded'").fetchall())
+    assert indexed == {r.name: json.loads((r / "run.json").read_text())["metrics"]["total"] for r in runs}
 
 
 @pytest.mark.slow

@@ -104,24 +104,6 @@ def _table(rows: list[tuple]) -> None:
         print("  ".join(str(c).ljust(w) for c, w in zip(row, widths)).rstrip())
 
 
-def cmd_runs(args: argparse.Namespace) -> int:
-    from ..core.runs import load_records
-
-    recs = load_records(args.reports, notebook=args.notebook, status=args.status)[: args.limit]
-    if not recs:
-        print("no runs" + (" matching the filter" if args.notebook or args.status else f" under {args.reports}"))
-        return 0
-    rows: list[tuple] = [("RUN", "NOTEBOOK", "STATUS", "DURATION", "PARAMS", "METRICS")]
-    for r in recs:
-        params = ", ".join(f"{k}={v}" for k, v in (r.given_params or {}).items())
-        d = r.duration_s
-        rows.append((r.run_id, r.notebook_name, r.status + (" (reused)" if r.cached_from else ""),
-                     f"{d:.1f}s" if isinstance(d, (int, float)) else "", params[:40],
-                     fmt_metrics(r.metrics or {}, limit=4)[:60]))
-    _table(rows)
-    return 0
-
-
 def cmd_params(args: argparse.Namespace) -> int:
     import json
 

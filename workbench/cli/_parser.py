@@ -9,7 +9,7 @@ from typing import Any
 from ..core.runfolder import DEFAULT_REPORTS
 from ..runner.options import RunOptions
 from . import _commands as c
-from . import _registry
+from . import _registry, _runs
 from ._serve_flags import CHALLENGER_FLAGS, SERVE_FLAGS, SERVE_NOTES
 
 EPILOG = """examples:
@@ -22,6 +22,8 @@ EPILOG = """examples:
   workbench serve churn=reports/compare_models/RUN_ID/artifacts/model --port 8000
   workbench params notebooks/explore.ipynb
   workbench runs --notebook explore --status failed
+  workbench runs --where "metrics.best_score > 0.85" --sort -metrics.best_score --format csv
+  workbench gc --keep-last 20 --older-than 30d      # a dry run: what would be freed; --yes deletes
   workbench demo                      # every notebook in notebooks/ on its defaults (+ its <nb>.<variant>.yaml)
 """
 
@@ -40,6 +42,7 @@ def _params_args(p: argparse.ArgumentParser) -> None:
         p.add_argument(hidden, action="append", default=[], help=argparse.SUPPRESS)
 
 
+_JOINED = ("--sort", "--where")
 _REWRITTEN = {"-p": "parameter", "--parameter": "parameter", "-r": "raw", "--parameter-raw": "raw"}
 
 
@@ -49,7 +52,10 @@ def rewrite_parameters(argv: list[str]) -> list[str]:
     out: list[str] = []
     i = 0
     while i < len(argv):
-        if argv[i] in _REWRITTEN and i + 2 < len(argv):
+        if argv[i] in _JOINED and i + 1 < len(argv):  # `--sort -metrics.auc`: a value starting with '-'
+            out.append(f"{argv[i]}={argv[i + 1]}")
+            i += 2
+        elif argv[i] in _REWRITTEN and i + 2 < len(argv):
             kind = _REWRITTEN[argv[i]]
             out += [f"--{kind}-name={argv[i + 1]}", f"--{kind}-value={argv[i + 2]}"]
             i += 3
@@ -106,12 +112,8 @@ def _run_parsers(sub) -> None:
 
 
 def _inspect_parsers(sub) -> None:
-    p = sub.add_parser("runs", help="list runs, newest first")
-    p.add_argument("--notebook", "-n", help="only this notebook (name or path)")
-    p.add_argument("--status", "-s", choices=["succeeded", "failed", "running", "interrupted"])
-    p.add_argument("--limit", type=int, default=50)
-    _reports(p)
-    p.set_defaults(func=c.cmd_runs)
+    _runs.add_parser(sub)
+    _runs.add_gc_parser(sub)
 
     p = sub.add_parser("params", help="a notebook's parameters: type, default and help")
     p.add_argument("notebook")

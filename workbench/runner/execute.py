@@ -79,11 +79,14 @@ def run_notebook(notebook: str | Path | NotebookSource, params: Mapping[str, Any
     return run.rec
 
 
-def _update_index(plan: Plan, notebook_name: str) -> None:
+def _update_index(plan: Plan, rec: RunRecord) -> None:
+    """Index the finished run (one SQLite transaction), then regenerate the shared pages from the index."""
+    from ..core.runstore import RunStore
     from ..reports import update_index
 
     with plan.reports.lock():
-        update_index(plan.reports.root, notebook_name)
+        RunStore(plan.reports.root).record(rec.folder.path)
+        update_index(plan.reports.root, rec.notebook_name)
 
 
 def reuse(plan: Plan, hit: RunRecord) -> RunRecord:
@@ -99,7 +102,7 @@ def reuse(plan: Plan, hit: RunRecord) -> RunRecord:
     rec.ended = utcnow().isoformat(timespec="milliseconds")
     rec.duration_s = round(time.perf_counter() - t0, 3)
     rec.save(folder.path)
-    _update_index(plan, rec.notebook_name)
+    _update_index(plan, rec)
     return rec
 
 
@@ -226,7 +229,7 @@ class Run:
             if self.publisher is not None:
                 self.rec.tracking = self.publisher.finish(self.journal)
                 self.rec.save()
-            _update_index(self.plan, self.rec.notebook_name)
+            _update_index(self.plan, self.rec)
             if self.stopper is not None:
                 self.stopper.join(timeout=30)
 
