@@ -9,7 +9,7 @@ from typing import Any
 from ..core.runfolder import DEFAULT_REPORTS
 from ..runner.options import RunOptions
 from . import _commands as c
-from . import _registry
+from . import _pipeline, _registry
 from ._serve_flags import CHALLENGER_FLAGS, SERVE_FLAGS, SERVE_NOTES
 
 EPILOG = """examples:
@@ -22,6 +22,7 @@ EPILOG = """examples:
   workbench serve churn=reports/compare_models/RUN_ID/artifacts/model --port 8000
   workbench params notebooks/explore.ipynb
   workbench runs --notebook explore --status failed
+  workbench pipeline run pipelines/retrain.yaml --jobs 2   # steps that changed; see workbench pipeline -h
   workbench demo                      # every notebook in notebooks/ on its defaults (+ its <nb>.<variant>.yaml)
 """
 
@@ -214,4 +215,5 @@ def build_parser() -> argparse.ArgumentParser:
     _model_parsers(sub)
     _serve_parser(sub)
     _registry.add_parsers(sub)
+    _pipeline.add_parsers(sub)
     return parser
