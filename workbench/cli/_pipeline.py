@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from typing import Any
 
 from ..core.runfolder import DEFAULT_REPORTS
 
@@ -45,8 +46,25 @@ def add_parsers(sub) -> None:
     p.set_defaults(func=cmd_pipeline_show)
 
 
+def parse_override(pipeline: Any, key: str, text: str) -> tuple[str, Any]:
+    """``-p step.param TEXT``: the text parsed against the parameter's declared type."""
+    from ..errors import WorkbenchError
+    from ..pipeline import PipelineError
+    from ..runner import Signature
+
+    step_name, _, name = key.partition(".")
+    step = pipeline.steps.get(step_name)
+    if step is None or not name or step.source is None:
+        notebooks = [s for s in pipeline.order if pipeline.steps[s].source is not None]
+        raise PipelineError(f"-p {key}: write STEP.PARAM with STEP a notebook step ({', '.join(notebooks)})")
+    try:
+        return key, Signature.of(step.source).parse(name, text)
+    except WorkbenchError as e:
+        raise PipelineError(f"-p {key}: {e}") from None
+
+
 def _load(args: argparse.Namespace):
-    from ..pipeline._run import apply_overrides, parse_override
+    from ..pipeline._run import apply_overrides
     from ..pipeline._spec import load_pipeline
 
     pipeline = load_pipeline(args.file)

@@ -134,8 +134,9 @@ class _Parser:
             return ("lit", value)
         if (kind, value) == ("op", "("):
             inner = self.expr()
-            if self.take() != ("op", ")"):
+            if self.peek() != ("op", ")"):
                 raise ExpressionError(f"the condition {self.text!r} misses a closing ')'")
+            self.take()
             return inner
         if kind == "name":
             if value.count(".") != 1:

@@ -77,21 +77,6 @@ def apply_overrides(pipeline: Pipeline, params: Mapping[str, Any] | None) -> Non
             step.params = _check_params(step_name, step.source, {**step.params, name: v})
 
 
-def parse_override(pipeline: Pipeline, key: str, text: str) -> tuple[str, Any]:
-    """``-p step.param TEXT``: the text parsed against the parameter's declared type."""
-    from ..runner import Signature
-
-    step_name, _, name = key.partition(".")
-    step = pipeline.steps.get(step_name)
-    if step is None or not name or step.source is None:
-        notebooks = [s for s in pipeline.order if pipeline.steps[s].source is not None]
-        raise PipelineError(f"-p {key}: write STEP.PARAM with STEP a notebook step ({', '.join(notebooks)})")
-    try:
-        return key, Signature.of(step.source).parse(name, text)
-    except WorkbenchError as e:
-        raise PipelineError(f"-p {key}: {e}") from None
-
-
 class Runner:
     """Runs one pipeline: owns the results, the pool and the progress callback."""
 
