@@ -126,7 +126,7 @@ def why_not_cached(plan, step: Step, reports: str | Path) -> str:
     """Why a notebook step's plan has no reusable run: what differs from the closest earlier run."""
     earlier = [r for r in load_records(reports, notebook=str(plan.notebook), status="succeeded") if not r.cached_from]
     if not earlier:
-        return "no earlier run"
+        return "no earlier succeeded run"
     referenced = {k for k, v in step.params.items() if "${" in str(v)}
 
     def diffs(rec: RunRecord) -> list[str]:

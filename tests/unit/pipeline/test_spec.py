@@ -103,7 +103,7 @@ def test_references_keep_the_value_type_alone_and_become_text_inside_text():
 
 def test_show_on_a_fresh_folder_says_what_runs_and_what_waits_on_a_condition(folder):
     plan = {s.name: s for s in plan_pipeline(load_pipeline(write(folder, GOOD)), RunOptions(reports="reports"))}
-    assert (plan["a"].verdict, plan["a"].why) == ("runs", "no earlier run")
+    assert (plan["a"].verdict, plan["a"].why) == ("runs", "no earlier succeeded run")
     assert plan["b"].verdict == "runs if when holds" and plan["b"].why == "upstream step 'a' runs"
     assert plan["b"].when == "a.y > 1"
     assert plan["move"].verdict == "runs" and plan["move"].why == "upstream step 'reg' runs"
