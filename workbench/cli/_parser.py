@@ -9,7 +9,7 @@ from typing import Any
 from ..core.runfolder import DEFAULT_REPORTS
 from ..runner.options import RunOptions
 from . import _commands as c
-from . import _registry, _runs
+from . import _pipeline, _registry, _runs
 from ._serve_flags import CHALLENGER_FLAGS, SERVE_FLAGS, SERVE_NOTES
 
 EPILOG = """examples:
@@ -24,6 +24,7 @@ EPILOG = """examples:
   workbench runs --notebook explore --status failed
   workbench runs --where "metrics.best_score > 0.85" --sort -metrics.best_score --format csv
   workbench gc --keep-last 20 --older-than 30d      # a dry run: what would be freed; --yes deletes
+  workbench pipeline run pipelines/retrain.yaml --jobs 2   # steps that changed; see workbench pipeline -h
   workbench demo                      # every notebook in notebooks/ on its defaults (+ its <nb>.<variant>.yaml)
 """
 
@@ -218,4 +219,5 @@ def build_parser() -> argparse.ArgumentParser:
     _model_parsers(sub)
     _serve_parser(sub)
     _registry.add_parsers(sub)
+    _pipeline.add_parsers(sub)
     return parser

@@ -80,7 +80,10 @@ def _sweep_link(tree: ReportsTree, sweep_id: str) -> str | None:
         page = tree.sweep_page(sweep_id)
     except WorkbenchError:
         return None
-    return href(page.relative_to(tree.root)) if page.exists() else None
+    if page.exists():
+        return href(page.relative_to(tree.root))
+    pipeline = tree.root / "pipelines" / sweep_id / "index.html"  # a pipeline run's steps share its id
+    return href(pipeline.relative_to(tree.root)) if pipeline.exists() else None
 
 
 def update_index(reports: str | Path, notebook: str | None = None) -> Path:
