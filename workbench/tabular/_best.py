@@ -21,6 +21,7 @@ from ..evaluation import Panel, f1_threshold, interval_coverage
 from . import _diagnostics
 from ._board import Comparison, fold_scores
 from ._ensemble import Ensemble, build_candidate
+from ._explain import background
 from ._fitted import TabularModel
 from ._prep import fit_weighted
 from ._task import TabularTask
@@ -108,7 +109,8 @@ def fit_best(task: TabularTask, comparison: Comparison, name: str | None = None,
         metric=task.metric.key, test_score=test[task.metric.key], test_metrics=test, cv_metrics=cv,
         folds=len(task.folds), n_train=len(task.y_train), n_test=len(task.y_test), refit_time_s=fit_time,
         dtypes=task.dtypes, categories=task.categories, dropped_columns=task.dropped,
-        description=comparison.candidate(name).description, class_weight=task.class_weight)
+        description=comparison.candidate(name).description, class_weight=task.class_weight,
+        explain_background=background(task.X_train, task.numeric, task.categorical, seed=task.seed))
     return BestModel(task, comparison, model, pred)
 
 
