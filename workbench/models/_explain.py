@@ -18,6 +18,7 @@ says which). The ways to get them, each from a loaded model's own parameters (no
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
@@ -51,7 +52,7 @@ class Explanation:
         k = min(k, len(self.features))
         order = np.argsort(-np.abs(self.values), axis=1, kind="stable")[:, :k]
         names = self.features
-        return [[(names[j], float(row[j])) for j in idx] for row, idx in zip(self.values.tolist(), order.tolist())]
+        return [[(names[j], _finite(row[j])) for j in idx] for row, idx in zip(self.values.tolist(), order.tolist())]
 
     def columns(self, k: int) -> dict[str, list]:
         """The top-``k`` contributions as columns ``explain_<i>_feature``, ``explain_<i>_value`` (i from 1)."""
@@ -66,6 +67,10 @@ class Explanation:
     def take(self, rows: Any) -> "Explanation":
         """The explanation of a subset of rows (an index array or mask)."""
         return Explanation(self.features, self.values[rows], self.base[rows], self.output, self.method)
+
+
+def _finite(value: float) -> float | None:
+    return value if math.isfinite(value) else None
 
 
 def check_k(k: Any, name: str = "explain") -> int:
@@ -96,7 +101,8 @@ def linear(X: np.ndarray, coef: np.ndarray, intercept: float, background_mean: n
     feature, summed per input column through ``G``; the base is the margin at ``E[x]``."""
     coef = np.asarray(coef, dtype=float).ravel()
     mean = np.asarray(background_mean, dtype=float).ravel()
-    values = ((np.asarray(X, dtype=float) - mean) * coef) @ G
+    with np.errstate(over="ignore", invalid="ignore"):  # huge inputs: inf/NaN contributions, as the margin
+        values = ((np.asarray(X, dtype=float) - mean) * coef) @ G
     base = np.full(len(values), float(intercept) + float(mean @ coef))
     return Explanation(features, values, base, output, "linear SHAP (exact)")
 

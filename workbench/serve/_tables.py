@@ -108,10 +108,17 @@ class TableEndpoint(ServedModel):
         return self.predictions(rows_json)
 
     def explain_k(self, request: Request) -> int | None:
-        """The ``explain`` query parameter: None, or K in 1..the number of input columns (422 otherwise)."""
-        raw = request.query_params.get("explain")
-        if raw is None:
+        """The ``explain`` query parameter: None, or K in 1..the number of input columns (422 otherwise, and for any
+        other query parameter: the route takes only this one)."""
+        params = request.query_params
+        if not params:
             return None
+        other = [k for k in params if k != "explain"]
+        if other or len(params.getlist("explain")) > 1:
+            name = other[0] if other else "explain"
+            raise invalid(f"unknown or repeated query parameter {name[:40]!r}; this route takes only explain=K",
+                          ["query", name[:40]], "extra_forbidden")
+        raw = params["explain"]
         width = len(self.table.features)
         k = int(raw) if raw.isascii() and raw.isdigit() and len(raw) < 6 else 0
         if not 1 <= k <= width:
