@@ -203,3 +203,29 @@ def test_a_multiclass_model_says_explanations_do_not_cover_it(tmp_path):
     assert proc.returncode == 2 and "is multiclass: explanations cover binary classification and regression" in \
         proc.stderr, proc.stderr
     assert not (tmp_path / "out.csv").exists()
+
+
+def test_report_sections_explain_the_test_split(task):
+    import plotly.graph_objects as go
+
+    from workbench.evaluation import Note, Panel
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        comp = tabular.compare_models(task, n_jobs=1, verbose=False)
+        best = tabular.fit_best(task, comp)
+    panel = best.explanations()
+    assert isinstance(panel, Panel) and isinstance(panel.parts[0], Note) and "linear SHAP (exact)" in panel.parts[0].text
+    bar, swarm, dep = panel.parts[1:]
+    assert all(isinstance(f, go.Figure) for f in (bar, swarm, dep))
+    e = best._explained()[0]
+    top = e.features[int(np.abs(e.values).mean(axis=0).argmax())]
+    assert bar.data[0].y[0] == top and len(swarm.data) == 12 and len(dep.data) == 4
+    mistakes = best.explained_mistakes(2)
+    assert len(mistakes.parts) == 2
+    w = mistakes.parts[0].data[0]
+    # the worst mistake: the least probability on the true class; its waterfall ends at its margin
+    p_true = np.where(task.y_test == "Yes", best.test_pred[:, 1], best.test_pred[:, 0])
+    worst = int(np.argmin(p_true))
+    assert mistakes.parts[0].layout.title.text.startswith(f"Test row {task.X_test.index[worst]}:")
+    assert sum(w.x[:-1]) == pytest.approx(np.log(best.test_pred[worst, 1] / best.test_pred[worst, 0]), abs=1e-6)
