@@ -229,3 +229,26 @@ def test_report_sections_explain_the_test_split(task):
     worst = int(np.argmin(p_true))
     assert mistakes.parts[0].layout.title.text.startswith(f"Test row {task.X_test.index[worst]}:")
     assert sum(w.x[:-1]) == pytest.approx(np.log(best.test_pred[worst, 1] / best.test_pred[worst, 0]), abs=1e-6)
+
+
+def test_regressions_and_their_voting_add_up_to_the_value(tmp_path):
+    """Ames (log10 sale price): ridge (linear SHAP), CatBoost, and their voting (the members weighted 1/2)."""
+    from workbench.tabular._ensemble import Ensemble
+
+    df = workbench.load_dataset("ames").frame.iloc[:800]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        t = tabular.prepare_task(df, "log10_sale_price", folds=2, models=["ridge"])
+    ridge = _save(t, "ridge", tmp_path / "ridge")
+    cb = _save(t, "catboost", tmp_path / "cb")
+    members = [(n, build_model(n, t.numeric, t.categorical, seed=0, task=t.kind)) for n in ("ridge", "catboost")]
+    members[1][1].set_params(iterations=40)
+    ens = Ensemble(members, "voting", "regression", [])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ens.fit(t.X_train, t.y_train)
+    voting = _save(t, "voting", tmp_path / "voting", est=ens)
+    for predictor, method in ((ridge, "linear"), (cb, "catboost"), (voting, "ensemble")):
+        e = predictor.explainer.explain(t.X_test)
+        assert predictor.explainer.method == method and e.output == "value"
+        np.testing.assert_allclose(e.margin, predictor.model.predict(t.X_test), rtol=0, atol=1e-6)
