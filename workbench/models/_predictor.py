@@ -47,6 +47,11 @@ class Predictor:
         a frame with ``path`` (the name), ``prediction``, ``proba_<class>``, ``error``. Image kinds implement it."""
         raise ModelError(f"a {self.card.kind} model does not take images")
 
+    @property
+    def explains(self) -> bool:
+        """Whether this model explains its predictions (``explain_records``; ``serve`` offers ``?explain=K``)."""
+        return False
+
     def explain_files(self, paths: Sequence[str], explain: Any):
         """:meth:`predict_files` with explanations; ``explain`` is what ``workbench predict --explain`` got (the
         number of contributions per row for a tabular model). Kinds that explain their predictions implement it."""

@@ -194,6 +194,12 @@ class RecommenderPredictor(Predictor):
             frames.append(self._frame(users[start:start + 512], chunk, ok, top, scores, valid))
         return pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0] if frames else self._empty()
 
+    @property
+    def explains(self) -> bool:
+        from ._why import explainable
+
+        return explainable(self.model)
+
     def explain(self, inputs: Any, top: int = 3, k: int | None = None) -> pd.DataFrame:
         """:meth:`predict` plus why each item is recommended: the ``top`` history items contributing most to its
         score (``explain_<i>_item``: the item's label, or its id; ``explain_<i>_value``: its part of the score;

@@ -26,7 +26,7 @@ from ..core.csvsafe import neutralize
 from ..errors import WorkbenchError
 from ._config import ServeConfig
 from ._endpoint import ServedModel
-from ._http import JSON_TYPES, error_details, invalid, media_type, read_form, too_many, unsupported
+from ._http import JSON_TYPES, error_details, explain_query, invalid, media_type, read_form, too_many, unsupported
 from ._json import dumps
 from ._logs import utc_now
 from ._openapi import NUMBER_OR_NULL, SCALAR, TEXT_OR_NULL, answer, errors, prediction_row
@@ -52,6 +52,7 @@ class TableEndpoint(ServedModel):
         self.table = table_schema(name, self.card, config.max_rows)
         self.components = self.table.components
         self.numeric = {c.name: c.numeric for c in self.card.input_schema.columns}
+        self.explains = bool(getattr(predictor, "explains", False))
 
     def _doc(self) -> dict[str, Any]:
         t = self.table
@@ -62,7 +63,7 @@ class TableEndpoint(ServedModel):
                 "file": {"type": "string", "format": "binary", "description": "a CSV file"}}}},
         }
         row = prediction_row(self, {c: SCALAR for c in t.id_columns})
-        width = len(t.features)
+        width = len(t.features) if self.explains else 0
         for i in range(1, width + 1):
             row["properties"][f"explain_{i}_feature"] = TEXT_OR_NULL
             row["properties"][f"explain_{i}_value"] = NUMBER_OR_NULL
@@ -75,7 +76,7 @@ class TableEndpoint(ServedModel):
         return {"summary": f"Predict {self.card.task} {self.card.name!r}: records (JSON) or a CSV upload",
                 "description": (f"Input columns: {', '.join(t.features)}. Up to {self.config.max_rows:,} rows per "
                                 "request. Answers JSON, or CSV with 'Accept: text/csv'."),
-                "extra": {"parameters": [explain], "requestBody": {"required": True, "content": content},
+                "extra": {"parameters": [explain] if width else [], "requestBody": {"required": True, "content": content},
                           "responses": {"200": {"description": "one prediction per record, in order", "content": {
                               "application/json": {"schema": rows}, "text/csv": {"schema": {"type": "string"}}}},
                               **errors({413: "too many rows or too large a body", 415: "unsupported media type",
@@ -85,7 +86,7 @@ class TableEndpoint(ServedModel):
         """Predictions for records (see the module docstring); cached by model version + canonical records."""
         start = time.perf_counter()
         _, ts = utc_now()
-        k = self.explain_k(request)
+        k = explain_query(request, len(self.table.features), self.explains)
         records = await self.read(request)
         cacheable = len(records) <= CACHE_MAX_ROWS
         group = f"{self.digest}:t{k or ''}:{hashlib.blake2b(dumps(records), digest_size=16).hexdigest()}" if cacheable else ""
@@ -106,25 +107,6 @@ class TableEndpoint(ServedModel):
         if "text/csv" in request.headers.get("accept", ""):
             return _csv_answer(from_json(rows_json), self.config.neutralize_formulas)
         return self.predictions(rows_json)
-
-    def explain_k(self, request: Request) -> int | None:
-        """The ``explain`` query parameter: None, or K in 1..the number of input columns (422 otherwise, and for any
-        other query parameter: the route takes only this one)."""
-        params = request.query_params
-        if not params:
-            return None
-        other = [k for k in params if k != "explain"]
-        if other or len(params.getlist("explain")) > 1:
-            name = other[0] if other else "explain"
-            raise invalid(f"unknown or repeated query parameter {name[:40]!r}; this route takes only explain=K",
-                          ["query", name[:40]], "extra_forbidden")
-        raw = params["explain"]
-        width = len(self.table.features)
-        k = int(raw) if raw.isascii() and raw.isdigit() and len(raw) < 6 else 0
-        if not 1 <= k <= width:
-            raise invalid(f"explain must be an integer from 1 to {width} (the model's input columns), got {raw[:20]!r}; "
-                          "e.g. ?explain=3", ["query", "explain"], "int_parsing")
-        return k
 
     def _predict(self, records: list[dict[str, Any]], k: int | None = None) -> tuple[list[dict[str, Any]], bytes]:
         try:

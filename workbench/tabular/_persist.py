@@ -283,6 +283,10 @@ class TabularPredictor(Predictor):
         return out
 
     @property
+    def explains(self) -> bool:
+        return self.model.task != "multiclass"
+
+    @property
     def explainer(self) -> Any:
         """The model's :class:`~._explain.TabularExplainer` (built on first use; refuses a multiclass model)."""
         if self._explainer is None:

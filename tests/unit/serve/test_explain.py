@@ -58,3 +58,30 @@ def test_explain_through_a_real_server(churn_dir, tmp_path):
         proc.terminate()
         proc.wait(20)
     assert "Traceback" not in err.text()
+
+
+def test_recommender_says_why_through_a_real_server(tmp_path):
+    from serve_support import build_movielens
+
+    folder = build_movielens(tmp_path / "movies")
+    port = free_port()
+    proc, err = run_serve_cli([f"movies={folder}", "--port", str(port), "--log-dir", str(tmp_path / "logs")], port,
+                              cwd=tmp_path)
+    try:
+        status, body = _post(port, "/models/movies/predict?explain=2", {"user": 1, "k": 5})
+        assert status == 200, body
+        want = load(folder).explain([1], 2, k=5)
+        assert [i["item"] for i in body["items"]] == want["movieId"].tolist()
+        assert [i["explain_1_item"] for i in body["items"]] == want["explain_1_item"].tolist()
+        np.testing.assert_allclose([i["explain_2_value"] for i in body["items"]], want["explain_2_value"].astype(float))
+        status, plain = _post(port, "/models/movies/predict", {"user": 1, "k": 5})
+        assert status == 200 and "explain_1_item" not in plain["items"][0]  # the cache keeps them apart
+        for bad in ("0", "11", "x"):
+            status, body = _post(port, f"/models/movies/predict?explain={bad}", {"user": 1})
+            assert status == 422 and body["detail"][0]["loc"] == ["query", "explain"], body
+        status, body = _post(port, "/models/movies/predict?explain=2&other=1", {"user": 1})
+        assert status == 422 and "unknown or repeated query parameter 'other'" in body["detail"][0]["msg"]
+    finally:
+        proc.terminate()
+        proc.wait(20)
+    assert "Traceback" not in err.text()
