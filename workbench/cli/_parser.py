@@ -141,7 +141,8 @@ def _model_parsers(sub) -> None:
         p.add_argument("--force", action="store_true", help="replace the output file if it exists")
         p.add_argument("--explain", metavar="K", default=None,
                        help="tabular models: add the K largest contributions (SHAP values) per row as columns "
-                            "explain_1_feature, explain_1_value, ...")
+                            "explain_1_feature, explain_1_value, ...; recommenders: the K history items behind each "
+                            "recommended item (explain_1_item, explain_1_value, ...)")
         p.add_argument("--keep-formulas", action="store_true",
                        help="write text cells that start with = + - @ tab or CR as they are (by default they get a "
                             "leading ' so a spreadsheet shows them as text instead of running them)")
