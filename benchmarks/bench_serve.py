@@ -21,7 +21,9 @@ to what else runs on a shared machine). workbench runs as shipped: request log o
 Then the shadow row (``--shadow-only`` runs just it): the same model registered twice, served as
 ``churn@champion`` alone and with ``--shadow churn@challenger`` (every request also scored by the
 challenger off the answer path), alternating, one-record p50/p99 of the champion's answers. Last, the
-top-10 latency of one user, uncached, for the recommend notebook's EASE model on the whole MovieLens table.
+top-10 latency of one user, uncached, for the recommend notebook's EASE model on the whole MovieLens table. Then
+the explain rows (``--explain-only`` runs just them): one record with and without ``?explain=3`` for the logistic
+regression and a CatBoost model, served by one uncached server, the order alternating per round.
 """
 
 from __future__ import annotations
@@ -77,8 +79,8 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def fit_model(folder: Path) -> tuple[Path, list[dict]]:
-    """The Telco logistic-regression pipeline saved by workbench, and the table's rows as records."""
+def fit_model(folder: Path, name: str = "logreg") -> tuple[Path, list[dict]]:
+    """The Telco logistic-regression pipeline (or ``name``) saved by workbench, and the table's rows as records."""
     sys.path.insert(0, str(REPO))
     import workbench
     from workbench import tabular
@@ -87,7 +89,7 @@ def fit_model(folder: Path) -> tuple[Path, list[dict]]:
     ds = workbench.load_dataset("telco_churn")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        task = tabular.prepare_task(ds, "churn", positive_label="Yes", models=["logreg"], folds=2)
+        task = tabular.prepare_task(ds, "churn", positive_label="Yes", models=[name], folds=2)
         model = tabular.fit_best(task, tabular.compare_models(task, n_jobs=1, verbose=False)).model
     save_model(model, folder)
     records = json.loads(ds.frame.drop(columns=["churn"]).to_json(orient="records"))
@@ -303,6 +305,43 @@ def shadow_rows(work: Path, model: Path, records: list[dict], rounds: int, n: in
     return out
 
 
+def explain_rows(work: Path, model: Path, records: list[dict], rounds: int, n: int) -> dict[str, list[float]]:
+    """One-record p50/p99 (ms) with and without ``?explain=3`` for the logistic regression and CatBoost, both served
+    by one uncached ``workbench serve``, alternating the order per round (issue 26's goals: p50 <= 2 ms logistic,
+    <= 5 ms CatBoost)."""
+    cb, _ = fit_model(work / "catboost", "catboost")
+    cmd = [sys.executable, "-m", "workbench.cli", "serve", f"churn={model}", f"cb={cb}", "--port", "{port}",
+           "--cache-ttl", "0", "--log-dir", str(work / "logs")]
+    side = Side("explain", cmd, "/health", "", "records", {"PYTHONPATH": str(REPO)})
+    cases = {f"{m} {q or 'plain'}": f"/models/{m}/predict{q and '?' + q}" for m in ("churn", "cb")
+             for q in ("", "explain=3")}
+    out: dict[str, list[float]] = {k: [] for k in cases}
+    for rnd in range(rounds):
+        port = free_port()
+        proc, _ = start(side, port, work)
+        try:
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+            for name in (list(cases) if rnd % 2 == 0 else list(cases)[::-1]):
+                for r in records[:50]:
+                    timed(conn, cases[name], side.body([r]))
+                one = sorted(timed(conn, cases[name], side.body([records[200 + i]])) for i in range(n))
+                out[name] += [1000 * one[len(one) // 2], 1000 * one[int(len(one) * 0.99) - 1]]
+                print(f"explain round {rnd + 1} {name}: p50 {out[name][-2]:.3f} ms, p99 {out[name][-1]:.3f} ms",
+                      flush=True)
+        finally:
+            proc.terminate()
+            proc.wait(60)
+    print(f"\none record, uncached, medians over {rounds} round(s); load average {os.getloadavg()[0]:.2f}")
+    for m, label, goal in (("churn", "logistic regression", 2.0), ("cb", "CatBoost", 5.0)):
+        plain, expl = out[f"{m} plain"], out[f"{m} explain=3"]
+        ratio = statistics.median([b / a for a, b in zip(plain[::2], expl[::2])])
+        p50 = statistics.median(expl[::2])
+        print(f"{label:20} explain=3 p50 {p50:.3f} ms (goal <= {goal} ms: {'met' if p50 <= goal else 'MISSED'}), "
+              f"p99 {statistics.median(expl[1::2]):.3f} ms; plain p50 {statistics.median(plain[::2]):.3f} ms "
+              f"(explain/plain {ratio:.2f}x)")
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--rounds", type=int, default=5, help="alternating rounds (default 5)")
@@ -311,12 +350,16 @@ def main() -> None:
     ap.add_argument("--mlflow-python", type=Path, default=MLFLOW_PY)
     ap.add_argument("--no-mlflow", action="store_true")
     ap.add_argument("--shadow-only", action="store_true", help="only the shadow row")
+    ap.add_argument("--explain-only", action="store_true", help="only the explain=3 rows")
     args = ap.parse_args()
     work = Path(tempfile.mkdtemp(prefix="bench-serve-"))
     try:
         model, records = fit_model(work / "churn")
         if args.shadow_only:
             shadow_rows(work, model, records, args.rounds, args.requests)
+            return
+        if args.explain_only:
+            explain_rows(work, model, records, args.rounds, args.requests)
             return
         mlflow = None if args.no_mlflow else ensure_mlflow(args.mlflow_python)
         all_sides = sides(model, work, mlflow)
@@ -337,6 +380,7 @@ def main() -> None:
                 print(f"round {rnd + 1} {side.name}: " + ", ".join(f"{k} {v:.2f}" for k, v in r.items()), flush=True)
         report(results, recommender_latency(work, args.requests))
         shadow_rows(work, model, records, args.rounds, args.requests)
+        explain_rows(work, model, records, args.rounds, args.requests)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

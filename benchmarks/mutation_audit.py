@@ -62,7 +62,7 @@ MUTANTS = [
            (U + "serve/test_guard_and_cache_keys.py::test_only_the_whole_token_passes",),
            what="token compared by prefix ('Bearer ' with nothing after it passes)"),
     Mutant("cache-key-without-version", "serve/_tables.py",
-           'group = f"{self.digest}:t:', 'group = f"t:',
+           'group = f"{self.digest}:t{k or \'\'}:', 'group = f"t{k or \'\'}:',
            (U + "serve/test_guard_and_cache_keys.py::test_two_models_never_answer_each_others_cached_predictions",
             U + "serve/test_guard_and_cache_keys.py::test_one_name_two_versions_sharing_a_cache_never_mix"),
            what="serve cache key without the model version"),

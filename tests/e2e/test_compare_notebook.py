@@ -51,6 +51,7 @@ def test_defaults_on_telco_reach_published_auc(defaults_run):
     assert card["provenance"]["run_id"] == rec["run_id"] and card["provenance"]["notebook"] == "compare_models"
     columns = {c["name"]: c for c in card["input_schema"]["columns"]}
     assert card["provenance"]["data_fingerprint"] and columns["contract"]["categories"]
+    assert card["details"]["explain_background"]["rows"] == 50  # what explanations of this model need
     assert not (run.parents[2] / "catboost_info").exists() and not list(run.parents[2].glob("*.cbm"))
 
 
@@ -61,7 +62,7 @@ def test_report_renders_offline(defaults_run):
     dom = render_dom(run / "report.html")
     assert dom.count('class="main-svg"') >= 10
     for text in ("ROC-AUC", "Permutation importance", "Confusion matrix", "F1-optimal", "best_score", "stacking",
-                 "tune_top = 0"):
+                 "tune_top = 0", "Global importance: mean |SHAP value|", "Dependence of the top 4 columns", "Test row"):
         assert text in dom, text
     assert "Traceback" not in dom
 

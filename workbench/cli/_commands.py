@@ -151,7 +151,8 @@ def cmd_predict(args: argparse.Namespace) -> int:
         print(f"workbench: model {target.describe()}", file=sys.stderr)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        frame = model.predict_files(args.inputs)
+        explain = getattr(args, "explain", None)
+        frame = model.predict_files(args.inputs) if explain is None else model.explain_files(args.inputs, explain)
     for w in caught:
         print(f"workbench: warning: {w.message}", file=sys.stderr, flush=True)
     written = frame if args.keep_formulas else neutralize_frame(frame)  # input text must not run as a formula

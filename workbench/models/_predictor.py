@@ -47,6 +47,23 @@ class Predictor:
         a frame with ``path`` (the name), ``prediction``, ``proba_<class>``, ``error``. Image kinds implement it."""
         raise ModelError(f"a {self.card.kind} model does not take images")
 
+    @property
+    def explains(self) -> bool:
+        """Whether this model explains its predictions (``explain_records``; ``serve`` offers ``?explain=K``)."""
+        return False
+
+    def explain_files(self, paths: Sequence[str], explain: Any):
+        """:meth:`predict_files` with explanations; ``explain`` is what ``workbench predict --explain`` got (the
+        number of contributions per row for a tabular model). Kinds that explain their predictions implement it."""
+        raise ModelError(f"a {self.card.kind} model has no explanations (--explain); explanations cover tabular "
+                         "binary classification and regression models")
+
+    def explain_records(self, records: Sequence[Mapping[str, Any]], k: int) -> list[dict[str, Any]]:
+        """:meth:`predict_records` plus the top-``k`` contributions per row (``explain_<i>_feature``,
+        ``explain_<i>_value``). Kinds that explain their predictions implement it."""
+        raise ModelError(f"a {self.card.kind} model has no explanations (explain={k}); explanations cover tabular "
+                         "binary classification and regression models")
+
     def summary(self, frame: Any) -> str:
         """One line about a prediction frame, for ``workbench predict``: rows, counts per prediction, errors."""
         n_err = int(frame["error"].notna().sum()) if "error" in frame else 0

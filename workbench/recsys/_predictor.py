@@ -194,6 +194,49 @@ class RecommenderPredictor(Predictor):
             frames.append(self._frame(users[start:start + 512], chunk, ok, top, scores, valid))
         return pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0] if frames else self._empty()
 
+    @property
+    def explains(self) -> bool:
+        from ._why import explainable
+
+        return explainable(self.model)
+
+    def explain(self, inputs: Any, top: int = 3, k: int | None = None) -> pd.DataFrame:
+        """:meth:`predict` plus why each item is recommended: the ``top`` history items contributing most to its
+        score (``explain_<i>_item``: the item's label, or its id; ``explain_<i>_value``: its part of the score;
+        empty for an item the history does not support, e.g. a fallback). See :mod:`._why`."""
+        from ..models._explain import check_k
+        from ._why import contributions, explainable, top_reasons
+
+        top = check_k(top)
+        if not explainable(self.model):
+            raise ModelError(f"a {type(self.model).__name__} recommender's scores are not a sum over the user's history: "
+                             "explanations cover item_knn, ease, svd and content")
+        frame = self.predict(inputs, k=k)
+        names = [n for i in range(1, top + 1) for n in (f"explain_{i}_item", f"explain_{i}_value")]
+        cells: list[list] = [[None] * len(frame) for _ in names]
+        shown = self.labels if self.labels is not None else self.item_ids
+        ok = frame["error"].isna().to_numpy()
+        for key in pd.unique(frame.loc[ok, self.user_col]):
+            rows = np.flatnonzero(ok & (frame[self.user_col] == key).to_numpy())
+            codes = np.array([self._item_code(v) for v in frame[self.item_col].to_numpy()[rows]], dtype=np.int64)
+            h, contrib = contributions(self.model, self._histories([key]), codes)
+            for r, reasons in zip(rows.tolist(), top_reasons(h, contrib, top)):
+                for i, (code, value) in enumerate(reasons):
+                    cells[2 * i][r] = _plain(shown[code])
+                    cells[2 * i + 1][r] = value
+        return frame.assign(**dict(zip(names, cells)))
+
+    def explain_files(self, paths: Sequence[str], explain: Any) -> pd.DataFrame:
+        """:meth:`predict_files` with the top ``explain`` history items behind each recommendation."""
+        from ..data import load_dataset
+        from ..models._explain import check_k
+
+        top = check_k(explain)
+        frames = [load_dataset(p).frame for p in paths]
+        for p, f in zip(paths, frames):
+            self._user_values(f, where=str(p))
+        return self.explain(frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True), top)
+
     def summary(self, frame: pd.DataFrame) -> str:
         """One line for ``workbench predict``: users served, how many as cold start, errors."""
         ok = frame[frame["error"].isna()]
@@ -256,6 +299,10 @@ class RecommenderPredictor(Predictor):
         err = pd.DataFrame({self.user_col: [users[i] for i in bad], "error": ["missing user id"] * len(bad)})
         frame = pd.concat([frame.assign(_pos=pos), err.assign(_pos=bad)], ignore_index=True)
         return frame.sort_values("_pos", kind="stable").drop(columns="_pos").reset_index(drop=True)[self._columns()]
+
+
+def _plain(value: Any) -> Any:
+    return value.item() if isinstance(value, np.generic) else value
 
 
 def _ratings(values: Any, n: int) -> np.ndarray:

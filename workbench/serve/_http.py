@@ -202,3 +202,26 @@ def json_response(body: Any, status: int = 200, headers: dict[str, str] | None =
 def raw_json(data: bytes, status: int = 200) -> Response:
     """A response of JSON bytes already serialized (a cached answer)."""
     return Response(data, status, media_type="application/json")
+
+
+def explain_query(request: Any, most: int, offered: bool) -> int | None:
+    """The ``explain`` query parameter of a predict route: None, or K in 1..``most`` (422 otherwise, for a model
+    that does not explain (``offered`` false), and for any other query parameter: the route takes only this one)."""
+    params = request.query_params
+    if not params:
+        return None
+    other = [k for k in params if k != "explain"]
+    if other or len(params.getlist("explain")) > 1:
+        name = other[0] if other else "explain"
+        raise invalid(f"unknown or repeated query parameter {name[:40]!r}; this route takes only explain=K",
+                      ["query", name[:40]], "extra_forbidden")
+    raw = params["explain"]
+    if not offered:
+        raise invalid("this model does not explain its predictions (explain=K covers tabular binary classification "
+                      "and regression models, and item-kNN, EASE, PureSVD and content recommenders)",
+                      ["query", "explain"])
+    k = int(raw) if raw.isascii() and raw.isdigit() and len(raw) < 6 else 0
+    if not 1 <= k <= most:
+        raise invalid(f"explain must be an integer from 1 to {most}, got {raw[:20]!r}; e.g. ?explain=3",
+                      ["query", "explain"], "int_parsing")
+    return k

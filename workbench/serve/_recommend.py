@@ -30,16 +30,18 @@ from ..errors import WorkbenchError
 from ..models import frame_records
 from ._config import ServeConfig
 from ._endpoint import ServedModel
-from ._http import invalid, json_response, raw_json, read_json
+from ._http import explain_query, invalid, json_response, raw_json, read_json
 from ._json import dumps
 from ._logs import InteractionLog, utc_now
-from ._openapi import NUMBER_OR_NULL, errors
+from ._openapi import NUMBER_OR_NULL, SCALAR, errors
 from ._profiles import Profiles, StoreUnavailable, user_key
 from ._schemas import NOT_BLANK, json_schema, recommender_schemas
 from ._state import ServerState, compute
 
 log = logging.getLogger("workbench.serve")
 ROW_KEYS = ("rank", "score", "cold_start", "error")
+MAX_WHY = 10
+"""At most this many history items per recommended item with ``?explain=K``."""
 
 
 class RecommenderEndpoint(ServedModel):
@@ -55,6 +57,7 @@ class RecommenderEndpoint(ServedModel):
         users = self.card.input_schema
         self.user_col, self.item_col = users.user_col, users.item_col
         self.default_k = _default_k(self.card.details, config.max_k)
+        self.explains = bool(getattr(predictor, "explains", False))
         self.request, self.interaction = recommender_schemas(name, config.max_k, self.default_k)
         self.profiles = Profiles(predictor, name, namespace=self.digest, max_users=config.max_users)
         self.interactions = InteractionLog(config.log_dir, name)
@@ -116,10 +119,16 @@ class RecommenderEndpoint(ServedModel):
             raise invalid("the user id is empty", where)
         return key
 
-    def recommend(self, key: Any, k: int) -> dict[str, Any]:
-        """The answer for one user: items (rank, item, score and any label columns) and ``cold_start``."""
+    def recommend(self, key: Any, k: int, why: int | None = None) -> dict[str, Any]:
+        """The answer for one user: items (rank, item, score and any label columns; with ``why``, the history items
+        behind each) and ``cold_start``."""
         with self.lock:
-            frame = self.predictor.predict([key], k=k)
+            try:
+                frame = self.predictor.predict([key], k=k) if why is None else self.predictor.explain([key], why, k=k)
+            except WorkbenchError as e:
+                if why is None:
+                    raise
+                raise invalid(str(e), ["query", "explain"]) from None
         rows = frame_records(frame)
         failed = [r["error"] for r in rows if r.get("error")]
         if failed:
@@ -136,11 +145,13 @@ class RecommenderEndpoint(ServedModel):
         """Top-k items for one user; cached per (user, k) for the user's current profile version."""
         start = time.perf_counter()
         _, ts = utc_now()
+        why = explain_query(request, MAX_WHY, self.explains)
         data = await read_json(request, self.request)
         key = self._key(data["user"], ["body", "user"])
         k = data.get("k", self.default_k)
         await self.profiles.sync(key)
-        group, field, tag = f"{self.digest}:u:{Profiles.name(key)}", str(k), self.profiles.tag(key)
+        field = str(k) if why is None else f"{k}:e{why}"
+        group, tag = f"{self.digest}:u:{Profiles.name(key)}", self.profiles.tag(key)
         cached = await state.cache.get(group, field)
         m = state.metrics
         if cached is not None and cached.startswith(tag):
@@ -148,7 +159,7 @@ class RecommenderEndpoint(ServedModel):
             body, answer = cached[len(tag):], None
         else:
             m.cache_misses.labels(self.name).inc()
-            answer = await compute(self.recommend, key, k, inline=True)
+            answer = await compute(self.recommend, key, k, why, inline=why is None)
             body = dumps(answer)
             await state.cache.set(group, tag + body, field)
         m.rows.labels(self.name).inc()
@@ -209,6 +220,14 @@ def _docs(ep: RecommenderEndpoint) -> dict[str, Any]:
     item = {"type": "object", "required": ["rank", "item", "score"], "properties": {
         "rank": {"type": "integer"}, "item": {"anyOf": [{"type": "string"}, {"type": "integer"}]},
         "score": NUMBER_OR_NULL}}
+    params = []
+    if ep.explains:
+        for i in range(1, MAX_WHY + 1):
+            item["properties"].update({f"explain_{i}_item": SCALAR, f"explain_{i}_value": NUMBER_OR_NULL})
+        params = [{"name": "explain", "in": "query", "required": False,
+                   "schema": {"type": "integer", "minimum": 1, "maximum": MAX_WHY},
+                   "description": ("add why each item is recommended: the K history items contributing most to its "
+                                   "score, as explain_<i>_item (label or id) and explain_<i>_value")}]
     answer = {"type": "object", "required": ["model", "user", "k", "cold_start", "items"], "properties": {
         "model": {"type": "string"}, "user": {"anyOf": [{"type": "string"}, {"type": "integer"}]},
         "k": {"type": "integer"}, "cold_start": {"type": "boolean"}, "items": {"type": "array", "items": item}}}
@@ -218,7 +237,8 @@ def _docs(ep: RecommenderEndpoint) -> dict[str, Any]:
     return {
         "predict": {"summary": f"Top-k recommendations of {ep.card.name!r} for one user",
                     "description": "Unknown users get the fallback (cold_start: true).",
-                    "extra": {"requestBody": {"required": True, "content": {"application/json": {"schema": request}}},
+                    "extra": {"parameters": params,
+                              "requestBody": {"required": True, "content": {"application/json": {"schema": request}}},
                               "responses": {"200": {"description": "the user's top-k items",
                                                     "content": {"application/json": {"schema": answer}}}, **bad}}},
         "interactions": {"summary": "Record an interaction: the user's next recommendations reflect it at once",

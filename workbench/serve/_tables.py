@@ -26,10 +26,10 @@ from ..core.csvsafe import neutralize
 from ..errors import WorkbenchError
 from ._config import ServeConfig
 from ._endpoint import ServedModel
-from ._http import JSON_TYPES, error_details, invalid, media_type, read_form, too_many, unsupported
+from ._http import JSON_TYPES, error_details, explain_query, invalid, media_type, read_form, too_many, unsupported
 from ._json import dumps
 from ._logs import utc_now
-from ._openapi import SCALAR, answer, errors, prediction_row
+from ._openapi import NUMBER_OR_NULL, SCALAR, TEXT_OR_NULL, answer, errors, prediction_row
 from ._schemas import table_schema
 from ._state import CACHE_MAX_ROWS, INLINE_ROWS, ServerState, compute
 
@@ -52,6 +52,7 @@ class TableEndpoint(ServedModel):
         self.table = table_schema(name, self.card, config.max_rows)
         self.components = self.table.components
         self.numeric = {c.name: c.numeric for c in self.card.input_schema.columns}
+        self.explains = bool(getattr(predictor, "explains", False))
 
     def _doc(self) -> dict[str, Any]:
         t = self.table
@@ -61,29 +62,41 @@ class TableEndpoint(ServedModel):
             "multipart/form-data": {"schema": {"type": "object", "required": ["file"], "properties": {
                 "file": {"type": "string", "format": "binary", "description": "a CSV file"}}}},
         }
-        rows = answer(self.name, prediction_row(self, {c: SCALAR for c in t.id_columns}))
+        row = prediction_row(self, {c: SCALAR for c in t.id_columns})
+        width = len(t.features) if self.explains else 0
+        for i in range(1, width + 1):
+            row["properties"][f"explain_{i}_feature"] = TEXT_OR_NULL
+            row["properties"][f"explain_{i}_value"] = NUMBER_OR_NULL
+        rows = answer(self.name, row)
+        explain = {"name": "explain", "in": "query", "required": False,
+                   "schema": {"type": "integer", "minimum": 1, "maximum": width},
+                   "description": ("add the K largest contributions (SHAP values, in the model's margin: log-odds of "
+                                   "the positive class, or the value) per row as explain_<i>_feature and "
+                                   "explain_<i>_value; tabular binary classification and regression models")}
         return {"summary": f"Predict {self.card.task} {self.card.name!r}: records (JSON) or a CSV upload",
                 "description": (f"Input columns: {', '.join(t.features)}. Up to {self.config.max_rows:,} rows per "
                                 "request. Answers JSON, or CSV with 'Accept: text/csv'."),
-                "extra": {"requestBody": {"required": True, "content": content},
+                "extra": {"parameters": [explain] if width else [], "requestBody": {"required": True, "content": content},
                           "responses": {"200": {"description": "one prediction per record, in order", "content": {
                               "application/json": {"schema": rows}, "text/csv": {"schema": {"type": "string"}}}},
                               **errors({413: "too many rows or too large a body", 415: "unsupported media type",
-                                        422: "invalid input, the field named"})}}}
+                                        422: "invalid input, the field named; or an invalid explain"})}}}
 
     async def predict(self, state: ServerState, request: Request) -> Response:
         """Predictions for records (see the module docstring); cached by model version + canonical records."""
         start = time.perf_counter()
         _, ts = utc_now()
+        k = explain_query(request, len(self.table.features), self.explains)
         records = await self.read(request)
         cacheable = len(records) <= CACHE_MAX_ROWS
-        group = f"{self.digest}:t:{hashlib.blake2b(dumps(records), digest_size=16).hexdigest()}" if cacheable else ""
+        group = f"{self.digest}:t{k or ''}:{hashlib.blake2b(dumps(records), digest_size=16).hexdigest()}" if cacheable else ""
         rows_json = await state.cache.get(group) if cacheable else None
         rows: list | bytes | None = None
         m = state.metrics
         if rows_json is None:
             m.cache_misses.labels(self.name).inc()
-            rows, rows_json = await compute(self._predict, records, inline=len(records) <= INLINE_ROWS)
+            # explanations may take a permutation explainer's many evaluations: never on the event loop
+            rows, rows_json = await compute(self._predict, records, k, inline=k is None and len(records) <= INLINE_ROWS)
             if cacheable:
                 await state.cache.set(group, rows_json)
         else:
@@ -95,9 +108,9 @@ class TableEndpoint(ServedModel):
             return _csv_answer(from_json(rows_json), self.config.neutralize_formulas)
         return self.predictions(rows_json)
 
-    def _predict(self, records: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], bytes]:
+    def _predict(self, records: list[dict[str, Any]], k: int | None = None) -> tuple[list[dict[str, Any]], bytes]:
         try:
-            rows = self.predictor.predict_records(records)
+            rows = self.predictor.predict_records(records) if k is None else self.predictor.explain_records(records, k)
         except WorkbenchError as e:
             raise invalid(str(e)) from None
         return rows, dumps(rows)

@@ -7,7 +7,7 @@ The ``compare_models`` notebook is a few calls into this package::
     comparison = tabular.compare_models(problem, out_dir=workbench.artifacts_dir(), tune_top=3)
     comparison.table(); comparison.leaderboard_figure(); comparison.tuning(); comparison.curves()
     best = tabular.fit_best(problem, comparison)      # refit on the train split, test metrics
-    best.table(); best.diagnostics()
+    best.table(); best.diagnostics(); best.explanations(); best.explained_mistakes()
     model_dir = tabular.save(best, workbench.artifacts_dir())   # model/ and test_predictions.csv
     tabular.log(tracker, best, model_dir); tabular.record(best)
     # then: workbench predict …/artifacts/model new.csv -o predictions.csv
@@ -20,7 +20,8 @@ split, folds, feature columns and their types), ``_registry`` (the model registr
 threshold or interval), ``_diagnostics`` (held-out figures, importance), ``_fitted`` (the fitted
 model and its column contract), ``_persist`` (saving and loading through the contract),
 ``_skops_types`` (the loader's allow-list), ``_scorer`` (the compiled scorer of single records),
-``_outputs`` (save, log, record).
+``_explain``/``_explain_figures`` (SHAP explanations of a fitted model, the report's figures), ``_outputs``
+(save, log, record).
 """
 
 from __future__ import annotations

@@ -58,6 +58,8 @@ def model_card(model: TabularModel, files: dict[str, str], flavor: str, members:
                                "coef": _plain(est.coef), "intercept": _plain(est.intercept)}
     if model.interval:
         details["interval"] = dict(model.interval)
+    if "explain_background" in m:
+        details["explain_background"] = m["explain_background"]
     prov = provenance(dataset=m.get("dataset"), data_fingerprint=m.get("data_fingerprint"), seed=m.get("seed"),
                       folds=m.get("folds"), n_train=m.get("n_train"), n_test=m.get("n_test"),
                       refit_time_s=m.get("refit_time_s"))
@@ -227,6 +229,7 @@ class TabularPredictor(Predictor):
         self.model = model_from_card(folder, card)
         m = self.model
         self.scorer = None if m.regression else compile_scorer(m.estimator, m.numeric, m.categorical, m.classes)
+        self._explainer: Any = None
 
     def predict(self, inputs: Any) -> pd.DataFrame:
         """Predictions for a DataFrame (or a list of records); warns about categories unseen in training."""
@@ -278,6 +281,50 @@ class TabularPredictor(Predictor):
         for i in np.flatnonzero(np.isnan(proba).any(axis=1)).tolist():
             out[i].update({"prediction": None, **dict.fromkeys(names), "error": OVERFLOW})
         return out
+
+    @property
+    def explains(self) -> bool:
+        return self.model.task != "multiclass"
+
+    @property
+    def explainer(self) -> Any:
+        """The model's :class:`~._explain.TabularExplainer` (built on first use; refuses a multiclass model)."""
+        if self._explainer is None:
+            from ._explain import TabularExplainer
+
+            self._explainer = TabularExplainer(self.model)
+        return self._explainer
+
+    def explain(self, inputs: Any, k: int) -> pd.DataFrame:
+        """:meth:`predict` plus the top-``k`` contributions per row (``explain_<i>_feature``, ``explain_<i>_value``)."""
+        from ..models._explain import check_k
+
+        k = check_k(k)
+        df = inputs if isinstance(inputs, pd.DataFrame) else pd.DataFrame(list(inputs))
+        explainer = self.explainer
+        frame = self.predict(df)
+        cols = explainer.explain(df).columns(k)
+        failed = frame["error"].notna().to_numpy()
+        for name, values in cols.items():
+            frame[name] = pd.Series(values, dtype=object).where(~failed, None).to_numpy()
+        return frame
+
+    def explain_files(self, paths: Sequence[str], explain: Any) -> pd.DataFrame:
+        from ..data import load_dataset
+        from ..models._explain import check_k
+
+        k = check_k(explain)
+        _ = self.explainer  # a model without explanations fails before the files are read
+        frames = [load_dataset(p).frame for p in paths]
+        return self.explain(frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True), k)
+
+    def explain_records(self, records: Sequence[Mapping[str, Any]], k: int) -> list[dict[str, Any]]:
+        from ._explain import explain_columns
+
+        records = list(records)
+        explainer = self.explainer
+        rows = self.predict_records(records)
+        return explain_columns(rows, explainer.explain_records(records), k) if records else rows
 
     def predict_files(self, paths: Sequence[str]) -> pd.DataFrame:
         """Predictions for the rows of CSV/TSV/Parquet files, in order (files concatenated)."""
