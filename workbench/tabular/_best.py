@@ -18,7 +18,7 @@ import pandas as pd
 from ..core.parallel import cpu_count
 from ..errors import ModelError
 from ..evaluation import Panel, f1_threshold, interval_coverage
-from . import _diagnostics
+from . import _diagnostics, _fairness
 from ._board import Comparison, fold_scores
 from ._ensemble import Ensemble, build_candidate
 from ._fitted import TabularModel
@@ -57,6 +57,18 @@ class BestModel:
         (classification) or predicted vs actual and residuals with the interval (regression); permutation
         and native importance of the ``top`` columns."""
         return Panel(*_diagnostics.diagnostic_figures(self.task, self.model, self.test_pred, top))
+
+    def fairness(self, gap_threshold: float | None = None) -> Panel:
+        """Binary target with ``sensitive`` columns: per group (and intersection) selection rate, TPR, FPR,
+        precision and ROC-AUC with 95% intervals on the held-out test split, the demographic-parity and
+        equalized-odds differences and ratios, a warning per gap above ``gap_threshold`` (default: the
+        task's), a figure, and with the task's ``mitigate`` the model with per-group thresholds."""
+        return _fairness.fairness_panel(self, gap_threshold)
+
+    def mitigation(self, mitigate: str | None = None) -> pd.DataFrame:
+        """The model with and without per-group thresholds (``mitigate``: ``demographic_parity``,
+        ``equalized_odds``; default: the task's): held-out accuracy, its cost and the gaps."""
+        return _fairness.mitigation_table(self, mitigate)
 
     def test_predictions(self) -> pd.DataFrame:
         """The test split as a table: ``row`` (index in the dataset), the true value, ``prediction`` and the
