@@ -158,13 +158,17 @@ def cmd_predict(args: argparse.Namespace) -> int:
     from ..core.csvsafe import neutralize_frame
     from ..core.io import atomic_write_text
     from ..registry import locate_model
-    from ._output import check_output
+    from ._output import check_explain_dir, check_output
 
     if getattr(args, "alias_of", None):
         print("workbench: note: `workbench score` is an alias of `workbench predict`", file=sys.stderr)
     target = locate_model(args.model_dir, getattr(args, "registry", None))  # a folder, or NAME@ALIAS / NAME:VERSION
     out = check_output(args.output, [*target.protected, *args.inputs], force=args.force)
+    explain = check_explain_dir(args.explain, [*target.protected, *args.inputs]) if args.explain else None
     model = target.load()
+    if explain is not None and not hasattr(model, "explain_files"):
+        raise WorkbenchError(f"--explain DIR writes Grad-CAM heatmaps of vision models; {args.model_dir!r} holds a "
+                             f"{model.card.kind} model")
     if target.version is not None:
         print(f"workbench: model {target.describe()}", file=sys.stderr)
     with warnings.catch_warnings(record=True) as caught:
@@ -175,6 +179,9 @@ def cmd_predict(args: argparse.Namespace) -> int:
     written = frame if args.keep_formulas else neutralize_frame(frame)  # input text must not run as a formula
     atomic_write_text(out, written.to_csv(index=False))
     print(f"{model.summary(frame)}; wrote {out}")
+    if explain is not None:
+        pngs = model.explain_files(args.inputs, explain)
+        print(f"wrote {len(pngs)} Grad-CAM overlay(s) to {explain}")
     return 0
 
 

@@ -142,6 +142,9 @@ def _model_parsers(sub) -> None:
         p.add_argument("--keep-formulas", action="store_true",
                        help="write text cells that start with = + - @ tab or CR as they are (by default they get a "
                             "leading ' so a spreadsheet shows them as text instead of running them)")
+        p.add_argument("--explain", metavar="DIR", default=None,
+                       help="vision models: write one Grad-CAM overlay PNG per image (where the model looked for "
+                            "its predicted class) into folder DIR, created if needed")
         p.set_defaults(func=c.cmd_predict, alias_of=alias)
 
 
