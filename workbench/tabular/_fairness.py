@@ -7,15 +7,12 @@ out-of-fold predictions of the train split, so the test split stays untouched) w
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import Any, Sequence
 
 import numpy as np
 import pandas as pd
 
 from ..errors import DatasetError, ModelError
-
-if TYPE_CHECKING:
-    from ._best import BestModel
 
 MITIGATIONS = ("none", "demographic_parity", "equalized_odds")
 
@@ -58,7 +55,22 @@ def check_gap_threshold(value: Any) -> float:
     return float(value)
 
 
-def _test_inputs(best: BestModel) -> tuple[np.ndarray, np.ndarray, np.ndarray, pd.DataFrame]:
+def fairness_settings(df: pd.DataFrame, target: str, name: str, sensitive: Any, sensitive_as_feature: bool,
+                      gap_threshold: Any, mitigate: Any) -> dict[str, Any]:
+    """The fairness fields of a task, checked before any training: ``sensitive`` (columns whose groups the
+    fairness section compares; binary targets), ``sensitive_as_feature`` (``False``: trained without them;
+    they still define the groups), ``gap_threshold`` (a parity difference above it is a warning) and
+    ``mitigate`` (``none``, ``demographic_parity``, ``equalized_odds``: the model with per-group thresholds)."""
+    return {"sensitive": check_sensitive(df, target, sensitive, name), "sensitive_as_feature": bool(sensitive_as_feature),
+            "gap_threshold": check_gap_threshold(gap_threshold), "mitigate": check_mitigation(mitigate)}
+
+
+def left_out(fair: dict[str, Any]) -> list[str]:
+    """The sensitive columns kept out of the features (none unless ``sensitive_as_feature`` is false)."""
+    return [] if fair["sensitive_as_feature"] else list(fair["sensitive"])
+
+
+def _test_inputs(best: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray, pd.DataFrame]:
     task, model = best.task, best.model
     if not task.sensitive:
         raise ModelError("no sensitive columns: pass sensitive=[...] to prepare_task")
@@ -68,7 +80,7 @@ def _test_inputs(best: BestModel) -> tuple[np.ndarray, np.ndarray, np.ndarray, p
     return y, pred, score, task.groups.loc[task.X_test.index]
 
 
-def fairness_results(best: BestModel) -> dict[str, Any]:
+def fairness_results(best: Any) -> dict[str, Any]:
     """The held-out test split's group table, gaps and headline numbers (``dp_difference``, ``eo_difference``,
     per column too) at the model's threshold."""
     from ..evaluation import fairness_gaps, group_table, headline_gaps
@@ -79,7 +91,7 @@ def fairness_results(best: BestModel) -> dict[str, Any]:
             "headline": headline_gaps(gaps, best.task.sensitive)}
 
 
-def fairness_panel(best: BestModel, gap_threshold: float | None = None) -> Any:
+def fairness_panel(best: Any, gap_threshold: float | None = None) -> Any:
     """Warnings for gaps above ``gap_threshold`` (default: the task's), the gaps, the per-group table and
     its figure, then the mitigation table when the task asks for one."""
     from ..evaluation import MIN_GROUP_ROWS, Note, Panel, fairness_figure, full, gap_warnings
@@ -124,7 +136,7 @@ def _score_estimator() -> Any:
     return Scores().fit(None, None)
 
 
-def mitigation_table(best: BestModel, mitigate: str | None = None) -> pd.DataFrame:
+def mitigation_table(best: Any, mitigate: str | None = None) -> pd.DataFrame:
     """The model as fitted and with per-group thresholds (fairlearn's ``ThresholdOptimizer`` under the
     ``mitigate`` constraint, fitted on the train split's out-of-fold probabilities and the intersections
     of the sensitive columns; randomized between two thresholds where needed, seeded): held-out test
