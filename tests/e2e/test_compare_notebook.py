@@ -24,7 +24,8 @@ def test_notebook_is_committed_clean():
     assert nb.metadata["kernelspec"]["name"] == "python3"
     names = [line.split("=")[0].strip() for line in code[0].source.splitlines()]
     assert names == ["dataset", "target", "task", "positive_label", "models", "folds", "seed", "test_size", "metric",
-                     "class_weight", "threshold", "tune_top", "tune_seconds", "ensemble", "max_model_seconds", "register_as"]
+                     "class_weight", "threshold", "tune_top", "tune_seconds", "ensemble", "max_model_seconds", "register_as",
+                     "sensitive", "sensitive_as_feature", "gap_threshold", "mitigate"]
     assert all("#" in line for line in code[0].source.splitlines())
 
 
@@ -53,6 +54,8 @@ def test_defaults_on_telco_reach_published_auc(defaults_run):
     assert card["provenance"]["data_fingerprint"] and columns["contract"]["categories"]
     assert card["details"]["explain_background"]["rows"] == 50  # what explanations of this model need
     assert not (run.parents[2] / "catboost_info").exists() and not list(run.parents[2].glob("*.cbm"))
+    # fairness by female and senior_citizen on the test split: the worst gap is the seniors' (a 0.03 gap by sex)
+    assert 0.15 < m["dp_difference"] < 0.5 and 0.1 < m["eo_difference"] < 0.5, m
 
 
 @pytest.mark.slow
@@ -62,7 +65,10 @@ def test_report_renders_offline(defaults_run):
     dom = render_dom(run / "report.html")
     assert dom.count('class="main-svg"') >= 10
     for text in ("ROC-AUC", "Permutation importance", "Confusion matrix", "F1-optimal", "best_score", "stacking",
-                 "tune_top = 0", "Global importance: mean |SHAP value|", "Dependence of the top 4 columns", "Test row"):
+                 "tune_top = 0", "Global importance: mean |SHAP value|", "Dependence of the top 4 columns", "Test row",
+                 "Fairness by group", "female × senior_citizen", "Rates by group",
+                 "demographic-parity difference for senior_citizen", "ThresholdOptimizer (equalized_odds)",
+                 "dp_difference"):
         assert text in dom, text
     assert "Traceback" not in dom
 
@@ -100,7 +106,7 @@ def test_other_binary_csv_with_another_target(tmp_path):
     path = _csv(df, tmp_path / "cancer.csv")
     proc = run_cli("run", str(NOTEBOOK), "-p", "dataset", str(path), "-p", "target", "diagnosis",
                    "-p", "positive_label", "", "-p", "models", "[logreg, random_forest]", "-p", "folds", "3",
-                   "--no-progress", cwd=tmp_path)
+                   "-p", "sensitive", "[]", "--no-progress", cwd=tmp_path)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     rec = json.loads((only_run(tmp_path, "compare_models") / "run.json").read_text())
     assert rec["metrics"]["best_score"] > 0.95
@@ -117,7 +123,8 @@ def test_multiclass_csv(tmp_path):
     df["species"] = np.asarray(d.target_names)[df["species"]]
     path = _csv(df, tmp_path / "iris.csv")
     proc = run_cli("run", str(NOTEBOOK), "-p", "dataset", str(path), "-p", "target", "species",
-                   "-p", "models", "[dummy, logreg, hist_gb]", "-p", "folds", "3", "--no-progress", cwd=tmp_path)
+                   "-p", "models", "[dummy, logreg, hist_gb]", "-p", "folds", "3", "-p", "sensitive", "[]", "--no-progress",
+                   cwd=tmp_path)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     run = only_run(tmp_path, "compare_models")
     rec = json.loads((run / "run.json").read_text())
@@ -133,6 +140,14 @@ def test_unknown_model_fails_fast_with_valid_names(tmp_path):
     assert "xgboost" in proc.stderr and "valid models: dummy, logreg" in proc.stderr
     rec = json.loads((only_run(tmp_path, "compare_models") / "run.json").read_text())
     assert rec["status"] == "failed" and rec["error"]["ename"] == "ModelError"
+    assert not (only_run(tmp_path, "compare_models") / "artifacts" / "leaderboard.csv").exists()
+
+
+@pytest.mark.slow
+def test_unknown_sensitive_column_fails_fast_listing_the_columns(tmp_path):
+    proc = run_cli("run", str(NOTEBOOK), "-p", "sensitive", "[gender, senior_citizen]", "--no-progress", cwd=tmp_path)
+    assert proc.returncode == 1
+    assert "sensitive column(s) 'gender' not in 'telco_churn'" in proc.stderr and "female, senior_citizen" in proc.stderr
     assert not (only_run(tmp_path, "compare_models") / "artifacts" / "leaderboard.csv").exists()
 
 

@@ -33,7 +33,8 @@ def test_quick_elpv_run_then_predict_round_trip(tmp_path):
     assert rec["status"] == "succeeded" and rec["params"]["class_weight"] == "balanced"
     assert {"test_accuracy", "test_roc_auc", "train_seconds"} <= set(rec["metrics"])
     html = (run_dir / "report.html").read_text()
-    for text in ("Confusion matrix", "ROC curve", "Learning curves", "Worst", "data:image/png;base64"):
+    for text in ("Confusion matrix", "ROC curve", "Learning curves", "Worst", "data:image/png;base64",
+                 "Grad-CAM of the predicted class", "correct predictions"):
         assert text in html, text
     model_dir = run_dir / "artifacts" / "model"
     assert (model_dir / "model.safetensors").is_file() and (model_dir / "model.json").is_file()

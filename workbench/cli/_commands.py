@@ -140,24 +140,29 @@ def cmd_predict(args: argparse.Namespace) -> int:
     from ..core.csvsafe import neutralize_frame
     from ..core.io import atomic_write_text
     from ..registry import locate_model
-    from ._output import check_output
+    from ._output import check_explain_dir, check_output
 
     if getattr(args, "alias_of", None):
         print("workbench: note: `workbench score` is an alias of `workbench predict`", file=sys.stderr)
     target = locate_model(args.model_dir, getattr(args, "registry", None))  # a folder, or NAME@ALIAS / NAME:VERSION
     out = check_output(args.output, [*target.protected, *args.inputs], force=args.force)
     model = target.load()
+    explain, heatmaps = args.explain, None
+    if explain is not None and hasattr(model, "heatmap_files"):  # vision: --explain DIR, Grad-CAM overlays
+        heatmaps, explain = check_explain_dir(explain, [*target.protected, *args.inputs]), None
     if target.version is not None:
         print(f"workbench: model {target.describe()}", file=sys.stderr)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        explain = getattr(args, "explain", None)
         frame = model.predict_files(args.inputs) if explain is None else model.explain_files(args.inputs, explain)
     for w in caught:
         print(f"workbench: warning: {w.message}", file=sys.stderr, flush=True)
     written = frame if args.keep_formulas else neutralize_frame(frame)  # input text must not run as a formula
     atomic_write_text(out, written.to_csv(index=False))
     print(f"{model.summary(frame)}; wrote {out}")
+    if heatmaps is not None:
+        pngs = model.heatmap_files(args.inputs, heatmaps)
+        print(f"wrote {len(pngs)} Grad-CAM overlay(s) to {args.explain}")
     return 0
 
 

@@ -23,3 +23,17 @@ def check_output(output: str | Path, protected: Iterable[str | Path], force: boo
     if out.exists() and not force:
         raise WorkbenchError(f"output {str(output)!r} exists; give another name, or --force to replace it")
     return out
+
+
+def check_explain_dir(folder: str | Path, protected: Iterable[str | Path]) -> Path:
+    """``folder`` for heatmap PNGs once it is safe to use: not a file, not inside an input or the model."""
+    out = Path(folder)
+    if out.exists() and not out.is_dir():
+        raise WorkbenchError(f"--explain {str(folder)!r} is a file; give a folder for the heatmap PNGs")
+    target = out.resolve()
+    for p in protected:
+        p = Path(p).resolve()
+        if target == p or (p.is_dir() and p in target.parents):
+            raise WorkbenchError(f"--explain {str(folder)!r} would write into {str(p)!r}, an input of this command; "
+                                 "give another folder")
+    return out

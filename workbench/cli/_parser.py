@@ -142,10 +142,12 @@ def _model_parsers(sub) -> None:
                        help="tabular models: CSV/TSV/Parquet files; vision models: image files and folders")
         p.add_argument("-o", "--output", required=True, help="where to write the predictions CSV")
         p.add_argument("--force", action="store_true", help="replace the output file if it exists")
-        p.add_argument("--explain", metavar="K", default=None,
+        p.add_argument("--explain", metavar="K|DIR", default=None,
                        help="tabular models: add the K largest contributions (SHAP values) per row as columns "
                             "explain_1_feature, explain_1_value, ...; recommenders: the K history items behind each "
-                            "recommended item (explain_1_item, explain_1_value, ...)")
+                            "recommended item (explain_1_item, explain_1_value, ...); vision models: write one "
+                            "Grad-CAM overlay PNG per image (where the model looked for its predicted class) into "
+                            "folder DIR, created if needed")
         p.add_argument("--keep-formulas", action="store_true",
                        help="write text cells that start with = + - @ tab or CR as they are (by default they get a "
                             "leading ' so a spreadsheet shows them as text instead of running them)")

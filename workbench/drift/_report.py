@@ -21,6 +21,7 @@ from ._column_drift import ColumnDrift, compare_columns, results_table
 from ._config import Thresholds
 from ._domain import DomainResult, domain_classifier
 from ._figures import distributions_figure, importance_figure, score_figure
+from ._groups import check_sensitive, group_drift
 from ._model import model_inputs, performance, prediction_kinds, predictions, table_predictor
 from ._schema import Schema, compare_schemas, sides
 from ._text import overview_rows, tests_text, verdict_text
@@ -58,12 +59,14 @@ class DriftReport:
     max_rows : a table above this many rows is replaced by a seeded random sample of this size (0: all rows).
     seed : seed of the samples and of the domain classifier.
     shift : what-if: shifts planted into current first (see :func:`workbench.data.plant_shift`).
+    sensitive : columns of both tables whose groups get prediction drift of their own (:meth:`prediction_drift_by_group`).
     domain_rows : rows per table the domain classifier samples (0: skip it).
     """
 
     def __init__(self, reference: Any, current: Any, *, target: str | None = "", model: Any = "",
                  columns: Sequence[str] = (), threshold: Any = None, drift_share: float = 0.5,
-                 max_rows: int = 1_000_000, seed: int = 0, shift: dict | None = None, domain_rows: int = 20_000):
+                 max_rows: int = 1_000_000, seed: int = 0, shift: dict | None = None, domain_rows: int = 20_000,
+                 sensitive: Sequence[str] = ()):
         _check_params(columns, drift_share, max_rows, seed, shift, target)
         self.thresholds = Thresholds.from_mapping(threshold)
         self.drift_share, self.seed, self.max_rows, self.domain_rows = float(drift_share), int(seed), int(max_rows), \
@@ -73,6 +76,7 @@ class DriftReport:
         self.reference, self.current = sides(reference, current, max_rows=self.max_rows, seed=self.seed,
                                              shift=self.shift)
         self.target = self._resolve_target(target)
+        self.sensitive = check_sensitive(self.reference.raw, self.current.raw, sensitive)
         exclude = {self.target: "the target (compared separately)"} if self.target else {}
         if self.predictor is not None:
             for c in self.predictor.card.input_schema.id_columns:
@@ -288,6 +292,21 @@ class DriftReport:
                                                          "model (model=MODEL_DIR), or log predictions with the data"))
         return Panel(*[Note(n) for n in notes], _display_table(res),
                      distributions_figure(res, "Predictions: reference vs current"))
+
+    @section("prediction drift by group")
+    def prediction_drift_by_group(self) -> Any:
+        """Prediction drift within each group of each ``sensitive`` column (at least 30 rows a side)."""
+        if not self.sensitive:
+            return Note("no sensitive columns given (sensitive=[]): prediction drift by group not checked")
+        ref, cur, _ = self._cached("predictions", self._predictions)
+        if ref is None or cur is None:
+            return Note("prediction drift by group needs predictions on both tables: give a model (model=MODEL_DIR)")
+        classes = list(self.predictor.classes) if self.predictor else \
+            [str(c)[len("proba_"):] for c in ref.columns if str(c).startswith("proba_")]
+        kinds = {c: k for c, k in prediction_kinds(ref, classes).items() if c in cur.columns}
+        table = group_drift(self.reference.raw, self.current.raw, ref, cur, kinds, self.sensitive, self.thresholds)
+        return Panel(Note("Each group's predictions, reference vs current, with the tests of the overall prediction "
+                          "drift (p-values adjusted within the group)."), table.set_index(["feature", "group"]).round(4))
 
     @section("performance")
     def performance(self) -> Any:

@@ -8,10 +8,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ..evaluation import proportion_interval
 from ._log import VARIANTS, Requests
 from ._outcomes import RequestMetric
 from ._sequential import msprt, unpaired_looks
-from ._stats import latency_quantiles, mean_interval, paired_bootstrap, proportion_interval
+from ._stats import latency_quantiles, mean_interval, paired_bootstrap
 
 VARIANT_COLUMNS = ["variant", "version", "requests", "rows", "labelled", "errors", "error_rate", "latency_p50_ms",
                    "latency_p99_ms", "metric", "value", "low", "high", "roc_auc", "auc_low", "auc_high"]

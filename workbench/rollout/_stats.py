@@ -88,16 +88,6 @@ def mean_interval(values: Any, level: float = 0.95) -> tuple[float, float, float
     return mean, mean - half, mean + half
 
 
-def proportion_interval(successes: int, n: int, level: float = 0.95) -> tuple[float, float, float]:
-    """A proportion and its Wilson score interval (``scipy.stats.binomtest``)."""
-    from scipy.stats import binomtest
-
-    if n <= 0:
-        return math.nan, math.nan, math.nan
-    ci = binomtest(int(successes), int(n)).proportion_ci(confidence_level=level, method="wilson")
-    return successes / n, float(ci.low), float(ci.high)
-
-
 def paired_bootstrap(a: Any, b: Any, *, root: bool = False, n_resamples: int = 2000, level: float = 0.95,
                      seed: int = 0) -> tuple[float, float, float]:
     """``mean(b) - mean(a)`` over paired per-request values, with a paired percentile-bootstrap interval.

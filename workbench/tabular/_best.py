@@ -18,7 +18,7 @@ import pandas as pd
 from ..core.parallel import cpu_count
 from ..errors import ModelError
 from ..evaluation import Note, Panel, f1_threshold, interval_coverage
-from . import _diagnostics
+from . import _diagnostics, _fairness
 from ._board import Comparison, fold_scores
 from ._ensemble import Ensemble, build_candidate
 from ._explain import background
@@ -60,48 +60,8 @@ class BestModel:
         and native importance of the ``top`` columns."""
         return Panel(*_diagnostics.diagnostic_figures(self.task, self.model, self.test_pred, top))
 
-    def explanations(self, top: int = 12) -> Panel:
-        """Why the model predicts what it does on the test split (SHAP values: exact where the model has a
-        method, else sampled): global importance (mean |SHAP|), a beeswarm and dependence plots of the top columns."""
-        from . import _explain_figures as ef
-
-        parts = self._explained()
-        if isinstance(parts, Note):
-            return Panel(parts)
-        e, rows, note = parts
-        X = self.task.X_test.iloc[rows]
-        return Panel(Note(note), ef.importance_figure(e, top), ef.beeswarm_figure(e, X, top),
-                     ef.dependence_figure(e, X, min(4, top)))
-
-    def explained_mistakes(self, n: int = 3) -> Panel:
-        """Waterfalls of the ``n`` worst test predictions (largest error, or least probability on the true
-        class) among the explained rows: the base value, the largest contributions, the prediction."""
-        from . import _explain_figures as ef
-
-        parts = self._explained()
-        if isinstance(parts, Note):
-            return Panel(parts)
-        e, rows, _ = parts
-        X, y = self.task.X_test.iloc[rows], np.asarray(self.task.y_test)[rows]
-        pred = np.asarray(self.test_pred)[rows]
-        worst = ef.worst_rows(y, pred, list(self.model.classes), self.model.regression, n)
-        figures = []
-        for i in worst:
-            said = f"{pred[i]:.4g}" if self.model.regression else \
-                f"P({self.model.classes[1]}) = {pred[i][1]:.3f}" if len(self.model.classes) == 2 else f"{pred[i]}"
-            figures.append(ef.waterfall_figure(e, i, X, f"Test row {X.index[i]}: true {y[i]}, predicted {said}"))
-        return Panel(*figures)
-
-    def _explained(self):
-        """The test split's explanation (computed once), or a note saying why there is none."""
-        if self._explanation is None:
-            from . import _explain_figures as ef
-
-            try:
-                self._explanation = ef.explain_test(self.model, self.task.X_test)
-            except ModelError as e:
-                self._explanation = Note(f"no explanations: {e}", "info")
-        return self._explanation
+from ..evaluation import Note, Panel, f1_threshold, interval_coverage
+from . import _diagnostics, _fairness
 
     def test_predictions(self) -> pd.DataFrame:
         """The test split as a table: ``row`` (index in the dataset), the true value, ``prediction`` and the

@@ -14,6 +14,7 @@ from ..core.journal import record_curve
 from ..evaluation import curve_inputs
 from . import _figures
 from ._best import BestModel
+from ._fairness import fairness_results
 from ._persist import save_model
 
 
@@ -66,11 +67,15 @@ def log(tracker: Any, best: BestModel, model_dir: str | Path) -> None:
 
 def record(best: BestModel) -> dict[str, Any]:
     """Record the run's results with ``workbench.record``: ``best_model``, ``metric``, ``best_score``
-    (held-out test), ``cv_score`` (its CV mean) and ``n_models`` (registry models compared); returns them."""
+    (held-out test), ``cv_score`` (its CV mean) and ``n_models`` (registry models compared), and with
+    sensitive columns ``dp_difference`` and ``eo_difference`` (held-out test, the worst column); returns them."""
     task, model = best.task, best.model
     results = {"best_model": model.name, "metric": task.metric.key, "best_score": float(model.meta["test_score"]),
                "cv_score": float(best.comparison.leaderboard.loc[model.name, f"{task.metric.key}_mean"]),
                "n_models": len(task.models)}
+    if task.sensitive:
+        head = fairness_results(best)["headline"]
+        results.update(dp_difference=head["dp_difference"], eo_difference=head["eo_difference"])
     for k, v in results.items():
         record_value(k, v)
     return results

@@ -17,6 +17,7 @@ import pandas as pd
 from ..data import stratified_split
 from ..errors import DatasetError, ModelError
 from ..evaluation import Metric, metrics_for, resolve_metric
+from ._fairness import check_binary, fairness_settings, left_out
 from ._features import coerce_frame, feature_columns
 from ._registry import validate_models
 from ._target import check_task_name, class_labels, classes_of, infer_task, make_folds, regression_target, strata, target_values
@@ -53,6 +54,11 @@ class TabularTask:
     dtypes: dict[str, str] = field(default_factory=dict)
     kind: str = ""
     class_weight: str = "none"
+    sensitive: list[str] = field(default_factory=list)
+    sensitive_as_feature: bool = True
+    groups: pd.DataFrame | None = field(default=None, repr=False)  # the sensitive columns' values, every row
+    gap_threshold: float = 0.1
+    mitigate: str = "none"
 
     def __post_init__(self) -> None:
         if not self.kind:
@@ -85,6 +91,9 @@ class TabularTask:
                 ("models", ", ".join(self.models)), ("ranking metric", self.metric.label)]
         if not self.regression:
             rows.append(("class weights", self.class_weight))
+        if self.sensitive:
+            rows.append(("sensitive", ", ".join(self.sensitive) + ("" if self.sensitive_as_feature else
+                                                                  " (left out of the features)")))
         rows += [(f"dropped {c}", why) for c, why in self.dropped.items()]
         rows += [("note", n) for n in self.notes]
         return pd.DataFrame(rows, columns=["", "value"]).set_index("")
@@ -102,7 +111,8 @@ class TabularTask:
 
 def prepare_task(data: Any, target: str, *, positive_label: Any = None, models: Sequence[str] | None = None,
                  folds: int = 5, seed: int = 0, test_size: float = 0.2, metric: str = "auto", task: str = "auto",
-                 class_weight: str | None = "none") -> TabularTask:
+                 class_weight: str | None = "none", sensitive: Sequence[str] | None = None,
+                 sensitive_as_feature: bool = True, gap_threshold: float = 0.1, mitigate: str = "none") -> TabularTask:
     """Validate a table for classification or regression and split it; raise before any training on bad input.
 
     Parameters
@@ -118,11 +128,11 @@ def prepare_task(data: Any, target: str, *, positive_label: Any = None, models: 
     task : ``auto`` (regression for a numeric target with fractions or many distinct values, else
         classification), ``classification``, ``binary``, ``multiclass`` or ``regression``.
     class_weight : ``none`` or ``balanced`` (classification: classes weighted inversely to their frequency).
+    sensitive, sensitive_as_feature, gap_threshold, mitigate : fairness settings (``_fairness.fairness_settings``).
 
     Notes
     -----
-    ID-like columns (unique per row: row numbers, identifiers) and all-missing columns are dropped with
-    a warning; rows with a missing target are dropped with a warning.
+    ID-like and all-missing columns, and rows with a missing target, are dropped with a warning.
     """
     df = data.frame if hasattr(data, "frame") else data
     name = getattr(data, "name", "frame")
@@ -131,6 +141,7 @@ def prepare_task(data: Any, target: str, *, positive_label: Any = None, models: 
     if not target or target not in df.columns:
         raise DatasetError(f"target column {target!r} not in {name!r} (target={target!r}); columns: "
                            f"{', '.join(map(str, df.columns))}; fix: set target to one of them")
+    fair = fairness_settings(df, target, name, sensitive, sensitive_as_feature, gap_threshold, mitigate)
     notes: list[str] = []
 
     def note(msg: str) -> None:
@@ -142,21 +153,28 @@ def prepare_task(data: Any, target: str, *, positive_label: Any = None, models: 
     if wanted in ("binary", "multiclass") and kind != wanted:
         raise DatasetError(f"task {wanted} asked for (task={task!r}), but target {target!r} has {y_all.nunique()} "
                            "classes; fix: task='auto'")
+    check_binary(kind, fair["sensitive"])
     metric_ = _metric(metric, kind)
     models = validate_models(models, task=kind)
     y, classes, pos, weight = _target(y_all, target, kind, folds, test_size, positive_label, weight, note)
-    numeric, categorical, dropped = feature_columns(df, target, name)
+    numeric, categorical, dropped = feature_columns(df.drop(columns=left_out(fair)), target, name)
+    dropped.update({c: "sensitive, left out of the features (sensitive_as_feature=False)" for c in left_out(fair)})
     X = coerce_frame(df, numeric, categorical)
-    tr, te = stratified_split(strata(y, kind == "regression"), test_size=float(test_size), seed=seed)
-    X_train, X_test, y_train, y_test = X.iloc[tr], X.iloc[te], y[tr], y[te]
-    fold_idx = make_folds(y_train, folds, seed, kind == "regression")
+    X_train, X_test, y_train, y_test, fold_idx = _split(X, y, kind, float(test_size), seed, folds)
     cats = {c: sorted(X_train[c].dropna().unique().tolist()) for c in categorical}
     dtypes = {c: str(df[c].dtype) for c in [*numeric, *categorical]}
     return TabularTask(X_train=X_train, y_train=y_train, X_test=X_test, y_test=y_test, target=target,
                        classes=classes, positive_label=pos, numeric=numeric, categorical=categorical,
                        folds=fold_idx, seed=seed, metric=metric_, models=models, dataset=name,
                        fingerprint=getattr(data, "fingerprint", ""), dropped=dropped, notes=notes,
-                       categories=cats, dtypes=dtypes, kind=kind, class_weight=weight)
+                       categories=cats, dtypes=dtypes, kind=kind, class_weight=weight, **fair,
+                       groups=df[fair["sensitive"]] if fair["sensitive"] else None)
+
+
+def _split(X: pd.DataFrame, y: np.ndarray, kind: str, test_size: float, seed: int, folds: int) -> tuple:
+    """The stratified train/test split and the CV folds of the train split."""
+    tr, te = stratified_split(strata(y, kind == "regression"), test_size=test_size, seed=seed)
+    return X.iloc[tr], X.iloc[te], y[tr], y[te], make_folds(y[tr], folds, seed, kind == "regression")
 
 
 def _target(y_all: pd.Series, target: str, kind: str, folds: int, test_size: float, positive_label: Any, weight: str,

@@ -163,21 +163,36 @@ class VisionPredictor(Predictor):
         super().__init__(folder, card)
         self.model, self.meta = build_model(folder, card, device)
 
-    def predict(self, inputs: Sequence[str | os.PathLike]):
-        """Predictions for image files (unreadable, corrupt or missing ones become rows with an ``error``)."""
+    def _pixels(self, files: list[str]) -> tuple[np.ndarray, list[int], list[str | None]]:
+        """Decoded pixels of the readable files, their indices in ``files``, and one error per file."""
         from ..data import load_pixels
 
-        files = [str(p) for p in inputs]
         errors: list[str | None] = [_file_error(f) for f in files]
         todo = [i for i, e in enumerate(errors) if e is None]
         pixels, load_errors = load_pixels([files[i] for i in todo], int(self.meta["image_size"]))
         for i, e in zip(todo, load_errors):
             errors[i] = e and f"unreadable image ({e})"
         good = [j for j, i in enumerate(todo) if errors[i] is None]
+        return pixels[good], [todo[j] for j in good], errors
+
+    def predict(self, inputs: Sequence[str | os.PathLike]):
+        """Predictions for image files (unreadable, corrupt or missing ones become rows with an ``error``)."""
+        files = [str(p) for p in inputs]
+        pixels, where, errors = self._pixels(files)
         probs = np.zeros((len(files), len(self.meta["classes"])))
-        for j, p in zip(good, predict_arrays(self.model, self.meta, pixels[good])):
-            probs[todo[j]] = p
+        if where:
+            probs[where] = predict_arrays(self.model, self.meta, pixels)
         return predictions_frame(files, probs, self.meta["classes"], errors)
+
+    def heatmap_files(self, paths: Sequence[str], folder: str | os.PathLike) -> list[Path]:
+        """One Grad-CAM overlay PNG (the predicted class) per readable image of ``paths`` (files and folders)
+        in ``folder`` (created), named after the image (``<stem>.gradcam.png``); returns the files."""
+        from ._gradcam import explain_dir, write_overlays
+
+        out = explain_dir(folder)
+        files = expand_inputs(paths)
+        pixels, where, _ = self._pixels(files)
+        return write_overlays(self.model, self.meta, pixels, [files[i] for i in where], out)
 
     def predict_files(self, paths: Sequence[str]):
         """Predictions for image files and folders (folders recursively)."""

@@ -24,7 +24,7 @@ class VisionRun:
     """Everything a fine-tuning run produced: the fitted model and its test-set evaluation.
 
     The report's sections are methods: :meth:`timings_table`, :meth:`learning_curves`,
-    :meth:`confusion_matrix`, :meth:`class_report`, :meth:`roc`, :meth:`mistakes`; the test set's
+    :meth:`confusion_matrix`, :meth:`class_report`, :meth:`roc`, :meth:`mistakes`, :meth:`heatmaps`; the test set's
     predictions are :meth:`test_predictions`.
     """
 
@@ -79,6 +79,18 @@ class VisionRun:
         """Show the worst ``k`` mistakes (a browsable widget interactively, a static grid in headless runs);
         returns their test indices."""
         return _report.mistakes(self, k, widget)
+
+    def heatmaps(self, k: int = 12, correct: int = 6):
+        """Grad-CAM heatmaps of the predicted class (where the model looked) over the worst ``k`` mistakes
+        and a seeded sample of ``correct`` right predictions of the test set: each image next to its overlay."""
+        from IPython.display import HTML
+
+        from ._gradcam import correct_sample, heatmap_grid_html
+
+        groups = [(f"Worst {k} mistakes (most confident first), Grad-CAM of the predicted class",
+                   _report.worst_mistakes(self, k)),
+                  (f"A sample of {correct} correct predictions", correct_sample(self, correct, self.fit.config.seed))]
+        return HTML(heatmap_grid_html(self, groups))
 
 
 def _check_dataset(ds: ImageDataset, test_size: float, val_size: float) -> None:

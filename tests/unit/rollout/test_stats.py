@@ -9,7 +9,8 @@ import pytest
 from scipy.stats import chi2, norm
 
 from workbench.errors import ParameterError
-from workbench.rollout._stats import latency_quantiles, mean_interval, paired_bootstrap, proportion_interval, srm_test
+from workbench.evaluation import proportion_interval
+from workbench.rollout._stats import latency_quantiles, mean_interval, paired_bootstrap, srm_test
 
 
 def test_a_45_55_split_of_10000_requests_is_a_sample_ratio_mismatch():

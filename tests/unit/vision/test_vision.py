@@ -107,6 +107,19 @@ def test_training_on_user_folder_with_corrupt_files(folder_run):
     assert run.timings_table().loc["train", "seconds"] == round(run.timings["train_seconds"], 1)
 
 
+def test_heatmaps_show_each_mistake_and_sampled_correct_image_next_to_its_overlay(folder_run):
+    from workbench.vision._gradcam import correct_sample
+    from workbench.vision._report import worst_mistakes
+
+    _, run = folder_run
+    wrong, right = worst_mistakes(run, 4), correct_sample(run, 3)
+    assert all(run.test_pred[i] == run.test.labels[i] for i in right) and len(right) == min(3, int(
+        (run.test_pred == run.test.labels).sum()))
+    html = run.heatmaps(k=4, correct=3).data
+    assert html.count("data:image/png;base64") == 2 * (len(wrong) + len(right))
+    assert "Grad-CAM of the predicted class" in html and "correct predictions" in html
+
+
 def test_record_and_log_the_run(folder_run, tmp_path, monkeypatch):
     from workbench.vision import _outputs
 
