@@ -1,0 +1,163 @@
+"""Out-of-core column aggregates of a table too large for one process: mergeable, exact where cheap.
+
+``profile_dataset(data)`` reads a Parquet dataset (or CSV files) in record batches and keeps, per
+column: rows, missing values, and either exact moments (count, sum, sum of squares, min, max) plus an
+Apache DataSketches KLL quantile sketch (numbers), or exact value counts (everything else). Profiles
+of two parts merge (``merge``), so files can be profiled anywhere and combined. The KLL sketch's
+normalized rank error (``rank_error``, about 1.7/k^0.95 with 99% confidence) bounds every CDF and
+quantile read from it; nothing is sampled.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable, Iterator
+
+SKETCH_K = 800  # KLL accuracy parameter: rank error ~0.4% at 99% confidence
+
+
+@dataclass
+class ColumnAggregate:
+    """One column's aggregates; ``numeric`` columns hold moments and a KLL sketch, others value counts."""
+
+    name: str
+    numeric: bool
+    rows: int = 0
+    missing: int = 0
+    count: int = 0
+    total: float = 0.0
+    squares: float = 0.0
+    low: float = math.inf
+    high: float = -math.inf
+    counts: Counter = field(default_factory=Counter)
+    sketch: Any = None
+
+    def __post_init__(self) -> None:
+        if self.numeric and self.sketch is None:
+            from datasketches import kll_doubles_sketch
+
+            self.sketch = kll_doubles_sketch(SKETCH_K)
+
+    def add(self, values: Any) -> None:
+        """Fold in a pyarrow array (or chunked array) of this column."""
+        import numpy as np
+
+        self.rows += len(values)
+        if self.numeric:
+            v = values.to_numpy(zero_copy_only=False).astype(float)
+            finite = v[np.isfinite(v)]
+            self.missing += int(len(v) - len(finite))
+            if len(finite):
+                self.count += len(finite)
+                self.total += float(finite.sum())
+                self.squares += float(np.dot(finite, finite))
+                self.low, self.high = min(self.low, float(finite.min())), max(self.high, float(finite.max()))
+                self.sketch.update(finite)
+            return
+        self.missing += values.null_count
+        counted = values.drop_null().value_counts()
+        for item in counted.to_pylist():
+            self.counts[item["values"]] += item["counts"]
+
+    def merge(self, other: ColumnAggregate) -> None:
+        self.rows += other.rows
+        self.missing += other.missing
+        if self.numeric:
+            self.count += other.count
+            self.total += other.total
+            self.squares += other.squares
+            self.low, self.high = min(self.low, other.low), max(self.high, other.high)
+            self.sketch.merge(other.sketch)
+        else:
+            self.counts.update(other.counts)
+
+    @property
+    def mean(self) -> float:
+        return self.total / self.count if self.count else math.nan
+
+    @property
+    def std(self) -> float:
+        """Population standard deviation from the exact moments."""
+        if not self.count:
+            return math.nan
+        return math.sqrt(max(0.0, self.squares / self.count - self.mean ** 2))
+
+    @property
+    def rank_error(self) -> float:
+        """The sketch's normalized rank error (99% confidence); 0 for exact value counts."""
+        return float(self.sketch.normalized_rank_error(False)) if self.numeric and self.count else 0.0
+
+
+@dataclass
+class TableProfile:
+    """Aggregates of every column of a table, in column order."""
+
+    columns: dict[str, ColumnAggregate]
+    rows: int = 0
+
+    def merge(self, other: TableProfile) -> TableProfile:
+        for name, agg in other.columns.items():
+            if name in self.columns:
+                self.columns[name].merge(agg)
+            else:
+                self.columns[name] = agg
+        self.rows += other.rows
+        return self
+
+
+def _is_numeric(t: Any) -> bool:
+    import pyarrow as pa
+
+    return (pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_decimal(t)) and not pa.types.is_boolean(t)
+
+
+def _batches(files: Iterable[str], columns: list[str] | None, rows: int) -> Iterator[Any]:
+    import pyarrow.csv as pcsv
+    import pyarrow.parquet as pq
+
+    for f in files:
+        if f.lower().endswith((".csv", ".tsv")):
+            yield from pcsv.open_csv(f)
+        else:
+            yield from pq.ParquetFile(f).iter_batches(batch_size=rows, columns=columns)
+
+
+def profile_files(files: Iterable[str], columns: list[str] | None = None, batch_rows: int = 262_144) -> TableProfile:
+    """The aggregates of the rows of ``files`` (Parquet or CSV), read one record batch at a time."""
+    profile = TableProfile({})
+    for batch in _batches([str(f) for f in files], columns, batch_rows):
+        for name in columns or batch.schema.names:
+            if name not in batch.schema.names:
+                continue
+            if name not in profile.columns:
+                profile.columns[name] = ColumnAggregate(name, _is_numeric(batch.schema.field(name).type))
+            profile.columns[name].add(batch.column(name))
+        profile.rows += batch.num_rows
+    return profile
+
+
+def dataset_files(data: str | Path) -> list[str]:
+    """The data files of a Parquet dataset: a folder (recursive), a glob, or one file."""
+    import glob
+
+    text = str(data)
+    if any(ch in text for ch in "*?["):
+        files = sorted(glob.glob(text, recursive=True))
+    elif Path(text).is_dir():
+        files = sorted(str(p) for p in Path(text).rglob("*") if p.suffix.lower() in (".parquet", ".pq", ".csv")
+                       and not any(s.startswith((".", "_")) for s in p.relative_to(text).parts))
+    else:
+        files = [text] if Path(text).is_file() else []
+    if not files:
+        from ..errors import DatasetError
+
+        raise DatasetError(f"{text!r} names no Parquet or CSV files; give a file, a dataset folder or a glob")
+    return files
+
+
+def profile_dataset(data: str | Path, columns: list[str] | None = None, batch_rows: int = 262_144) -> TableProfile:
+    """Aggregates of every column of the dataset ``data`` (see :func:`dataset_files`), out of core."""
+    return profile_files(dataset_files(data), columns, batch_rows)
