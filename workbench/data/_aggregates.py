@@ -161,3 +161,37 @@ def dataset_files(data: str | Path) -> list[str]:
 def profile_dataset(data: str | Path, columns: list[str] | None = None, batch_rows: int = 262_144) -> TableProfile:
     """Aggregates of every column of the dataset ``data`` (see :func:`dataset_files`), out of core."""
     return profile_files(dataset_files(data), columns, batch_rows)
+
+
+def sample_dataset(data: str | Path, rows: int, seed: int = 0) -> Any:
+    """A seeded random sample of about ``rows`` rows of the dataset ``data`` as a DataFrame (each row kept
+    with probability rows / total), read one record batch at a time; the whole table when it is smaller."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    files = dataset_files(data)
+    total = sum(pq.ParquetFile(f).metadata.num_rows for f in files if not f.lower().endswith((".csv", ".tsv")))
+    share = 1.0 if not total or rows <= 0 else min(1.0, rows / total)
+    rng = np.random.default_rng(seed)
+    kept = []
+    for batch in _batches(files, None, 262_144):
+        kept.append(batch.filter(pa.array(rng.random(batch.num_rows) < share)) if share < 1 else batch)
+    return pa.Table.from_batches(kept).to_pandas()
+
+
+def dataset_rows(data: str | Path) -> int | None:
+    """The rows of a Parquet dataset from its files' footers (None if it has CSV files or is not a dataset)."""
+    import pyarrow.parquet as pq
+
+    from ._requestlog import log_files
+
+    try:
+        if log_files(data):  # request logs are read by load_dataset (inputs, outputs apart)
+            return None
+        files = dataset_files(data)
+    except Exception:
+        return None
+    if any(f.lower().endswith((".csv", ".tsv")) for f in files):
+        return None
+    return sum(pq.ParquetFile(f).metadata.num_rows for f in files)

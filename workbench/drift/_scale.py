@@ -10,6 +10,7 @@ report states the bound (``ks_error``). Category counts, missing shares and mome
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -108,3 +109,39 @@ def profile_table(results: list[ColumnDrift]) -> Any:
     table = results_table(results)
     table["ks_error"] = [getattr(c, "ks_error", 0.0) for c in results]
     return table
+
+
+ENGINES = ("auto", "pandas", "dask", "sketch")
+
+
+def out_of_core(reference: Any, current: Any, engine: str, max_rows: int, seed: int,
+                shift: dict | None) -> tuple[tuple[TableProfile, TableProfile] | None, Any, Any]:
+    """``(profiles, reference, current)``: with an out-of-core engine, both datasets' profiles (every row)
+    and a seeded sample of ``max_rows`` of each in place of the table; else ``(None, reference, current)``."""
+    from ..data._aggregates import dataset_rows, profile_dataset, sample_dataset
+    from ..errors import ParameterError
+
+    if engine not in ENGINES:
+        raise ParameterError(f"engine must be one of {', '.join(ENGINES)} (engine={engine!r})")
+    paths = all(isinstance(s, (str, Path)) for s in (reference, current))
+    rows = [dataset_rows(s) if paths else None for s in (reference, current)]
+    if engine == "pandas" or (engine == "auto" and not (None not in rows and max_rows and max(rows) > max_rows)):  # type: ignore[type-var]
+        return None, *(_whole(s) for s in (reference, current))
+    if None in rows:
+        raise ParameterError(f"engine {engine!r} takes Parquet datasets (a file, folder or glob) for reference and "
+                             "current; give paths, or engine 'pandas'")
+    if shift:
+        raise ParameterError("shift (what-if) needs the table in memory; use engine 'pandas' or leave shift empty")
+    profiles = (profile_dataset(reference), profile_dataset(current))
+    size = max_rows or 1_000_000
+    return profiles, sample_dataset(reference, size, seed), sample_dataset(current, size, seed + 1)
+
+
+def _whole(data: Any) -> Any:
+    """A Parquet dataset folder or glob read whole (in memory); anything else as it is (``load_side`` reads it)."""
+    from ..data._aggregates import dataset_rows, sample_dataset
+
+    text = str(data) if isinstance(data, (str, Path)) else ""
+    if text and (Path(text).is_dir() or any(ch in text for ch in "*?[")) and dataset_rows(text) is not None:
+        return sample_dataset(text, 0)
+    return data

@@ -65,3 +65,21 @@ def test_a_ks_distance_within_the_sketch_error_counts_as_none(tmp_path):
     results = {c.column: c for c in compare_profiles(profile, other)}
     assert not any(c.drifted for c in results.values())
     assert results["stable"].p_value == 1.0
+
+
+def test_drift_report_engine_dask_on_parquet_datasets_matches_pandas(tmp_path):
+    from workbench.drift import DriftReport
+
+    ref, cur = _table(60_000, 4, False), _table(60_000, 5, True)
+    _write(ref, tmp_path / "ref")
+    _write(cur, tmp_path / "cur")
+    exact = DriftReport(str(tmp_path / "ref"), str(tmp_path / "cur"), engine="pandas", domain_rows=0)
+    scaled = DriftReport(str(tmp_path / "ref"), str(tmp_path / "cur"), engine="dask", max_rows=20_000, domain_rows=2000)
+    assert scaled.profiles is not None and exact.profiles is None
+    assert len(scaled.reference.raw) < 30_000  # the sample, for the schema, the classifier and the figures
+    flagged = {c.column for c in exact.results if c.drifted}
+    assert flagged == {"moved", "plan", "holes"}
+    assert {c.column for c in scaled.results if c.drifted} == flagged
+    table = scaled.table()
+    assert set(table["n_reference"][table["column"].isin(["stable", "plan"])]) == {60_000}  # every row, not the sample
+    assert (table["ks_error"] > 0).any()
