@@ -195,3 +195,23 @@ def dataset_rows(data: str | Path) -> int | None:
     if any(f.lower().endswith((".csv", ".tsv")) for f in files):
         return None
     return sum(pq.ParquetFile(f).metadata.num_rows for f in files)
+
+
+def summary_table(profile: TableProfile, top: int = 3) -> Any:
+    """One row per column from the aggregates: rows, missing share, distinct (exact for categories),
+    mean, std, min, max (exact), quartiles (KLL, within ``rank_error``) and the top categories."""
+    import pandas as pd
+
+    rows = []
+    for name, a in profile.columns.items():
+        row: dict[str, Any] = {"column": name, "kind": "numeric" if a.numeric else "categorical", "rows": a.rows,
+                               "missing_share": a.missing / a.rows if a.rows else math.nan}
+        if a.numeric and a.count:
+            q = a.sketch.get_quantiles([0.25, 0.5, 0.75])
+            row.update(mean=a.mean, std=a.std, min=a.low, p25=q[0], median=q[1], p75=q[2], max=a.high,
+                       rank_error=a.rank_error)
+        elif not a.numeric:
+            total = sum(a.counts.values())
+            row.update(distinct=len(a.counts), top=", ".join(f"{k} ({v / total:.1%})" for k, v in a.counts.most_common(top)))
+        rows.append(row)
+    return pd.DataFrame(rows)

@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
+import pytest
 
 from workbench.data._aggregates import profile_dataset
 from workbench.drift._column_drift import compare_columns
@@ -83,3 +84,18 @@ def test_drift_report_engine_dask_on_parquet_datasets_matches_pandas(tmp_path):
     table = scaled.table()
     assert set(table["n_reference"][table["column"].isin(["stable", "plan"])]) == {60_000}  # every row, not the sample
     assert (table["ks_error"] > 0).any()
+
+
+def test_summary_table_from_aggregates_matches_pandas(tmp_path):
+    from workbench.data._aggregates import summary_table
+
+    frame = _table(40_000, 6, True)
+    _write(frame, tmp_path / "d")
+    table = summary_table(profile_dataset(tmp_path / "d")).set_index("column")
+    assert table.loc["holes", "missing_share"] == frame["holes"].isna().mean()
+    assert table.loc["moved", "mean"] == pytest.approx(frame["moved"].mean(), rel=1e-9)
+    assert table.loc["moved", "std"] == pytest.approx(frame["moved"].std(ddof=0), rel=1e-6)
+    assert table.loc["skewed", "max"] == frame["skewed"].max()
+    rank = (frame["skewed"] <= table.loc["skewed", "median"]).mean()
+    assert abs(rank - 0.5) <= table.loc["skewed", "rank_error"]
+    assert table.loc["plan", "distinct"] == 3 and table.loc["plan", "top"].startswith("pro (")
