@@ -145,6 +145,8 @@ def cmd_predict(args: argparse.Namespace) -> int:
     if getattr(args, "alias_of", None):
         print("workbench: note: `workbench score` is an alias of `workbench predict`", file=sys.stderr)
     target = locate_model(args.model_dir, getattr(args, "registry", None))  # a folder, or NAME@ALIAS / NAME:VERSION
+    if _batch_mode(args, target):
+        return _predict_batch(args, target)
     out = check_output(args.output, [*target.protected, *args.inputs], force=args.force)
     model = target.load()
     explain, heatmaps = args.explain, None
@@ -164,6 +166,46 @@ def cmd_predict(args: argparse.Namespace) -> int:
         pngs = model.heatmap_files(args.inputs, heatmaps)
         print(f"wrote {len(pngs)} Grad-CAM overlay(s) to {args.explain}")
     return 0
+
+
+def _batch_mode(args: argparse.Namespace, target) -> bool:
+    """Batch mode: a batch flag, or an output without a file suffix (a dataset folder)."""
+    flags = (getattr(args, "jobs", None), getattr(args, "scheduler", None), getattr(args, "partition_rows", None))
+    if any(f is not None for f in flags):
+        return True
+    if Path(args.output).suffix or len(args.inputs) != 1:
+        return False
+    data = args.inputs[0]
+    if not (Path(data).is_dir() or any(ch in data for ch in "*?[")):
+        return False
+    from ..models import read_card
+
+    try:
+        return read_card(target.folder).kind == "tabular"
+    except Exception:  # the normal path names what is wrong with the folder
+        return False
+
+
+def _predict_batch(args: argparse.Namespace, target) -> int:
+    """``workbench predict MODEL DATA -o OUT/``: a partitioned dataset scored partition by partition."""
+    from ..batch import score_dataset
+
+    if len(args.inputs) != 1:
+        raise WorkbenchError("batch mode takes one input: a Parquet dataset folder or a glob (quote it), "
+                             f"not {len(args.inputs)}")
+    out = Path(args.output)
+    if out.exists() and (not out.is_dir() or any(out.iterdir())) and not args.force:
+        raise WorkbenchError(f"output {args.output!r} exists and is not empty; give another folder, or --force")
+    for p in [*target.protected, args.inputs[0]]:
+        p = Path(p).resolve()
+        if out.resolve() == p or p in out.resolve().parents or (p.is_dir() and out.resolve() in p.parents):
+            raise WorkbenchError(f"output {args.output!r} overlaps {str(p)!r}, an input of this command; give another folder")
+    result = score_dataset(target.folder, args.inputs[0], out, jobs=args.jobs or 1, scheduler=args.scheduler,
+                           partition_rows=args.partition_rows or 200_000, progress=True)
+    for name, why in result.failed.items():
+        print(f"workbench: error: partition {name}: {why}", file=sys.stderr)
+    print(f"{result.summary()}; wrote {out}")
+    return 3 if result.failed else 0
 
 
 def cmd_serve(args: argparse.Namespace) -> int:

@@ -151,6 +151,12 @@ def _model_parsers(sub) -> None:
         p.add_argument("--keep-formulas", action="store_true",
                        help="write text cells that start with = + - @ tab or CR as they are (by default they get a "
                             "leading ' so a spreadsheet shows them as text instead of running them)")
+        p.add_argument("--jobs", type=int, default=None,
+                       help="batch mode: local worker processes (default 1); the input may be a Parquet dataset "
+                            "(folder, hive partitions, glob) or CSV glob and -o a folder: one Parquet file per partition")
+        p.add_argument("--scheduler", default=None, help="batch mode on a Dask cluster, e.g. tcp://HOST:8786")
+        p.add_argument("--partition-rows", type=int, default=None,
+                       help="batch mode: rows read and scored at a time (default 200000; memory scales with it)")
         p.set_defaults(func=c.cmd_predict, alias_of=alias)
 
 

@@ -23,6 +23,7 @@ from ._domain import DomainResult, domain_classifier
 from ._figures import distributions_figure, importance_figure, score_figure
 from ._groups import check_sensitive, group_drift
 from ._model import model_inputs, performance, prediction_kinds, predictions, table_predictor
+from ._scale import compare_profiles, out_of_core, profile_table
 from ._schema import Schema, compare_schemas, sides
 from ._text import overview_rows, tests_text, verdict_text
 
@@ -61,13 +62,18 @@ class DriftReport:
     shift : what-if: shifts planted into current first (see :func:`workbench.data.plant_shift`).
     sensitive : columns of both tables whose groups get prediction drift of their own (:meth:`prediction_drift_by_group`).
     domain_rows : rows per table the domain classifier samples (0: skip it).
+    engine : "auto": Parquet datasets (paths) above ``max_rows`` get their column statistics out of core
+        (exact counts and moments, KLL sketches for KS and Wasserstein, the sketch's rank error
+        subtracted before the KS test; ``ks_error`` in the table) and the rest (schema, domain
+        classifier, figures) a seeded sample of ``max_rows``; "dask" (or "sketch"): always so; "pandas": in memory.
     """
 
     def __init__(self, reference: Any, current: Any, *, target: str | None = "", model: Any = "",
                  columns: Sequence[str] = (), threshold: Any = None, drift_share: float = 0.5,
                  max_rows: int = 1_000_000, seed: int = 0, shift: dict | None = None, domain_rows: int = 20_000,
-                 sensitive: Sequence[str] = ()):
+                 sensitive: Sequence[str] = (), engine: str = "auto"):
         _check_params(columns, drift_share, max_rows, seed, shift, target)
+        self.profiles, reference, current = out_of_core(reference, current, engine, max_rows, seed, shift)
         self.thresholds = Thresholds.from_mapping(threshold)
         self.drift_share, self.seed, self.max_rows, self.domain_rows = float(drift_share), int(seed), int(max_rows), \
             int(domain_rows)
@@ -121,7 +127,10 @@ class DriftReport:
         kinds = dict(self.schema.kinds)
         with ThreadPoolExecutor(1) as pool:  # the classifier (one thread) overlaps the column statistics
             future = pool.submit(self._domain, kinds) if self.domain_rows and kinds else None
-            results = compare_columns(self.schema.ref, self.schema.cur, kinds, self.thresholds)
+            if self.profiles is not None:  # column statistics out of core, over every row
+                results = compare_profiles(*self.profiles, self.thresholds, columns=list(kinds))
+            else:
+                results = compare_columns(self.schema.ref, self.schema.cur, kinds, self.thresholds)
             try:
                 domain = future.result() if future else None
             except Exception as e:  # noqa: BLE001 - reported in the multivariate section
@@ -197,7 +206,8 @@ class DriftReport:
 
     def table(self) -> pd.DataFrame:
         """Every verdict (features, then target, then predictions) with the columns of ``drift.csv``."""
-        return results_table(self.results + self.target_results + self.prediction_results)
+        table = (profile_table if self.profiles is not None else results_table)
+        return table(self.results + self.target_results + self.prediction_results)
 
     # ------------------------------------------------------------------ sections
 

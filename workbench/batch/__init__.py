@@ -1,0 +1,16 @@
+"""Batch scoring of partitioned datasets: one output Parquet file per input partition.
+
+``score_dataset(model_folder, data, out)`` reads a Parquet dataset (a folder, hive-partitioned folders,
+a glob; CSV globs too) partition by partition in record batches of ``partition_rows`` rows, so memory is
+bounded by the batch, not the table. Each partition is scored by a worker that loads the model through
+the verified path (:func:`workbench.models.load`; only the folder's path travels, never a model object)
+in local worker processes (``jobs``) or on a Dask cluster (``scheduler``). Each output file is written
+to a temporary name and renamed; a bad partition is reported by name while the others finish.
+"""
+
+from __future__ import annotations
+
+from ._partitions import Partition, find_partitions
+from ._score import BatchResult, score_dataset, score_partition
+
+__all__ = ["BatchResult", "Partition", "find_partitions", "score_dataset", "score_partition"]
