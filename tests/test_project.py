@@ -149,8 +149,8 @@ def test_root_holds_only_the_public_api_and_errors():
     files = sorted(p.name for p in PACKAGE.iterdir() if p.is_file())
     assert files == ["__init__.py", "errors.py", "py.typed"]
     packages = sorted(p.name for p in PACKAGE.iterdir() if p.is_dir() and (p / "__init__.py").exists())
-    assert packages == ["batch", "cli", "core", "data", "drift", "evaluation", "explore", "models", "pipeline", "recsys", "registry",
-                        "reports", "rollout", "runner", "serve", "tabular", "vision"]
+    assert packages == ["batch", "cli", "core", "data", "drift", "evaluation", "explore", "models", "pipeline", "recsys",
+                        "registry", "reports", "rollout", "runner", "serve", "tabular", "vision"]
 
 
 def _functions(tree):

@@ -60,8 +60,60 @@ class BestModel:
         and native importance of the ``top`` columns."""
         return Panel(*_diagnostics.diagnostic_figures(self.task, self.model, self.test_pred, top))
 
-from ..evaluation import Note, Panel, f1_threshold, interval_coverage
-from . import _diagnostics, _fairness
+    def explanations(self, top: int = 12) -> Panel:
+        """Why the model predicts what it does on the test split (SHAP values: exact where the model has a
+        method, else sampled): global importance (mean |SHAP|), a beeswarm and dependence plots of the top columns."""
+        from . import _explain_figures as ef
+
+        parts = self._explained()
+        if isinstance(parts, Note):
+            return Panel(parts)
+        e, rows, note = parts
+        X = self.task.X_test.iloc[rows]
+        return Panel(Note(note), ef.importance_figure(e, top), ef.beeswarm_figure(e, X, top),
+                     ef.dependence_figure(e, X, min(4, top)))
+
+    def explained_mistakes(self, n: int = 3) -> Panel:
+        """Waterfalls of the ``n`` worst test predictions (largest error, or least probability on the true
+        class) among the explained rows: the base value, the largest contributions, the prediction."""
+        from . import _explain_figures as ef
+
+        parts = self._explained()
+        if isinstance(parts, Note):
+            return Panel(parts)
+        e, rows, _ = parts
+        X, y = self.task.X_test.iloc[rows], np.asarray(self.task.y_test)[rows]
+        pred = np.asarray(self.test_pred)[rows]
+        worst = ef.worst_rows(y, pred, list(self.model.classes), self.model.regression, n)
+        figures = []
+        for i in worst:
+            said = f"{pred[i]:.4g}" if self.model.regression else \
+                f"P({self.model.classes[1]}) = {pred[i][1]:.3f}" if len(self.model.classes) == 2 else f"{pred[i]}"
+            figures.append(ef.waterfall_figure(e, i, X, f"Test row {X.index[i]}: true {y[i]}, predicted {said}"))
+        return Panel(*figures)
+
+    def _explained(self):
+        """The test split's explanation (computed once), or a note saying why there is none."""
+        if self._explanation is None:
+            from . import _explain_figures as ef
+
+            try:
+                self._explanation = ef.explain_test(self.model, self.task.X_test)
+            except ModelError as e:
+                self._explanation = Note(f"no explanations: {e}", "info")
+        return self._explanation
+
+    def fairness(self, gap_threshold: float | None = None) -> Panel:
+        """Binary target with ``sensitive`` columns: per group (and intersection) selection rate, TPR, FPR,
+        precision and ROC-AUC with 95% intervals on the held-out test split, the demographic-parity and
+        equalized-odds differences and ratios, a warning per gap above ``gap_threshold`` (default: the
+        task's), a figure, and with the task's ``mitigate`` the model with per-group thresholds."""
+        return _fairness.fairness_panel(self, gap_threshold)
+
+    def mitigation(self, mitigate: str | None = None) -> pd.DataFrame:
+        """The model with and without per-group thresholds (``mitigate``: ``demographic_parity``,
+        ``equalized_odds``; default: the task's): held-out accuracy, its cost and the gaps."""
+        return _fairness.mitigation_table(self, mitigate)
 
     def test_predictions(self) -> pd.DataFrame:
         """The test split as a table: ``row`` (index in the dataset), the true value, ``prediction`` and the
