@@ -110,3 +110,15 @@ def test_show_on_a_fresh_folder_says_what_runs_and_what_waits_on_a_condition(fol
     with pytest.raises(PipelineError, match="no step 'zz'"):
         plan_pipeline(load_pipeline(folder / "p.yaml"), force=["zz"])
     assert not (folder / "reports").exists()
+
+
+def test_the_shipped_retrain_pipeline_checks_against_the_real_notebooks(tmp_path, monkeypatch):
+    root = Path(__file__).resolve().parents[3]
+    monkeypatch.chdir(root)  # the file names notebooks relative to the repository
+    pipeline = load_pipeline(root / "pipelines" / "retrain.yaml")
+    plan = {s.name: s for s in plan_pipeline(pipeline, RunOptions(reports=str(tmp_path / "reports")))}
+    assert set(plan) == {"drift", "retrain", "register", "explore"}
+    assert plan["retrain"].when == "drift.dataset_drift" and plan["register"].when == "retrain.best_score >= 0.84"
+    assert pipeline.steps["register"].deps == ("retrain",) and pipeline.steps["retrain"].deps == ("drift",)
+    with pytest.raises(PipelineError, match="folds"):  # its parameters are checked against the notebook's signature
+        apply_overrides(pipeline, {"retrain.fold": 3})
