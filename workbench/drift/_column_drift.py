@@ -136,6 +136,12 @@ def compare_columns(ref: pd.DataFrame, cur: pd.DataFrame, kinds: dict[str, str],
         c.missing_current = miss_c / len(cur) if len(cur) else 0.0
         c.missing_p = missing_test(miss_r, len(ref), miss_c, len(cur))
         out.append(c)
+    return decide_columns(out, thresholds)
+
+
+def decide_columns(out: list, thresholds) -> list:
+    """The decisions over all columns' tests: p-values adjusted (Benjamini-Hochberg), each column's drift and
+    quality verdict, the drifted and most severe first."""
     adjusted = benjamini_hochberg(np.array([c.p_value for c in out]))
     for c, q in zip(out, adjusted):
         c.p_adjusted = float(q)

@@ -16,9 +16,9 @@ from typing import Any
 import numpy as np
 
 from ..data._aggregates import ColumnAggregate, TableProfile
-from ._column_drift import ColumnDrift, _decide_distribution, _decide_quality, _fill
+from ._column_drift import ColumnDrift, _fill, decide_columns
 from ._config import Thresholds
-from ._stats import PLOT_BINS, _category_plot, _chi2, _jensen_shannon, _psi, benjamini_hochberg, missing_test
+from ._stats import PLOT_BINS, _category_plot, _chi2, _jensen_shannon, _psi, missing_test
 
 GRID = 1000
 
@@ -93,13 +93,7 @@ def compare_profiles(ref: TableProfile, cur: TableProfile, thresholds: Threshold
         c.missing_current = b.missing / b.rows if b.rows else 0.0
         c.missing_p = missing_test(a.missing, a.rows, b.missing, b.rows)
         out.append(c)
-    adjusted = benjamini_hochberg(np.array([c.p_value for c in out]))
-    for c, q in zip(out, adjusted):
-        c.p_adjusted = float(q)
-        _decide_distribution(c, t)
-        _decide_quality(c, t, t.p_value / max(len(out), 1))
-    out.sort(key=lambda c: (not c.drifted, -c.severity, c.column))
-    return out
+    return decide_columns(out, t)
 
 
 def profile_table(results: list[ColumnDrift]) -> Any:

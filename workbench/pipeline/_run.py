@@ -191,6 +191,8 @@ class Runner:
             with ThreadPoolExecutor(self.jobs) as pool:
                 while pending or running:
                     for name in list(pending):
+                        if len(running) >= self.jobs:  # a step is shown running (and timed) once it has a slot
+                            break
                         if any(self.results[d].status in ("pending", "running") for d in self.p.steps[name].deps):
                             continue
                         pending.remove(name)

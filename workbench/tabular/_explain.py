@@ -185,14 +185,22 @@ class TabularExplainer:
 
         return ("catboost", frame, records)
 
-    def _linear(self, pipe: Any) -> tuple | None:
+    def _compiled(self, pipe: Any) -> tuple | None:
+        """The pipeline's preprocessor compiled to arrays and its final estimator, with the matrix mapping the
+        transformed columns back to the original ones (one-hot parts summed); None where it does not compile."""
         ct, final = pipe.steps[0][1], pipe.steps[1][1]
         prep = compile_preprocessor(ct, self.model.numeric, self.model.categorical)
         if prep is None:
             return None
         groups = list(range(len(prep.numeric))) + [len(prep.numeric) + i for i, c in enumerate(prep.categories)
                                                    for _ in c]
-        G = engine.grouping(groups, len(self.features))
+        return ct, final, prep, engine.grouping(groups, len(self.features))
+
+    def _linear(self, pipe: Any) -> tuple | None:
+        compiled = self._compiled(pipe)
+        if compiled is None:
+            return None
+        ct, final, prep, G = compiled
         coef, intercept = np.asarray(final.coef_, dtype=float), np.ravel(np.asarray(final.intercept_, dtype=float))
         if not self.model.regression:
             if coef.shape[0] != 1:
@@ -217,13 +225,10 @@ class TabularExplainer:
         return ("linear", frame, records)
 
     def _tree(self, pipe: Any) -> tuple | None:
-        ct, final = pipe.steps[0][1], pipe.steps[1][1]
-        prep = compile_preprocessor(ct, self.model.numeric, self.model.categorical)
-        if prep is None:
+        compiled = self._compiled(pipe)
+        if compiled is None:
             return None
-        groups = list(range(len(prep.numeric))) + [len(prep.numeric) + i for i, c in enumerate(prep.categories)
-                                                   for _ in c]
-        G = engine.grouping(groups, len(self.features))
+        ct, final, prep, G = compiled
         index = None if self.model.regression else _positive(final, self.model)
         kind = self._member_output(pipe)
         output = self.output if kind != "probability" else f"probability of {self.model.classes[1]!r}"
