@@ -16,6 +16,7 @@ install: $(VENV)/.installed
 
 demo: install
 	$(VENV)/bin/workbench demo notebooks --log-output
+	$(VENV)/bin/workbench pipeline run pipelines/retrain.yaml --jobs 2
 
 # Chromium renders the reports in the browser tests (Debian package; needs root or sudo).
 chromium:
