@@ -15,11 +15,10 @@ def check_output(output: str | Path, protected: Iterable[str | Path], force: boo
     if out.is_dir():
         raise WorkbenchError(f"output {str(output)!r} is a folder; give a file name, e.g. {out / 'predictions.csv'}")
     target = out.resolve()
-    for p in protected:
-        p = Path(p).resolve()
-        if target == p or (p.is_dir() and p in target.parents):
-            raise WorkbenchError(f"output {str(output)!r} would overwrite {'a file in ' if target != p else ''}"
-                                 f"{str(p)!r}, an input of this command; give another output file")
+    p = _protected_hit(target, protected)
+    if p is not None:
+        raise WorkbenchError(f"output {str(output)!r} would overwrite {'a file in ' if target != p else ''}"
+                             f"{str(p)!r}, an input of this command; give another output file")
     if out.exists() and not force:
         raise WorkbenchError(f"output {str(output)!r} exists; give another name, or --force to replace it")
     return out
@@ -30,10 +29,17 @@ def check_explain_dir(folder: str | Path, protected: Iterable[str | Path]) -> Pa
     out = Path(folder)
     if out.exists() and not out.is_dir():
         raise WorkbenchError(f"--explain {str(folder)!r} is a file; give a folder for the heatmap PNGs")
-    target = out.resolve()
+    p = _protected_hit(out.resolve(), protected)
+    if p is not None:
+        raise WorkbenchError(f"--explain {str(folder)!r} would write into {str(p)!r}, an input of this command; "
+                             "give another folder")
+    return out
+
+
+def _protected_hit(target: Path, protected: Iterable[str | Path]) -> Path | None:
+    """The first of ``protected`` (resolved) that ``target`` is, or lies inside; None when it is none of them."""
     for p in protected:
         p = Path(p).resolve()
         if target == p or (p.is_dir() and p in target.parents):
-            raise WorkbenchError(f"--explain {str(folder)!r} would write into {str(p)!r}, an input of this command; "
-                                 "give another folder")
-    return out
+            return p
+    return None
