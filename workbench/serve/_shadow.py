@@ -241,7 +241,10 @@ def main(argv: list[str]) -> int:
     import dataclasses
 
     from ..errors import WorkbenchError
+    from ..models._skops_import import lean_skops
     from ._models import build_model
+
+    lean_skops()
 
     name, source, label = argv
     ack = os.fdopen(os.dup(1), "wb", buffering=0)  # the lines to the worker; anything printed goes to stderr
