@@ -8,8 +8,7 @@ from importlib import metadata
 from pathlib import Path
 
 from workbench.core import envlock
-from workbench.core.envlock import (environment_differences, environment_lock, lock_digest, read_environment,
-                                    store_environment)
+from workbench.core.envlock import environment_differences, environment_lock, lock_digest, read_environment, store_environment
 
 
 def test_the_lock_names_every_distribution_and_no_path():

@@ -164,4 +164,4 @@ def test_cli_prints_environment_warnings_first_and_each_metric_old_vs_new(here):
     assert lines[-2].split() == ["total", "18", "21", "+3"] and lines[-1] == "1 of 1 metrics differ"
     bad = run_cli("rerun", "nope", cwd=here)
     assert bad.returncode == 2 and bad.stderr.strip().splitlines() == [
-        f"workbench: error: no run 'nope' under 'reports'; `workbench runs` lists them"]
+        "workbench: error: no run 'nope' under 'reports'; `workbench runs` lists them"]
