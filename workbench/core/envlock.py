@@ -7,19 +7,22 @@ never by where its source lives, and nothing of ``os.environ`` is read.
 
 Each distinct lock is stored once in the reports tree, content-addressed
 (``reports/.envs/<sha256>.json``, written atomically, never rewritten); ``run.json``'s ``environment``
-names it. :func:`environment_lock` is cheap: names and versions come from the ``.dist-info`` folder names
+names it; ``workbench gc`` frees a lock no run names any more (:func:`unused_environments`).
+:func:`environment_lock` is cheap: names and versions come from the ``.dist-info`` folder names
 (the metadata file is parsed only for the odd distribution whose folder name does not say), and the lock
 is computed once per process until a ``sys.path`` folder changes (an install or an upgrade touches it).
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
 import re
 import sys
 import sysconfig
+import time
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -98,7 +101,9 @@ def store_environment(reports: str | Path, lock: dict[str, Any]) -> str:
     """Store ``lock`` under the reports tree once (atomic; an existing file is left alone); its digest."""
     digest = lock_digest(lock)
     path = ReportsTree(Path(reports)).environment(digest)
-    if not path.is_file():
+    try:
+        os.utime(path)  # in use again: `workbench gc` frees only locks no run used for a while
+    except FileNotFoundError:
         write_json(path, lock)
     return digest
 
@@ -112,6 +117,28 @@ def read_environment(reports: str | Path, digest: str) -> dict[str, Any] | None:
     except (OSError, ValueError):
         return None
     return lock if isinstance(lock, dict) and lock_digest(lock) == digest else None
+
+
+def unused_environments(reports: str | Path, min_age_s: float = 3600) -> list[Path]:
+    """The stored locks no run record names and none used in the last ``min_age_s`` seconds (a run that
+    starts stores or touches its lock before writing its record); none when a record is unreadable."""
+    tree = ReportsTree(Path(reports))
+    folder = tree.root / tree.ENVS
+    if not folder.is_dir():
+        return []
+    used = set()
+    for record in tree.records():
+        try:
+            used.add(read_json(record).get("environment"))
+        except (OSError, ValueError, AttributeError):
+            return []
+    now = time.time()
+    out = []
+    for p in folder.glob("*.json"):
+        with contextlib.suppress(OSError):
+            if p.stem not in used and now - p.stat().st_mtime > min_age_s:
+                out.append(p)
+    return sorted(out)
 
 
 def environment_differences(old: dict[str, Any], new: dict[str, Any]) -> list[str]:

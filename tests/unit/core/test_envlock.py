@@ -42,9 +42,11 @@ def test_a_lock_is_stored_once_and_read_back_only_when_intact(tmp_path: Path):
     digest = store_environment(tmp_path, lock)
     path = tmp_path / ".envs" / f"{digest}.json"
     assert digest == lock_digest(lock) and path.is_file() and read_environment(tmp_path, digest) == lock
-    stamp = path.stat().st_mtime_ns, path.stat().st_ino
+    os.utime(path, (1, 1))
+    inode = path.stat().st_ino
     assert store_environment(tmp_path, dict(lock)) == digest
-    assert (path.stat().st_mtime_ns, path.stat().st_ino) == stamp and len(list(path.parent.iterdir())) == 1
+    assert path.stat().st_ino == inode and len(list(path.parent.iterdir())) == 1  # not written again
+    assert path.stat().st_mtime > 1  # touched: in use
     assert store_environment(tmp_path, {**lock, "packages": {"a": "1", "b": "3"}}) != digest
     path.write_text(json.dumps({**lock, "packages": {"a": "9"}}))  # edited by hand: not what its name says
     assert read_environment(tmp_path, digest) is None
@@ -59,3 +61,20 @@ def test_differences_name_each_distribution_and_the_interpreter():
     assert environment_differences(old, new) == ["python 3.11.7 -> 3.11.9", "b 2 -> 2.1", "c 3 removed", "d 4 added",
                                                  "e no longer installed in editable mode"]
     assert environment_differences(new, new) == []
+
+
+def test_gc_frees_the_locks_no_run_names_and_keeps_recent_ones(tmp_path: Path):
+    from workbench.runner.retention import GcPlan, run_gc
+
+    used, unused, fresh = (store_environment(tmp_path, {"packages": {"a": v}}) for v in ("1", "2", "3"))
+    for digest in (used, unused):
+        os.utime(tmp_path / ".envs" / f"{digest}.json", (1, 1))  # stored long ago
+    run = tmp_path / "nb" / "20260101T000000000Z-abcdef"
+    run.mkdir(parents=True)
+    (run / "run.json").write_text(json.dumps({"run_id": run.name, "status": "succeeded", "environment": used}))
+    run_gc(tmp_path, GcPlan())
+    assert sorted(p.stem for p in (tmp_path / ".envs").iterdir()) == sorted([used, fresh])
+    (run / "run.json").write_text("{not json")
+    os.utime(tmp_path / ".envs" / f"{fresh}.json", (1, 1))
+    run_gc(tmp_path, GcPlan())  # a record it cannot read might name any lock: none is freed
+    assert sorted(p.stem for p in (tmp_path / ".envs").iterdir()) == sorted([used, fresh])
