@@ -120,8 +120,8 @@ def read_environment(reports: str | Path, digest: str) -> dict[str, Any] | None:
 
 
 def unused_environments(reports: str | Path, min_age_s: float = 3600) -> list[Path]:
-    """The stored locks no run record names and none used in the last ``min_age_s`` seconds (a run that
-    starts stores or touches its lock before writing its record); none when a record is unreadable."""
+    """The stored locks no run record names, stored or used again more than ``min_age_s`` seconds ago (runs
+    store theirs under the reports lock, which ``workbench gc`` holds); none when a record is unreadable."""
     tree = ReportsTree(Path(reports))
     folder = tree.root / tree.ENVS
     if not folder.is_dir():

@@ -81,11 +81,15 @@ def run_notebook(notebook: str | Path | NotebookSource, params: Mapping[str, Any
 
 
 def _update_index(plan: Plan, rec: RunRecord) -> None:
-    """Index the finished run (one SQLite transaction), then regenerate the shared pages from the index."""
+    """Store the run's environment lock, index the finished run (one SQLite transaction), then regenerate the
+    shared pages from the index."""
+    from ..core.envlock import store_environment
     from ..core.runstore import RunStore
     from ..reports import update_index
 
     with plan.reports.lock():
+        if plan.environment:  # stored once per distinct environment, under the lock `workbench gc` takes
+            store_environment(plan.reports.root, plan.environment)
         RunStore(plan.reports.root).record(rec.folder.path)
         update_index(plan.reports.root, rec.notebook_name)
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
-from ..core.envlock import environment_lock, store_environment
+from ..core.envlock import environment_lock, lock_digest
 from ..core.runfolder import ReportsTree, check_name, notebook_name
 from ..core.runs import RunRecord
 from ..core.secrets import environment_secrets, holds_secret, redact
@@ -72,8 +72,8 @@ class Plan:
         return {k: v for k, v in self.full.items() if holds_secret(k, v) and v not in (None, "")}
 
     def record(self, run_id: str, started: str) -> RunRecord:
-        """The run's first record (``running``): the fields executed and reused runs share, secrets redacted;
-        the environment lock is stored in the reports tree (once per distinct environment)."""
+        """The run's first record (``running``): the fields executed and reused runs share, secrets redacted
+        (``environment``: the lock's digest; the lock is stored when the run is indexed)."""
         return RunRecord(
             run_id=run_id, notebook=str(self.notebook), notebook_name=notebook_name(self.notebook), status="running",
             params=redact(dict(self.full)), given_params=redact(dict(self.given)), started=started,
@@ -82,7 +82,7 @@ class Plan:
             pid=os.getpid(), host=os.uname().nodename, sweep_id=self.sweep_id,
             options=self.options.keyed(self.kernel), notes=list(self.notes), executor=self.executor,
             notebook_sha256=self.source.sha256 or None, code_digest=self.source.code_digest or None,
-            environment=store_environment(self.reports.root, self.environment) if self.environment else None,
+            environment=lock_digest(self.environment) if self.environment else None,
             rerun_of=self.rerun_of)
 
 

@@ -70,7 +70,8 @@ class NotebookSource:
         if p.suffix != ".ipynb":
             raise NotebookNotFoundError(f"{str(path)!r} is not a notebook: expected a .ipynb file")
         try:
-            content = p.read_bytes()
+            with open(p, "rb") as f:
+                content = f.read()
         except OSError as e:
             raise NotebookNotFoundError(f"{str(path)!r} is not a readable notebook: {e}") from e
         return cls.parse(p, content)
