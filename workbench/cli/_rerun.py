@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from ..core.secrets import is_secret
 from ..core.text import fmt
 from ..errors import RunFailedError
 
@@ -50,9 +51,14 @@ def cmd_rerun(args: argparse.Namespace) -> int:
     options = run_options(args)
     changes = {k: getattr(options, k) for k in ("timeout", "progress", "log_output") if hasattr(args, k)}
     rerun = prepare_rerun(options.reports, args.run_id, **changes)
-    rerun = rerun.with_params(collect_params(args, Signature.of(rerun.source))).check()
+    given = collect_params(args, Signature.of(rerun.source))
+    rerun = rerun.with_params(given).check()
     old = rerun.record
     print(f"rerunning {old.run_id}: {rerun.origin}", file=sys.stderr)
+    for name, value in given.items():
+        if old.given_params.get(name, old.params.get(name)) != value and not is_secret(name):
+            print(f"workbench: note: parameter {name} set to {fmt(value)} (the run had "
+                  f"{fmt(old.params.get(name))})", file=sys.stderr)
     for note in rerun.notes:
         print(f"workbench: warning: {note}", file=sys.stderr)
     for line in rerun.differences:

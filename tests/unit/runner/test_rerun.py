@@ -139,6 +139,9 @@ def test_bad_input_is_one_clear_error_before_any_work(here):
         old.folder.record.write_text(json.dumps({**data, "given_params": {"factor": 3, "api_key": "***"}}))
         with pytest.raises(WorkbenchError, match=r"secret parameter\(s\) api_key.*-p api_key VALUE"):
             prepare_rerun("reports", old.run_id).check()
+        old.folder.record.write_text(json.dumps({**data, "notebook": "nb/gone.ipynb", "git": {"commit": None}}))
+        with pytest.raises(WorkbenchError, match="nb/gone.ipynb is gone and run .* names no git commit"):
+            prepare_rerun("reports", old.run_id)
     finally:
         old.folder.record.write_text(json.dumps(data))
 
