@@ -7,6 +7,7 @@ Layout::
     reports/sweeps/<sweep_id>/compare.html
     reports/compare/<ids>.html
     reports/index.html
+    reports/.envs/<sha256>.json      (environment locks, one per distinct environment: core.envlock)
 
 The runner writes a run through :class:`RunFolder`, the kernel finds its artifacts folder through it,
 reports and comparison pages link to its files through it; :class:`ReportsTree` names the shared pages
@@ -144,6 +145,7 @@ class ReportsTree:
     SWEEPS = "sweeps"
     COMPARE = "compare"
     LOCK = ".index.lock"
+    ENVS = ".envs"
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "root", Path(self.root))
@@ -173,6 +175,10 @@ class ReportsTree:
 
     def sweep_page(self, sweep_id: str) -> Path:
         return self.root / self.SWEEPS / check_name(sweep_id, "sweep id") / "compare.html"
+
+    def environment(self, digest: str) -> Path:
+        """The stored environment lock with this sha256 (see :mod:`workbench.core.envlock`)."""
+        return self.root / self.ENVS / f"{check_name(digest, 'environment digest')}.json"
 
     def compare_page(self, run_ids: list[str]) -> Path:
         return self.root / self.COMPARE / ("-".join(r[-6:] for r in run_ids) + ".html")

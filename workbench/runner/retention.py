@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..core.envlock import unused_environments
 from ..core.runstore import RunStore
 from ..errors import WorkbenchError
 
@@ -154,6 +155,8 @@ def run_gc(reports: str | Path, plan: GcPlan) -> int:
             shutil.rmtree(r["dir"], ignore_errors=True)
         for p in plan.staging:
             shutil.rmtree(p, ignore_errors=True)
+        for p in unused_environments(store.tree.root):  # environment locks no run names any more
+            p.unlink(missing_ok=True)
         store.sync()
         update_index(store.tree.root)
     return len(plan.delete)
