@@ -77,7 +77,10 @@ def environment_lock() -> dict[str, Any]:
         return _cache["lock"]
     packages: dict[str, str] = {}
     editable: list[str] = []
-    for dist in metadata.distributions():
+    # not the working folder: a checkout's build leftovers (``workbench.egg-info`` after ``pip install -e .``)
+    # would shadow the installed record
+    here = os.getcwd()
+    for dist in metadata.distributions(path=[p for p in sys.path if p and os.path.abspath(p) != here]):
         name, version = _name_version(dist)
         if not name or canonical(name) in packages:  # the first on sys.path wins, as imports do
             continue

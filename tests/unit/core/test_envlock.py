@@ -29,7 +29,7 @@ def test_the_lock_is_computed_once_per_process_until_sys_path_changes(monkeypatc
     environment_lock()
     calls = []
     real = metadata.distributions
-    monkeypatch.setattr(envlock.metadata, "distributions", lambda: calls.append(1) or real())
+    monkeypatch.setattr(envlock.metadata, "distributions", lambda **kw: calls.append(1) or real(**kw))
     assert environment_lock() is environment_lock() and calls == []
     monkeypatch.syspath_prepend(str(tmp_path))  # an install changes a sys.path folder: computed again
     environment_lock()
