@@ -351,6 +351,7 @@ def main() -> None:
     ap.add_argument("--no-mlflow", action="store_true")
     ap.add_argument("--shadow-only", action="store_true", help="only the shadow row")
     ap.add_argument("--explain-only", action="store_true", help="only the explain=3 rows")
+    ap.add_argument("--cold-only", action="store_true", help="only the cold starts (process start to first 200)")
     args = ap.parse_args()
     work = Path(tempfile.mkdtemp(prefix="bench-serve-"))
     try:
@@ -363,6 +364,9 @@ def main() -> None:
             return
         mlflow = None if args.no_mlflow else ensure_mlflow(args.mlflow_python)
         all_sides = sides(model, work, mlflow)
+        if args.cold_only:
+            cold_rows(all_sides, work, args.rounds)
+            return
         results: dict[str, list[dict]] = {s.name: [] for s in all_sides}
         for rnd in range(args.rounds):
             order = all_sides if rnd % 2 == 0 else all_sides[::-1]
@@ -383,6 +387,22 @@ def main() -> None:
         explain_rows(work, model, records, args.rounds, args.requests)
     finally:
         shutil.rmtree(work, ignore_errors=True)
+
+
+def cold_rows(all_sides: list[Side], work: Path, rounds: int) -> None:
+    """Process start to the first 200 of each server, the order alternating per round."""
+    colds: dict[str, list[float]] = {s.name: [] for s in all_sides}
+    for rnd in range(rounds):
+        for side in (all_sides if rnd % 2 == 0 else all_sides[::-1]):
+            proc, cold = start(side, free_port(), work)
+            proc.terminate()
+            proc.wait(60)
+            colds[side.name].append(cold)
+        print(f"round {rnd + 1}: " + ", ".join(f"{n} {v[-1]:.2f} s" for n, v in colds.items()), flush=True)
+    base = colds["workbench serve"]
+    print(f"\ncold start medians over {rounds} round(s), load average {os.getloadavg()[0]:.2f}: " + ", ".join(
+        f"{n} {statistics.median(v):.2f} s (workbench / it: {statistics.median([a / b for a, b in zip(base, v)]):.2f})"
+        for n, v in colds.items()))
 
 
 def report(results: dict[str, list[dict]], rec: dict | None) -> None:
