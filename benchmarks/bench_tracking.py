@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -30,11 +31,21 @@ from support import make_notebook  # noqa: E402
 WB = [sys.executable, "-m", "workbench.cli"]
 
 
-def timed(cmd: list[str], cwd: Path, src: str | None = None) -> float:
+CPU: dict[str, list[float]] = {}
+
+
+def timed(cmd: list[str], cwd: Path, src: str | None = None, cpu_key: str | None = None) -> float:
+    """Wall time of ``cmd``; with ``cpu_key``, its CPU time (every process it started, kernels included,
+    all reaped by the end) is kept under ``CPU[cpu_key]``."""
     env = {**os.environ, "PYTHONPATH": src} if src else None  # the folder runs first on sys.path
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t = time.perf_counter()
     subprocess.run(cmd, cwd=cwd, check=True, capture_output=True, env=env)
-    return time.perf_counter() - t
+    wall = time.perf_counter() - t
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if cpu_key:
+        CPU.setdefault(cpu_key, []).append(after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime)
+    return wall
 
 
 def _load() -> str:
@@ -80,7 +91,7 @@ def main() -> None:
     times: dict[tuple[str, int], list[float]] = {(side, jobs): [] for side in sides for jobs in (2, 1)}
     for i in range(args.sweep_repeat):
         for side, jobs in times:
-            times[side, jobs].append(timed(sweep + ["--jobs", str(jobs)], folder, sides[side]))
+            times[side, jobs].append(timed(sweep + ["--jobs", str(jobs)], folder, sides[side], f"{side} --jobs {jobs}"))
         print(f"round {i + 1}: sweep of 4, " + ", ".join(f"{s} --jobs {j} {v[-1]:.1f}s" for (s, j), v in times.items())
               + f"  ({_load()})", flush=True)
     med = {k: statistics.median(v) for k, v in times.items()}
@@ -88,6 +99,8 @@ def main() -> None:
         ms, mp = med[side, 1], med[side, 2]
         print(f"\n{side}: sweep of 4 runs: sequential {ms:.1f} s, 2 jobs {mp:.1f} s (medians of {args.sweep_repeat}) -> "
               f"{ms / mp:.2f}x (goal >= 1.7x on 2 cores; os.cpu_count()={os.cpu_count()})")
+    print("CPU per sweep of 4 (every process, kernels included; medians): "
+          + ", ".join(f"{k} {statistics.median(v):.1f} s" for k, v in CPU.items()))
     if args.baseline:
         print(f"this vs baseline: 2 jobs {med['baseline', 2] / med['this', 2]:.2f}x faster, "
               f"sequential {med['baseline', 1] / med['this', 1]:.2f}x faster, 2 jobs vs the baseline's sequential "

@@ -1,5 +1,6 @@
 """``python -m workbench.runner``: one run from a typed JSON spec on stdin, its answer as one JSON line
-on stdout. Each sweep point runs this way (see :mod:`workbench.runner.sweeps`).
+on stdout (pipeline steps and Dask sweep points run this way; local sweep points in its ``--worker`` mode,
+see :mod:`workbench.runner.sweeps`).
 
 The spec: ``{"notebook": path, "params": {name: value}, "options": {RunOptions field: value},
 "sweep_id": id or null, "executor": who}``. Values arrive typed (JSON), are checked against the notebook's
