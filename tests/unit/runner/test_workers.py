@@ -65,3 +65,18 @@ def test_a_point_that_kills_its_worker_fails_alone_and_the_next_gets_a_fresh_wor
     assert by_a[1].ok and by_a[3].ok and not by_a[2].ok
     assert by_a[2].record is None and by_a[2].message == "the worker running this point was killed by signal 9"
     assert by_a[1].record.metrics["worker"] != by_a[3].record.metrics["worker"]
+
+
+def test_each_point_of_a_warm_worker_publishes_its_own_offline_wandb_run(nb: Path, monkeypatch):
+    import wandb_reader
+
+    monkeypatch.delenv("WORKBENCH_TRACKING")
+    monkeypatch.setenv("WANDB_MODE", "offline")
+    monkeypatch.setenv("WANDB_DIR", str(nb.parent))
+    sweep = _sweep(nb, {"a": [1, 2]}, jobs=1)
+    assert sweep.failed == 0 and len({p.record.metrics["worker"] for p in sweep.points}) == 1
+    for p in sweep.points:
+        got = wandb_reader.summarize(p.record.tracking["offline_dir"])
+        assert got["run"]["id"] == p.record.run_id and got["run"]["group"] == sweep.sweep_id
+        assert got["config"]["a"] == p.params["a"] and got["summary"]["leaked"] == 0
+        assert any(a["type"] == "report" for a in got["artifacts"])
