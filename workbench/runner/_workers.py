@@ -72,6 +72,8 @@ class Worker:
         self.close()
         self._drain.join(timeout=5)
         code = self.proc.returncode
+        if code == 130:  # SIGTERM before it read the point
+            return {"record": None, "message": "interrupted"}
         if code < 0:
             return {"record": None, "message": f"the worker running this point was killed by signal {-code}"}
         lines = [line for line in self._err if line.strip()]
@@ -104,13 +106,16 @@ class WorkerPool:
         self._idle: queue.SimpleQueue[Worker] = queue.SimpleQueue()
         self._all: list[Worker] = []
         self._lock = threading.Lock()
+        self._stopping = False
 
     def run(self, spec: Mapping[str, Any]) -> dict[str, Any]:
-        try:
-            worker = self._idle.get_nowait()
-        except queue.Empty:
-            worker = Worker(self.workdir, self.env)
-            with self._lock:
+        with self._lock:
+            if self._stopping:  # interrupted: a point that slipped past the cancel does not start
+                return {"record": None, "message": "interrupted"}
+            try:
+                worker = self._idle.get_nowait()
+            except queue.Empty:
+                worker = Worker(self.workdir, self.env)
                 self._all.append(worker)
         answer = worker.run(spec)
         if answer is None:
@@ -122,6 +127,7 @@ class WorkerPool:
     def interrupt(self) -> None:
         """SIGTERM to every worker: a running point ends as interrupted, with its report."""
         with self._lock:
+            self._stopping = True
             for w in self._all:
                 w.interrupt()
 
