@@ -80,3 +80,29 @@ def test_each_point_of_a_warm_worker_publishes_its_own_offline_wandb_run(nb: Pat
         assert got["run"]["id"] == p.record.run_id and got["run"]["group"] == sweep.sweep_id
         assert got["config"]["a"] == p.params["a"] and got["summary"]["leaked"] == 0
         assert any(a["type"] == "report" for a in got["artifacts"])
+
+
+@pytest.mark.slow
+def test_sigterm_ends_both_running_points_of_a_two_job_sweep_as_interrupted(tmp_path: Path):
+    import json
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    make_notebook(tmp_path / "slow.ipynb", f"flag = {str(tmp_path / 'started')!r}  # a file prefix\nn = 1  # a number",
+                  "import pathlib, time\npathlib.Path(f'{flag}-{n}').touch()\ntime.sleep(60)")
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "WORKBENCH_TRACKING": "off"}
+    proc = subprocess.Popen([sys.executable, "-m", "workbench.cli", "sweep", "slow.ipynb", "-g", "n=1,2", "--jobs", "2"],
+                            cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 120
+    while len(list(tmp_path.glob("started-*"))) < 2 and time.time() < deadline:
+        time.sleep(0.2)
+    assert len(list(tmp_path.glob("started-*"))) == 2, "the two points never ran together"
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=90)
+    assert proc.returncode == 130, err
+    recs = [json.loads(p.read_text()) for p in (tmp_path / "reports" / "slow").glob("2*/run.json")]
+    assert sorted(r["params"]["n"] for r in recs) == [1, 2]
+    assert {r["status"] for r in recs} == {"interrupted"} and {r["pid"] for r in recs} == {None}
+    assert all((tmp_path / "reports" / "slow" / r["run_id"] / "report.html").exists() for r in recs)
