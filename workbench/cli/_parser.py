@@ -102,7 +102,7 @@ def _run_parsers(sub) -> None:
     _options(p, "force", "log_output", "timeout", "reports")
     p.set_defaults(func=c.cmd_demo)
 
-    p = sub.add_parser("sweep", help="run a parameter grid, each run in its own process and kernel")
+    p = sub.add_parser("sweep", help="run a parameter grid, each run in a fresh kernel (warm worker processes, one per job)")
     p.add_argument("notebook")
     p.add_argument("-g", "--grid", action="append", default=[], metavar="NAME=V1,V2",
                    help="a grid axis; values are YAML (-g folds=3,5 -g models=[logreg],[logreg, catboost])")

@@ -2,9 +2,10 @@
 
 ``run_sweep(nb, {"lr": [0.1, 0.01], "folds": [3, 5]}, jobs=2)`` runs the 4 combinations, two at a
 time. Every point is checked against the notebook's signature before anything starts; then each runs
-as ``python -m workbench.runner`` with its typed values in a JSON spec on stdin (its own process,
-kernel and IPC sockets: no port races, no process state shared between runs, no secret on a command
-line). One failing point does not stop the others. ``scheduler="tcp://host:8786"`` sends the same
+in a warm ``python -m workbench.runner --worker`` process (one per job, imports paid once), its typed
+values in a JSON spec on stdin, in a fresh kernel with its own IPC sockets (no port races, no kernel state
+shared between runs, no secret on a command line; BLAS/OpenMP threads sized to the job's share of the
+cores). One failing point does not stop the others. ``scheduler="tcp://host:8786"`` sends the same
 points to a Dask distributed cluster (sharing this folder) instead. When every point has ended, the
 sweep's comparison page ``reports/sweeps/<id>/compare.html`` is written and the index updated.
 """
@@ -15,7 +16,6 @@ import dataclasses
 import itertools
 import json
 import os
-import signal
 import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor, as_completed
@@ -184,18 +184,25 @@ def run_sweep(notebook: str | Path | NotebookSource, grid: Mapping[str, Sequence
 
 
 def _locally(jobs: int, specs: list[dict], points: list[dict], finished: Callable) -> None:
-    live: set = set()
-    with ThreadPoolExecutor(jobs) as pool:
-        futures = {pool.submit(run_point, s, os.getcwd(), live): p for s, p in zip(specs, points)}
-        try:
-            for fut in as_completed(futures):
-                finished(futures[fut], fut.result())
-        except KeyboardInterrupt:  # Ctrl-C or SIGTERM: every running point ends as interrupted, with its report
-            for fut in futures:
-                fut.cancel()
-            for proc in list(live):
-                proc.send_signal(signal.SIGTERM)
-            raise
+    """``jobs`` points at a time, each in a warm worker (:mod:`~workbench.runner._workers`): imports paid once
+    per worker, a fresh kernel per point."""
+    from ._workers import WorkerPool
+
+    pool = WorkerPool(jobs, os.getcwd())
+    executor = _executor()
+    try:
+        with ThreadPoolExecutor(jobs) as threads:
+            futures = {threads.submit(pool.run, {**s, "executor": executor}): p for s, p in zip(specs, points)}
+            try:
+                for fut in as_completed(futures):
+                    finished(futures[fut], fut.result())
+            except KeyboardInterrupt:  # Ctrl-C or SIGTERM: every running point ends as interrupted, with its report
+                for fut in futures:
+                    fut.cancel()
+                pool.interrupt()
+                raise
+    finally:
+        pool.close()
 
 
 def _on_dask(scheduler: str, specs: list[dict], points: list[dict], finished: Callable) -> None:
