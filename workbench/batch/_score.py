@@ -37,13 +37,16 @@ def _batches(path: str, rows: int) -> Iterator[Any]:
     yield from pq.ParquetFile(path).iter_batches(batch_size=rows)
 
 
-def _table(frame: Any, keys: dict[str, str]) -> Any:
+def _with_keys(table: Any, keys: dict[str, str]) -> Any:
+    """The hive keys as leading text columns (those the output lacks), as pandas would have added them."""
+    import pandas as pd
     import pyarrow as pa
 
     for k, v in keys.items():
-        if k not in frame.columns:
-            frame.insert(0, k, v)
-    return pa.Table.from_pandas(frame, preserve_index=False)
+        if k not in table.column_names:
+            text = pa.Table.from_pandas(pd.DataFrame({k: [v]}), preserve_index=False).column(0).type
+            table = table.add_column(0, k, pa.array([v] * table.num_rows, text))
+    return table
 
 
 def score_partition(folder: str, src: str, dst: str, keys: dict[str, str], rows: int) -> int:
@@ -56,7 +59,7 @@ def score_partition(folder: str, src: str, dst: str, keys: dict[str, str], rows:
     writer, n = None, 0
     try:
         for batch in _batches(src, rows):
-            table = _table(model.predict(batch.to_pandas()), keys)
+            table = _with_keys(model.predict_arrow(batch), keys)
             if writer is None:
                 writer = pq.ParquetWriter(tmp, table.schema)
             elif table.schema != writer.schema:
