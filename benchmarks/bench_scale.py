@@ -5,12 +5,18 @@ with noise: numbers and categories; the second with planted shifts in ``tenure``
 chunks of ``--chunk`` rows, one file per chunk (never whole in memory). Then runs, each in its own process
 tree with psutil polling every 0.2 s (the peak of the summed RSS of the process and all its children):
 
-- ``predict``: ``workbench predict MODEL DATA -o OUT --jobs J`` with a Telco logistic regression;
+- ``predict``: ``workbench predict MODEL DATA -o OUT --jobs J`` with a Telco logistic regression (whole-array
+  scoring of each record batch, ``Predictor.predict_arrow``);
+- ``score-arrays`` / ``score-frames``: the same model through ``score_dataset`` (no CLI), each record batch
+  on whole arrays (``Predictor.predict_arrow``) / through ``Predictor.predict`` on a pandas frame (the path
+  before whole-array scoring), run alternately (A B A B), with the ratio of the medians;
+- ``predict-catboost``: ``workbench predict`` with a Telco CatBoost model (its own batch predict on a frame);
 - ``drift``: ``DriftReport(ref, cur, engine="dask")`` column table (out of core: KLL + exact counts);
 - ``profile``: ``profile_dataset`` of one dataset (the aggregates exploration would use).
 
 Prints wall time, rows/s and peak memory per command, with the load average. ``--repeat`` runs each
-command that many times (medians). Usage: ``python benchmarks/bench_scale.py --rows 5000000``.
+command that many times (medians; the commands alternate within each round). ``--commands`` picks some
+(e.g. ``predict,score-arrays,score-frames,predict-catboost``). Usage: ``python benchmarks/bench_scale.py --rows 5000000``.
 """
 
 from __future__ import annotations
@@ -51,7 +57,7 @@ def write_dataset(folder: Path, rows: int, chunk: int, shifted: bool, seed: int)
         pq.write_table(pa.Table.from_pandas(part, preserve_index=False), folder / f"part-{i:05d}.parquet")
 
 
-def telco_model(folder: Path) -> Path:
+def telco_model(folder: Path, name: str = "logistic_regression") -> Path:
     import workbench
     from workbench import tabular
     from workbench.tabular._fitted import TabularModel
@@ -61,10 +67,10 @@ def telco_model(folder: Path) -> Path:
     df = workbench.load_dataset("telco_churn").frame
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        task = tabular.prepare_task(df, "churn", folds=2, models=["logistic_regression"])
-        est = build_model("logistic_regression", task.numeric, task.categorical, seed=0).fit(task.X_train, task.y_train)
+        task = tabular.prepare_task(df, "churn", folds=2, models=[name])
+        est = build_model(name, task.numeric, task.categorical, seed=0).fit(task.X_train, task.y_train)
     ids = [c for c, why in task.dropped.items() if why.startswith("ID")]
-    model = TabularModel(name="logistic_regression", estimator=est, numeric=task.numeric, categorical=task.categorical,
+    model = TabularModel(name=name, estimator=est, numeric=task.numeric, categorical=task.categorical,
                          classes=task.classes, positive_label=task.positive_label, threshold=0.5, id_columns=ids,
                          meta={"categories": task.categories, "dtypes": task.dtypes})
     return save_model(model, folder)
@@ -85,40 +91,66 @@ def measure(cmd: list[str]) -> tuple[float, float, int]:
     return time.perf_counter() - start, peak, proc.returncode
 
 
+FRAMES = ("from workbench.batch import score_dataset; r = score_dataset({model!r}, {data!r}, {out!r}, jobs={jobs}, "
+          "progress=False, arrays={arrays}); assert not r.failed, r.failed")
+
+
+def commands(tmp: Path, names: list[str], jobs: int) -> dict[str, list[str]]:
+    py, ref, cur = sys.executable, str(tmp / "ref"), str(tmp / "cur")
+    drift = ("from workbench.drift import DriftReport; r = DriftReport({ref!r}, {cur!r}, engine='dask', "
+             "max_rows=200000, domain_rows=20000); t = r.table(); "
+             "print(sorted(t[t.drifted].column))").format(ref=ref, cur=cur)
+    out: dict[str, list[str]] = {}
+    for name in names:
+        if name in ("predict", "predict-catboost"):
+            model = telco_model(tmp / name, "catboost" if name == "predict-catboost" else "logistic_regression")
+            out[name] = [py, "-m", "workbench.cli", "predict", str(model), ref, "-o", str(tmp / f"out-{name}"),
+                         "--jobs", str(jobs), "--force"]
+        elif name in ("score-arrays", "score-frames"):
+            model = tmp / "predict" if (tmp / "predict").exists() else telco_model(tmp / "predict")
+            code = FRAMES.format(model=str(model), data=ref, out=str(tmp / f"out-{name}"), jobs=jobs,
+                                 arrays=name == "score-arrays")
+            out[name] = [py, "-c", code]
+        elif name == "drift":
+            out[name] = [py, "-c", drift]
+        elif name == "profile":
+            out[name] = [py, "-c", f"from workbench.data._aggregates import profile_dataset; profile_dataset({ref!r})"]
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--rows", type=lambda s: int(s.replace(",", "").replace("_", "")), default=100_000_000)
     ap.add_argument("--chunk", type=int, default=1_000_000)
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--repeat", type=int, default=1)
+    ap.add_argument("--commands", default="predict,score-arrays,score-frames,predict-catboost,drift,profile")
     ap.add_argument("--quick", action="store_true", help="--rows 1000000 --repeat 1")
     a = ap.parse_args()
     rows = 1_000_000 if a.quick else a.rows
+    names = [n.strip() for n in a.commands.split(",") if n.strip()]
     with tempfile.TemporaryDirectory(prefix="bench_scale_") as tmp:
         tmp = Path(tmp)
         t0 = time.perf_counter()
         write_dataset(tmp / "ref", rows, a.chunk, False, 1)
-        write_dataset(tmp / "cur", rows, a.chunk, True, 2)
-        print(f"wrote 2 x {rows:,} x 20 in {time.perf_counter() - t0:.0f} s", flush=True)
-        model = telco_model(tmp / "model")
-        py = sys.executable
-        drift = ("from workbench.drift import DriftReport; r = DriftReport({ref!r}, {cur!r}, engine='dask', "
-                 "max_rows=200000, domain_rows=20000); t = r.table(); "
-                 "print(sorted(t[t.drifted].column))").format(ref=str(tmp / "ref"), cur=str(tmp / "cur"))
-        profile = f"from workbench.data._aggregates import profile_dataset; profile_dataset({str(tmp / 'ref')!r})"
-        commands = {
-            "predict": [py, "-m", "workbench.cli", "predict", str(model), str(tmp / "ref"), "-o", str(tmp / "out"),
-                        "--jobs", str(a.jobs), "--force"],
-            "drift": [py, "-c", drift],
-            "profile": [py, "-c", profile],
-        }
-        for name, cmd in commands.items():
-            runs = [measure(cmd) for _ in range(a.repeat)]
-            wall = statistics.median(r[0] for r in runs)
-            peak = max(r[1] for r in runs)
+        if "drift" in names:
+            write_dataset(tmp / "cur", rows, a.chunk, True, 2)
+        print(f"wrote {rows:,} x 20 ({'2 datasets' if 'drift' in names else '1 dataset'}) in "
+              f"{time.perf_counter() - t0:.0f} s", flush=True)
+        cmds = commands(tmp, names, a.jobs)
+        runs: dict[str, list] = {n: [] for n in cmds}
+        for _ in range(a.repeat):  # each round runs every command once: A B A B
+            for name, cmd in cmds.items():
+                runs[name].append(measure(cmd))
+        walls = {}
+        for name, got in runs.items():
+            walls[name] = wall = statistics.median(r[0] for r in got)
             n = rows * (2 if name == "drift" else 1)
-            print(f"{name:8s} wall {wall:7.1f} s  {n / wall:12,.0f} rows/s  peak {peak:7.0f} MiB  rc {runs[-1][2]}  "
-                  f"load {os.getloadavg()[0]:.2f}", flush=True)
+            print(f"{name:17s} wall {wall:7.1f} s  {n / wall:12,.0f} rows/s  peak {max(r[1] for r in got):7.0f} MiB  "
+                  f"rc {got[-1][2]}  load {os.getloadavg()[0]:.2f}", flush=True)
+        if "score-arrays" in walls and "score-frames" in walls:
+            print(f"whole arrays vs frames: {walls['score-frames'] / walls['score-arrays']:.1f}x faster end to end "
+                  f"(medians of {a.repeat}, jobs {a.jobs})", flush=True)
 
 
 if __name__ == "__main__":
