@@ -26,8 +26,10 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from ._catboost import CatBoostFrameClassifier, CatBoostFrameRegressor
 from ._features import coerce_frame
 from ._fitted import TabularModel
+from ._prep import MISSING
 from ._scorer import Preprocessor, _steps, compile_preprocessor
 
 LINEAR_REGRESSORS = ("LinearRegression", "Ridge", "Lasso", "ElasticNet", "BayesianRidge", "HuberRegressor")
@@ -82,19 +84,76 @@ def _distinct(col: pa.ChunkedArray) -> tuple[np.ndarray, list] | None:
     return idx, coerce_frame(pd.DataFrame({"c": values}), [], ["c"])["c"].tolist()
 
 
-class ArrayScorer:
-    """The whole-batch scorer of one :class:`TabularModel` (a compiled pipeline; see :func:`compile_arrays`)."""
+def _unseen(values: list, idx: np.ndarray, seen: set | None) -> int:
+    """How many rows hold a category (text) not in ``seen`` (the training categories; None: not checked)."""
+    if seen is None or all(not isinstance(v, str) or v in seen for v in values):
+        return 0
+    is_unseen = np.array([isinstance(v, str) and v not in seen for v in values] + [False])
+    return int(is_unseen[idx].sum())
 
-    def __init__(self, model: TabularModel, prep: Preprocessor, final: Any, order: list[int]):
-        self.model, self.prep, self.final, self.order = model, prep, final, order
-        name = type(final).__name__
-        module = type(final).__module__
-        self.linear = module.startswith("sklearn.linear_model") and (
-            name == "LogisticRegression" if not model.regression else name in LINEAR_REGRESSORS)
+
+class _Scorer:
+    """The output table of a whole-batch scorer; subclasses give :meth:`outputs` (probabilities or values)."""
+
+    def __init__(self, model: TabularModel, order: list[int]):
+        self.model, self.order = model, order
         self.seen = {c: set(v) for c, v in model.meta.get("categories", {}).items()}
         self.text = text_type()
         if not model.regression:
             self.labels = pa.array(list(model.classes)).cast(_label_type(model.classes))
+
+    def outputs(self, table: pa.Table) -> tuple[np.ndarray, dict[str, int]] | None:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def table(self, batch: Any) -> pa.Table | None:
+        """``pa.Table.from_pandas(predictor.predict(batch.to_pandas()), preserve_index=False)``'s columns and
+        values for an Arrow table or record batch, or None when this batch needs the DataFrame path."""
+        table = batch if isinstance(batch, pa.Table) else pa.Table.from_batches([batch])
+        m = self.model
+        if table.num_rows == 0 or any(c not in table.column_names for c in m.features):
+            return None
+        built = self.outputs(table)
+        if built is None:
+            return None
+        out, unseen = built
+        unseen = {c: k for c, k in unseen.items() if k}
+        if unseen:
+            warnings.warn("categories not seen in training (scored as unknown): "
+                          + ", ".join(f"{c}: {n} row(s)" for c, n in unseen.items()), UserWarning, stacklevel=2)
+        columns = {c: _id_column(table.column(c), self.text) for c in m.id_columns if c in table.column_names}
+        if m.regression:
+            columns["prediction"] = pa.array(out, from_pandas=True)
+            lo, hi = m.interval_bounds(out)
+            if lo is not None:
+                columns["interval_lower"] = pa.array(lo, from_pandas=True)
+                columns["interval_upper"] = pa.array(hi, from_pandas=True)
+        else:
+            picks = (out[:, 1] >= m.threshold).astype(np.int64) if len(m.classes) == 2 else out.argmax(1)
+            columns["prediction"] = self.labels.take(pa.array(picks))
+            for j, c in enumerate(m.classes):
+                columns[f"proba_{c}"] = pa.array(out[:, j], from_pandas=True)
+        columns["error"] = pa.nulls(table.num_rows)
+        return pa.table(columns)
+
+
+class ArrayScorer(_Scorer):
+    """The whole-batch scorer of a compiled pipeline (see :func:`compile_arrays`)."""
+
+    def __init__(self, model: TabularModel, prep: Preprocessor, final: Any, order: list[int]):
+        super().__init__(model, order)
+        self.prep, self.final = prep, final
+        name = type(final).__name__
+        module = type(final).__module__
+        self.linear = module.startswith("sklearn.linear_model") and (
+            name == "LogisticRegression" if not model.regression else name in LINEAR_REGRESSORS)
+
+    def outputs(self, table: pa.Table) -> tuple[np.ndarray, dict[str, int]] | None:
+        built = self.features(table)
+        if built is None:
+            return None
+        num, codes, unseen = built
+        return (self._values(num, codes) if self.model.regression else self._proba(num, codes)), unseen
+
 
     def features(self, table: pa.Table) -> tuple[np.ndarray, list[np.ndarray], dict[str, int]] | None:
         """The imputed and scaled numerics ``(n_numeric, n)``, per categorical column the one-hot position of each
@@ -121,10 +180,7 @@ class ArrayScorer:
             lookup = np.array([index.get(v, -1) if isinstance(v, str) else missing for v in values] + [missing],
                               dtype=np.int64)
             codes.append(lookup[idx])
-            seen = self.seen.get(c)
-            if seen is not None and any(isinstance(v, str) and v not in seen for v in values):
-                is_unseen = np.array([isinstance(v, str) and v not in seen for v in values] + [False])
-                unseen[c] = int(is_unseen[idx].sum())
+            unseen[c] = _unseen(values, idx, self.seen.get(c))
         return num, codes, unseen
 
     def matrix(self, num: np.ndarray, codes: list[np.ndarray]) -> np.ndarray:
@@ -168,36 +224,46 @@ class ArrayScorer:
             return self.scores(num, codes).ravel()
         return np.asarray(self.final.predict(self.matrix(num, codes)), dtype=float).ravel()
 
-    def table(self, batch: Any) -> pa.Table | None:
-        """``pa.Table.from_pandas(predictor.predict(batch.to_pandas()), preserve_index=False)``'s columns and
-        values for an Arrow table or record batch, or None when this batch needs the DataFrame path."""
-        table = batch if isinstance(batch, pa.Table) else pa.Table.from_batches([batch])
-        m = self.model
-        if table.num_rows == 0 or any(c not in table.column_names for c in m.features):
-            return None
-        built = self.features(table)
-        if built is None:
-            return None
-        num, codes, unseen = built
-        if unseen:
-            warnings.warn("categories not seen in training (scored as unknown): "
-                          + ", ".join(f"{c}: {n} row(s)" for c, n in unseen.items()), UserWarning, stacklevel=2)
-        columns = {c: _id_column(table.column(c), self.text) for c in m.id_columns if c in table.column_names}
+class CatBoostArrays(_Scorer):
+    """The whole-batch scorer of a CatBoost model: its own batch predict on a ``FeaturesData`` pool (numbers
+    as float32, as CatBoost reads a frame; each category as the text ``coerce_frame`` gives, missing as
+    ``__missing__``, as UTF-8 bytes), built from Arrow without a DataFrame."""
+
+    def __init__(self, model: TabularModel, est: Any, order: list[int]):
+        super().__init__(model, order)
+        self.est = est
+        native = list(est.model_.classes_) if not model.regression else []
+        self.native = [native.index(c) for c in est.classes_] if not model.regression else []
+        self.missing = MISSING.encode()
+
+    def outputs(self, table: pa.Table) -> tuple[np.ndarray, dict[str, int]] | None:
+        from catboost import FeaturesData, Pool
+
+        m, n = self.model, table.num_rows
+        num = np.empty((n, len(m.numeric)), dtype=np.float32)
+        for j, c in enumerate(m.numeric):
+            v = _numbers(table.column(c))
+            if v is None or np.isinf(v).any():
+                return None
+            num[:, j] = v
+        cat = np.empty((n, len(m.categorical)), dtype=object)
+        unseen = {}
+        for j, c in enumerate(m.categorical):
+            got = _distinct(table.column(c))
+            if got is None:
+                return None
+            idx, values = got
+            text = np.array([v.encode() if isinstance(v, str) else self.missing for v in values] + [self.missing],
+                            dtype=object)
+            cat[:, j] = text[idx]
+            unseen[c] = _unseen(values, idx, self.seen.get(c))
+        data = FeaturesData(num_feature_data=num if m.numeric else None, cat_feature_data=cat if m.categorical else None,
+                            num_feature_names=list(m.numeric) or None, cat_feature_names=list(m.categorical) or None)
+        pool = Pool(data)
         if m.regression:
-            pred = self._values(num, codes)
-            columns["prediction"] = pa.array(pred, from_pandas=True)
-            lo, hi = m.interval_bounds(pred)
-            if lo is not None:
-                columns["interval_lower"] = pa.array(lo, from_pandas=True)
-                columns["interval_upper"] = pa.array(hi, from_pandas=True)
-        else:
-            proba = self._proba(num, codes)
-            picks = (proba[:, 1] >= m.threshold).astype(np.int64) if len(m.classes) == 2 else proba.argmax(1)
-            columns["prediction"] = self.labels.take(pa.array(picks))
-            for j, c in enumerate(m.classes):
-                columns[f"proba_{c}"] = pa.array(proba[:, j], from_pandas=True)
-        columns["error"] = pa.nulls(table.num_rows)
-        return pa.table(columns)
+            return np.asarray(self.est.model_.predict(pool), dtype=float).ravel(), unseen
+        proba = np.asarray(self.est.model_.predict_proba(pool), dtype=float)[:, self.native]
+        return proba[:, self.order], unseen
 
 
 def _id_column(col: pa.ChunkedArray, text: pa.DataType) -> pa.Array:
@@ -210,15 +276,10 @@ def _id_column(col: pa.ChunkedArray, text: pa.DataType) -> pa.Array:
     return pa.Table.from_pandas(frame, preserve_index=False).column("c").combine_chunks()
 
 
-def compile_arrays(model: TabularModel) -> ArrayScorer | None:
+def compile_arrays(model: TabularModel) -> _Scorer | None:
     """The whole-batch scorer of ``model`` (a scikit-learn pipeline of our preprocessing and one final
-    estimator), or None for any other shape (CatBoost, ensembles: the DataFrame path)."""
-    steps = _steps(model.estimator)
-    if steps is None:
-        return None
-    prep = compile_preprocessor(steps[0], model.numeric, model.categorical)
-    if prep is None or getattr(steps[1], "n_features_in_", prep.width) != prep.width:
-        return None
+    estimator, or one of our CatBoost estimators on the model's columns), or None for any other shape
+    (ensembles: the DataFrame path)."""
     order: list[int] = []
     if not model.regression:
         try:
@@ -226,4 +287,16 @@ def compile_arrays(model: TabularModel) -> ArrayScorer | None:
             order = [native.index(c) for c in model.classes]
         except (AttributeError, ValueError):
             return None
+    est = model.estimator
+    if type(est) in (CatBoostFrameClassifier, CatBoostFrameRegressor):
+        columns = [str(c) for c in est.feature_names_in_]
+        if columns != [*model.numeric, *model.categorical] or list(est.cat_features_) != list(model.categorical):
+            return None
+        return CatBoostArrays(model, est, order)
+    steps = _steps(est)
+    if steps is None:
+        return None
+    prep = compile_preprocessor(steps[0], model.numeric, model.categorical)
+    if prep is None or getattr(steps[1], "n_features_in_", prep.width) != prep.width:
+        return None
     return ArrayScorer(model, prep, steps[1], order)

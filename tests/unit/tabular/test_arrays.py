@@ -120,10 +120,21 @@ def test_ames_regression_scores_as_the_frame_path(tmp_path, name):
     assert got.column_names[-2:] == ["prediction", "error"] and got.num_rows == len(rows)
 
 
-def test_catboost_keeps_the_frame_path(telco, tmp_path):
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        predictor, rows = _fit(telco.iloc[:800], "churn", "catboost", tmp_path / "cb")
+def test_catboost_scores_as_the_frame_path(telco, tmp_path):
+    """CatBoost on whole arrays (its own batch predict on a FeaturesData pool): classifier on Telco with
+    awkward cells, regressor on Ames."""
+    df = telco.iloc[:1500].copy()
+    df.loc[::7, "monthly_charges"] = np.nan
+    df.loc[::11, "contract"] = None
+    predictor, rows = _fit(df, "churn", "catboost", tmp_path / "cb")
+    rows = rows.copy()
+    rows.iloc[:3, rows.columns.get_loc("payment_method")] = "Barter"
     batch = pa.Table.from_pandas(rows, preserve_index=False)
-    got = predictor.predict_arrow(batch)
-    assert predictor._arrays is False and got.num_rows == len(rows)
+    predictor.predict_arrow(batch.slice(0, 2))
+    assert type(predictor._arrays).__name__ == "CatBoostArrays"
+    _same(predictor, batch)
+    ames = workbench.load_dataset("ames").frame.iloc[:1500]
+    predictor, rows = _fit(ames, "log10_sale_price", "catboost", tmp_path / "cbr", task_kind="regression")
+    batch = pa.Table.from_pandas(rows, preserve_index=False)
+    predictor.predict_arrow(batch.slice(0, 2))
+    _same(predictor, batch)
