@@ -10,7 +10,8 @@ tree with psutil polling every 0.2 s (the peak of the summed RSS of the process 
 - ``score-arrays`` / ``score-frames``: the same model through ``score_dataset`` (no CLI), each record batch
   on whole arrays (``Predictor.predict_arrow``) / through ``Predictor.predict`` on a pandas frame (the path
   before whole-array scoring), run alternately (A B A B), with the ratio of the medians;
-- ``predict-catboost``: ``workbench predict`` with a Telco CatBoost model (its own batch predict on a frame);
+- ``predict-catboost``: ``workbench predict`` with a Telco CatBoost model (its own batch predict on a pool built
+  from the Arrow batch); ``catboost-frames``: the same through ``Predictor.predict`` on a frame per batch;
 - ``drift``: ``DriftReport(ref, cur, engine="dask")`` column table (out of core: KLL + exact counts);
 - ``profile``: ``profile_dataset`` of one dataset (the aggregates exploration would use).
 
@@ -95,6 +96,9 @@ FRAMES = ("from workbench.batch import score_dataset; r = score_dataset({model!r
           "progress=False, arrays={arrays}); assert not r.failed, r.failed")
 
 
+MODELS = {"predict": "logistic_regression", "predict-catboost": "catboost"}
+
+
 def commands(tmp: Path, names: list[str], jobs: int) -> dict[str, list[str]]:
     py, ref, cur = sys.executable, str(tmp / "ref"), str(tmp / "cur")
     drift = ("from workbench.drift import DriftReport; r = DriftReport({ref!r}, {cur!r}, engine='dask', "
@@ -103,11 +107,12 @@ def commands(tmp: Path, names: list[str], jobs: int) -> dict[str, list[str]]:
     out: dict[str, list[str]] = {}
     for name in names:
         if name in ("predict", "predict-catboost"):
-            model = telco_model(tmp / name, "catboost" if name == "predict-catboost" else "logistic_regression")
+            model = telco_model(tmp / name, MODELS[name])
             out[name] = [py, "-m", "workbench.cli", "predict", str(model), ref, "-o", str(tmp / f"out-{name}"),
                          "--jobs", str(jobs), "--force"]
-        elif name in ("score-arrays", "score-frames"):
-            model = tmp / "predict" if (tmp / "predict").exists() else telco_model(tmp / "predict")
+        elif name in ("score-arrays", "score-frames", "catboost-frames"):
+            kind = "predict-catboost" if name == "catboost-frames" else "predict"
+            model = tmp / kind if (tmp / kind).exists() else telco_model(tmp / kind, MODELS[kind])
             code = FRAMES.format(model=str(model), data=ref, out=str(tmp / f"out-{name}"), jobs=jobs,
                                  arrays=name == "score-arrays")
             out[name] = [py, "-c", code]
@@ -124,7 +129,7 @@ def main() -> None:
     ap.add_argument("--chunk", type=int, default=1_000_000)
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--repeat", type=int, default=1)
-    ap.add_argument("--commands", default="predict,score-arrays,score-frames,predict-catboost,drift,profile")
+    ap.add_argument("--commands", default="predict,score-arrays,score-frames,predict-catboost,catboost-frames,drift,profile")
     ap.add_argument("--quick", action="store_true", help="--rows 1000000 --repeat 1")
     a = ap.parse_args()
     rows = 1_000_000 if a.quick else a.rows
@@ -148,9 +153,10 @@ def main() -> None:
             n = rows * (2 if name == "drift" else 1)
             print(f"{name:17s} wall {wall:7.1f} s  {n / wall:12,.0f} rows/s  peak {max(r[1] for r in got):7.0f} MiB  "
                   f"rc {got[-1][2]}  load {os.getloadavg()[0]:.2f}", flush=True)
-        if "score-arrays" in walls and "score-frames" in walls:
-            print(f"whole arrays vs frames: {walls['score-frames'] / walls['score-arrays']:.1f}x faster end to end "
-                  f"(medians of {a.repeat}, jobs {a.jobs})", flush=True)
+        for new, old in (("score-arrays", "score-frames"), ("predict-catboost", "catboost-frames")):
+            if new in walls and old in walls:
+                print(f"{new} vs {old}: {walls[old] / walls[new]:.1f}x faster end to end (medians of {a.repeat}, "
+                      f"jobs {a.jobs})", flush=True)
 
 
 if __name__ == "__main__":
