@@ -15,9 +15,10 @@ tree with psutil polling every 0.2 s (the peak of the summed RSS of the process 
 - ``drift``: ``DriftReport(ref, cur, engine="dask")`` column table (out of core: KLL + exact counts);
 - ``profile``: ``profile_dataset`` of one dataset (the aggregates exploration would use).
 
-Prints wall time, rows/s and peak memory per command, with the load average. ``--repeat`` runs each
-command that many times (medians; the commands alternate within each round). ``--commands`` picks some
-(e.g. ``predict,score-arrays,score-frames,predict-catboost``). Usage: ``python benchmarks/bench_scale.py --rows 5000000``.
+Prints wall time, rows/s, peak memory and CPU seconds of the process tree per command, with the load
+average. ``--repeat`` runs each command that many times (medians; the commands alternate within each
+round). ``--commands`` picks some (e.g. ``predict,score-arrays,score-frames,predict-catboost``).
+Usage: ``python benchmarks/bench_scale.py --rows 5000000``.
 """
 
 from __future__ import annotations
@@ -77,8 +78,12 @@ def telco_model(folder: Path, name: str = "logistic_regression") -> Path:
     return save_model(model, folder)
 
 
-def measure(cmd: list[str]) -> tuple[float, float, int]:
-    """Wall seconds, peak summed RSS (MiB) of the process tree, exit status."""
+def measure(cmd: list[str]) -> tuple[float, float, int, float]:
+    """Wall seconds, peak summed RSS (MiB) of the process tree, exit status, CPU seconds of the whole tree
+    (user + system of the command and every process it waited for: a figure a busy machine bends less)."""
+    import resource
+
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     root, peak = psutil.Process(proc.pid), 0.0
@@ -89,7 +94,10 @@ def measure(cmd: list[str]) -> tuple[float, float, int]:
         except psutil.Error:
             pass
         time.sleep(0.2)
-    return time.perf_counter() - start, peak, proc.returncode
+    wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return wall, peak, proc.returncode, cpu
 
 
 FRAMES = ("from workbench.batch import score_dataset; r = score_dataset({model!r}, {data!r}, {out!r}, jobs={jobs}, "
@@ -147,16 +155,21 @@ def main() -> None:
         for _ in range(a.repeat):  # each round runs every command once: A B A B
             for name, cmd in cmds.items():
                 runs[name].append(measure(cmd))
+                print(f"  {name}: {runs[name][-1][0]:.1f} s, cpu {runs[name][-1][3]:.1f} s, load {os.getloadavg()[0]:.2f}",
+                      flush=True)
         walls = {}
         for name, got in runs.items():
             walls[name] = wall = statistics.median(r[0] for r in got)
             n = rows * (2 if name == "drift" else 1)
+            cpu = statistics.median(r[3] for r in got)
             print(f"{name:17s} wall {wall:7.1f} s  {n / wall:12,.0f} rows/s  peak {max(r[1] for r in got):7.0f} MiB  "
-                  f"rc {got[-1][2]}  load {os.getloadavg()[0]:.2f}", flush=True)
+                  f"cpu {cpu:7.1f} s ({n / cpu:10,.0f} rows per CPU-s)  rc {got[-1][2]}  load {os.getloadavg()[0]:.2f}",
+                  flush=True)
         for new, old in (("score-arrays", "score-frames"), ("predict-catboost", "catboost-frames")):
             if new in walls and old in walls:
-                print(f"{new} vs {old}: {walls[old] / walls[new]:.1f}x faster end to end (medians of {a.repeat}, "
-                      f"jobs {a.jobs})", flush=True)
+                cpu = {k: statistics.median(r[3] for r in runs[k]) for k in (new, old)}
+                print(f"{new} vs {old}: {walls[old] / walls[new]:.1f}x faster end to end, {cpu[old] / cpu[new]:.1f}x "
+                      f"less CPU (medians of {a.repeat}, jobs {a.jobs})", flush=True)
 
 
 if __name__ == "__main__":
