@@ -12,6 +12,9 @@ tree with psutil polling every 0.2 s (the peak of the summed RSS of the process 
   before whole-array scoring), run alternately (A B A B), with the ratio of the medians;
 - ``predict-catboost``: ``workbench predict`` with a Telco CatBoost model (its own batch predict on a pool built
   from the Arrow batch); ``catboost-frames``: the same through ``Predictor.predict`` on a frame per batch;
+- ``per-core``: in this process, one partition file read, scored and written by ``score_partition`` on whole
+  arrays and through frames, alternately (3 rounds), for each model above: rows per CPU-second (process time),
+  the figure per core that a loaded machine bends least;
 - ``drift``: ``DriftReport(ref, cur, engine="dask")`` column table (out of core: KLL + exact counts);
 - ``profile``: ``profile_dataset`` of one dataset (the aggregates exploration would use).
 
@@ -131,6 +134,25 @@ def commands(tmp: Path, names: list[str], jobs: int) -> dict[str, list[str]]:
     return out
 
 
+def per_core(tmp: Path, rounds: int = 3) -> None:
+    """Rows per CPU-second of ``score_partition`` on the first partition, whole arrays vs frames (A B A B)."""
+    from workbench.batch._score import _model, score_partition
+
+    src = str(sorted((tmp / "ref").glob("*.parquet"))[0])
+    for kind, name in MODELS.items():
+        folder = str(tmp / kind) if (tmp / kind).exists() else str(telco_model(tmp / kind, name))
+        _model(folder)
+        rates: dict[bool, list[float]] = {True: [], False: []}
+        for _ in range(rounds):
+            for arrays in (True, False):
+                t = time.process_time()
+                n = score_partition(folder, src, str(tmp / "per-core.parquet"), {}, 200_000, arrays)
+                rates[arrays].append(n / (time.process_time() - t))
+        a, f = statistics.median(rates[True]), statistics.median(rates[False])
+        print(f"per-core {name}: arrays {a:,.0f} vs frames {f:,.0f} rows per CPU-s, {a / f:.1f}x (read, score, write; "
+              f"medians of {rounds}; load {os.getloadavg()[0]:.2f})", flush=True)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--rows", type=lambda s: int(s.replace(",", "").replace("_", "")), default=100_000_000)
@@ -150,6 +172,10 @@ def main() -> None:
             write_dataset(tmp / "cur", rows, a.chunk, True, 2)
         print(f"wrote {rows:,} x 20 ({'2 datasets' if 'drift' in names else '1 dataset'}) in "
               f"{time.perf_counter() - t0:.0f} s", flush=True)
+        if "per-core" in names:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                per_core(tmp)
         cmds = commands(tmp, names, a.jobs)
         runs: dict[str, list] = {n: [] for n in cmds}
         for _ in range(a.repeat):  # each round runs every command once: A B A B
