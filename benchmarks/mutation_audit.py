@@ -143,11 +143,6 @@ MUTANTS = [
            "keep = items != code", "keep = items == items",
            (U + "recsys/test_predictor.py::test_update_changes_the_next_recommendations_at_once",),
            what="a re-rated item kept twice in the user's profile"),
-    Mutant("batch-category-as-str", "tabular/_arrays.py",
-           'return idx, coerce_frame(pd.DataFrame({"c": values}), [], ["c"])["c"].tolist()',
-           "return idx, [str(v) for v in values.tolist()]",
-           (U + "tabular/test_arrays.py::test_awkward_columns_score_as_the_frame_path",),
-           what="whole-batch scoring reads a float category 1.0 as '1.0', not as the frame path's '1'"),
 ]
 
 
