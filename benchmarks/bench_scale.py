@@ -5,12 +5,23 @@ with noise: numbers and categories; the second with planted shifts in ``tenure``
 chunks of ``--chunk`` rows, one file per chunk (never whole in memory). Then runs, each in its own process
 tree with psutil polling every 0.2 s (the peak of the summed RSS of the process and all its children):
 
-- ``predict``: ``workbench predict MODEL DATA -o OUT --jobs J`` with a Telco logistic regression;
+- ``predict``: ``workbench predict MODEL DATA -o OUT --jobs J`` with a Telco logistic regression (whole-array
+  scoring of each record batch, ``Predictor.predict_arrow``);
+- ``score-arrays`` / ``score-frames``: the same model through ``score_dataset`` (no CLI), each record batch
+  on whole arrays (``Predictor.predict_arrow``) / through ``Predictor.predict`` on a pandas frame (the path
+  before whole-array scoring), run alternately (A B A B), with the ratio of the medians;
+- ``predict-catboost``: ``workbench predict`` with a Telco CatBoost model (its own batch predict on a pool built
+  from the Arrow batch); ``catboost-frames``: the same through ``Predictor.predict`` on a frame per batch;
+- ``per-core``: in this process, one partition file read, scored and written by ``score_partition`` on whole
+  arrays and through frames, alternately (3 rounds), for each model above: rows per CPU-second (process time),
+  the figure per core that a loaded machine bends least;
 - ``drift``: ``DriftReport(ref, cur, engine="dask")`` column table (out of core: KLL + exact counts);
 - ``profile``: ``profile_dataset`` of one dataset (the aggregates exploration would use).
 
-Prints wall time, rows/s and peak memory per command, with the load average. ``--repeat`` runs each
-command that many times (medians). Usage: ``python benchmarks/bench_scale.py --rows 5000000``.
+Prints wall time, rows/s, peak memory and CPU seconds of the process tree per command, with the load
+average. ``--repeat`` runs each command that many times (medians; the commands alternate within each
+round). ``--commands`` picks some (e.g. ``predict,score-arrays,score-frames,predict-catboost``).
+Usage: ``python benchmarks/bench_scale.py --rows 5000000``.
 """
 
 from __future__ import annotations
@@ -51,7 +62,7 @@ def write_dataset(folder: Path, rows: int, chunk: int, shifted: bool, seed: int)
         pq.write_table(pa.Table.from_pandas(part, preserve_index=False), folder / f"part-{i:05d}.parquet")
 
 
-def telco_model(folder: Path) -> Path:
+def telco_model(folder: Path, name: str = "logistic_regression") -> Path:
     import workbench
     from workbench import tabular
     from workbench.tabular._fitted import TabularModel
@@ -61,17 +72,21 @@ def telco_model(folder: Path) -> Path:
     df = workbench.load_dataset("telco_churn").frame
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        task = tabular.prepare_task(df, "churn", folds=2, models=["logistic_regression"])
-        est = build_model("logistic_regression", task.numeric, task.categorical, seed=0).fit(task.X_train, task.y_train)
+        task = tabular.prepare_task(df, "churn", folds=2, models=[name])
+        est = build_model(name, task.numeric, task.categorical, seed=0).fit(task.X_train, task.y_train)
     ids = [c for c, why in task.dropped.items() if why.startswith("ID")]
-    model = TabularModel(name="logistic_regression", estimator=est, numeric=task.numeric, categorical=task.categorical,
+    model = TabularModel(name=name, estimator=est, numeric=task.numeric, categorical=task.categorical,
                          classes=task.classes, positive_label=task.positive_label, threshold=0.5, id_columns=ids,
                          meta={"categories": task.categories, "dtypes": task.dtypes})
     return save_model(model, folder)
 
 
-def measure(cmd: list[str]) -> tuple[float, float, int]:
-    """Wall seconds, peak summed RSS (MiB) of the process tree, exit status."""
+def measure(cmd: list[str]) -> tuple[float, float, int, float]:
+    """Wall seconds, peak summed RSS (MiB) of the process tree, exit status, CPU seconds of the whole tree
+    (user + system of the command and every process it waited for: a figure a busy machine bends less)."""
+    import resource
+
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     root, peak = psutil.Process(proc.pid), 0.0
@@ -82,7 +97,60 @@ def measure(cmd: list[str]) -> tuple[float, float, int]:
         except psutil.Error:
             pass
         time.sleep(0.2)
-    return time.perf_counter() - start, peak, proc.returncode
+    wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return wall, peak, proc.returncode, cpu
+
+
+FRAMES = ("from workbench.batch import score_dataset; r = score_dataset({model!r}, {data!r}, {out!r}, jobs={jobs}, "
+          "progress=False, arrays={arrays}); assert not r.failed, r.failed")
+
+
+MODELS = {"predict": "logistic_regression", "predict-catboost": "catboost"}
+
+
+def commands(tmp: Path, names: list[str], jobs: int) -> dict[str, list[str]]:
+    py, ref, cur = sys.executable, str(tmp / "ref"), str(tmp / "cur")
+    drift = ("from workbench.drift import DriftReport; r = DriftReport({ref!r}, {cur!r}, engine='dask', "
+             "max_rows=200000, domain_rows=20000); t = r.table(); "
+             "print(sorted(t[t.drifted].column))").format(ref=ref, cur=cur)
+    out: dict[str, list[str]] = {}
+    for name in names:
+        if name in ("predict", "predict-catboost"):
+            model = telco_model(tmp / name, MODELS[name])
+            out[name] = [py, "-m", "workbench.cli", "predict", str(model), ref, "-o", str(tmp / f"out-{name}"),
+                         "--jobs", str(jobs), "--force"]
+        elif name in ("score-arrays", "score-frames", "catboost-frames"):
+            kind = "predict-catboost" if name == "catboost-frames" else "predict"
+            model = tmp / kind if (tmp / kind).exists() else telco_model(tmp / kind, MODELS[kind])
+            code = FRAMES.format(model=str(model), data=ref, out=str(tmp / f"out-{name}"), jobs=jobs,
+                                 arrays=name == "score-arrays")
+            out[name] = [py, "-c", code]
+        elif name == "drift":
+            out[name] = [py, "-c", drift]
+        elif name == "profile":
+            out[name] = [py, "-c", f"from workbench.data._aggregates import profile_dataset; profile_dataset({ref!r})"]
+    return out
+
+
+def per_core(tmp: Path, rounds: int = 3) -> None:
+    """Rows per CPU-second of ``score_partition`` on the first partition, whole arrays vs frames (A B A B)."""
+    from workbench.batch._score import _model, score_partition
+
+    src = str(sorted((tmp / "ref").glob("*.parquet"))[0])
+    for kind, name in MODELS.items():
+        folder = str(tmp / kind) if (tmp / kind).exists() else str(telco_model(tmp / kind, name))
+        _model(folder)
+        rates: dict[bool, list[float]] = {True: [], False: []}
+        for _ in range(rounds):
+            for arrays in (True, False):
+                t = time.process_time()
+                n = score_partition(folder, src, str(tmp / "per-core.parquet"), {}, 200_000, arrays)
+                rates[arrays].append(n / (time.process_time() - t))
+        a, f = statistics.median(rates[True]), statistics.median(rates[False])
+        print(f"per-core {name}: arrays {a:,.0f} vs frames {f:,.0f} rows per CPU-s, {a / f:.1f}x (read, score, write; "
+              f"medians of {rounds}; load {os.getloadavg()[0]:.2f})", flush=True)
 
 
 def main() -> None:
@@ -91,34 +159,43 @@ def main() -> None:
     ap.add_argument("--chunk", type=int, default=1_000_000)
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--repeat", type=int, default=1)
+    ap.add_argument("--commands", default="predict,score-arrays,score-frames,predict-catboost,catboost-frames,drift,profile")
     ap.add_argument("--quick", action="store_true", help="--rows 1000000 --repeat 1")
     a = ap.parse_args()
     rows = 1_000_000 if a.quick else a.rows
+    names = [n.strip() for n in a.commands.split(",") if n.strip()]
     with tempfile.TemporaryDirectory(prefix="bench_scale_") as tmp:
         tmp = Path(tmp)
         t0 = time.perf_counter()
         write_dataset(tmp / "ref", rows, a.chunk, False, 1)
-        write_dataset(tmp / "cur", rows, a.chunk, True, 2)
-        print(f"wrote 2 x {rows:,} x 20 in {time.perf_counter() - t0:.0f} s", flush=True)
-        model = telco_model(tmp / "model")
-        py = sys.executable
-        drift = ("from workbench.drift import DriftReport; r = DriftReport({ref!r}, {cur!r}, engine='dask', "
-                 "max_rows=200000, domain_rows=20000); t = r.table(); "
-                 "print(sorted(t[t.drifted].column))").format(ref=str(tmp / "ref"), cur=str(tmp / "cur"))
-        profile = f"from workbench.data._aggregates import profile_dataset; profile_dataset({str(tmp / 'ref')!r})"
-        commands = {
-            "predict": [py, "-m", "workbench.cli", "predict", str(model), str(tmp / "ref"), "-o", str(tmp / "out"),
-                        "--jobs", str(a.jobs), "--force"],
-            "drift": [py, "-c", drift],
-            "profile": [py, "-c", profile],
-        }
-        for name, cmd in commands.items():
-            runs = [measure(cmd) for _ in range(a.repeat)]
-            wall = statistics.median(r[0] for r in runs)
-            peak = max(r[1] for r in runs)
+        if "drift" in names:
+            write_dataset(tmp / "cur", rows, a.chunk, True, 2)
+        print(f"wrote {rows:,} x 20 ({'2 datasets' if 'drift' in names else '1 dataset'}) in "
+              f"{time.perf_counter() - t0:.0f} s", flush=True)
+        if "per-core" in names:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                per_core(tmp)
+        cmds = commands(tmp, names, a.jobs)
+        runs: dict[str, list] = {n: [] for n in cmds}
+        for _ in range(a.repeat):  # each round runs every command once: A B A B
+            for name, cmd in cmds.items():
+                runs[name].append(measure(cmd))
+                print(f"  {name}: {runs[name][-1][0]:.1f} s, cpu {runs[name][-1][3]:.1f} s, load {os.getloadavg()[0]:.2f}",
+                      flush=True)
+        walls = {}
+        for name, got in runs.items():
+            walls[name] = wall = statistics.median(r[0] for r in got)
             n = rows * (2 if name == "drift" else 1)
-            print(f"{name:8s} wall {wall:7.1f} s  {n / wall:12,.0f} rows/s  peak {peak:7.0f} MiB  rc {runs[-1][2]}  "
-                  f"load {os.getloadavg()[0]:.2f}", flush=True)
+            cpu = statistics.median(r[3] for r in got)
+            print(f"{name:17s} wall {wall:7.1f} s  {n / wall:12,.0f} rows/s  peak {max(r[1] for r in got):7.0f} MiB  "
+                  f"cpu {cpu:7.1f} s ({n / cpu:10,.0f} rows per CPU-s)  rc {got[-1][2]}  load {os.getloadavg()[0]:.2f}",
+                  flush=True)
+        for new, old in (("score-arrays", "score-frames"), ("predict-catboost", "catboost-frames")):
+            if new in walls and old in walls:
+                cpu = {k: statistics.median(r[3] for r in runs[k]) for k in (new, old)}
+                print(f"{new} vs {old}: {walls[old] / walls[new]:.1f}x faster end to end, {cpu[old] / cpu[new]:.1f}x "
+                      f"less CPU (medians of {a.repeat}, jobs {a.jobs})", flush=True)
 
 
 if __name__ == "__main__":

@@ -22,8 +22,8 @@ def test_notebook_is_committed_clean_with_a_parameters_signature():
     assert "parameters" in code[0].metadata.get("tags", [])
     proc = run_cli("params", str(NOTEBOOK), cwd=REPO, timeout=60)
     assert proc.returncode == 0, proc.stderr
-    for name in ("reference", "current", "target", "model", "columns", "threshold", "drift_share", "max_rows", "seed",
-                 "shift", "sensitive"):
+    for name in ("reference", "current", "target", "model", "columns", "threshold", "drift_share", "max_rows", "engine",
+                 "seed", "shift", "sensitive"):
         assert f"\n{name} " in proc.stdout, name
 
 
@@ -102,3 +102,36 @@ def test_an_empty_current_table_fails_with_a_clear_error(tmp_path):
     proc = run_cli("run", str(NOTEBOOK), "-p", "current", "empty.csv", cwd=tmp_path)
     assert proc.returncode == 1
     assert "DatasetError" in proc.stderr and "header but no rows" in proc.stderr
+
+
+@pytest.mark.slow
+def test_an_unknown_engine_fails_before_any_statistic_with_the_valid_ones(tmp_path):
+    proc = run_cli("run", str(NOTEBOOK), "-p", "engine", "spark", cwd=tmp_path)
+    assert proc.returncode == 1
+    assert "engine must be one of auto, pandas, dask, sketch (engine='spark')" in proc.stderr
+    assert "Traceback" not in proc.stderr
+    rec = json.loads((only_run(tmp_path, "drift") / "run.json").read_text())
+    assert rec["status"] == "failed" and rec["error"]["ename"] == "ParameterError"
+    assert not (only_run(tmp_path, "drift") / "artifacts" / "drift.csv").exists()
+
+
+@pytest.mark.slow
+def test_engine_dask_on_parquet_datasets_flags_the_default_shifts(tmp_path):
+    """The default tables as Parquet datasets (two files each), column statistics out of core: the same
+    three planted shifts as the in-memory default run, and each KS statistic's sketch error in drift.csv."""
+    from workbench.data import load_dataset
+
+    for name, folder in (("telco_churn_reference", "ref"), ("telco_churn_drifted", "cur")):
+        frame = load_dataset(name).frame
+        (tmp_path / folder).mkdir()
+        half = len(frame) // 2
+        frame.iloc[:half].to_parquet(tmp_path / folder / "part-0.parquet")
+        frame.iloc[half:].to_parquet(tmp_path / folder / "part-1.parquet")
+    proc = run_cli("run", str(NOTEBOOK), "-p", "reference", "ref", "-p", "current", "cur", "-p", "engine", "dask",
+                   cwd=tmp_path)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    d = only_run(tmp_path, "drift")
+    table = pd.read_csv(d / "artifacts" / "drift.csv")
+    assert set(table.loc[table["drifted"], "column"]) == SHIFTED
+    assert "ks_error" in table.columns and (table["ks_error"].fillna(0) >= 0).all()
+    assert json.loads((d / "run.json").read_text())["metrics"]["n_drifted"] == 3

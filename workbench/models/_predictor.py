@@ -36,6 +36,13 @@ class Predictor:
     def predict_files(self, paths: Sequence[str]):  # pragma: no cover - abstract
         raise NotImplementedError
 
+    def predict_arrow(self, batch: Any):
+        """Predictions for an Arrow table or record batch, as an Arrow table: ``pa.Table.from_pandas`` of
+        :meth:`predict` on its rows (the batch scoring of a dataset). Kinds with a whole-array path override it."""
+        import pyarrow as pa
+
+        return pa.Table.from_pandas(self.predict(batch.to_pandas()), preserve_index=False)
+
     def predict_records(self, records: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
         """Predictions for rows given as dicts (column -> value), one plain dict per row with the common
         columns and JSON-ready values (``None`` for a missing one). The server's path: kinds with a faster

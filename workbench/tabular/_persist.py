@@ -230,11 +230,22 @@ class TabularPredictor(Predictor):
         m = self.model
         self.scorer = None if m.regression else compile_scorer(m.estimator, m.numeric, m.categorical, m.classes)
         self._explainer: Any = None
+        self._arrays: Any = None
 
     def predict(self, inputs: Any) -> pd.DataFrame:
         """Predictions for a DataFrame (or a list of records); warns about categories unseen in training."""
         df = inputs if isinstance(inputs, pd.DataFrame) else pd.DataFrame(list(inputs))
         return score_frame(self.model, df)
+
+    def predict_arrow(self, batch: Any) -> Any:
+        """:meth:`predict` on an Arrow batch, as an Arrow table, scored on whole arrays when the model compiles
+        (see ``_arrays``; the same columns and values), else through the DataFrame."""
+        if self._arrays is None:
+            from ._arrays import compile_arrays
+
+            self._arrays = compile_arrays(self.model) or False
+        out = self._arrays.table(batch) if self._arrays else None
+        return out if out is not None else super().predict_arrow(batch)
 
     def predict_records(self, records: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
         """Predictions for records (dicts) as plain dicts: ID columns present, ``prediction``,

@@ -116,3 +116,20 @@ def test_dask_local_cluster_gives_identical_outputs(telco, model_dir, tmp_path):
         a = pq.read_table(tmp_path / "local" / f"p{i}.parquet")
         b = pq.read_table(tmp_path / "dask" / f"p{i}.parquet")
         assert a.equals(b)
+
+
+def test_tabular_partitions_are_scored_on_whole_arrays(telco, model_dir, tmp_path, monkeypatch):
+    """A compiled pipeline scores each record batch on whole arrays: the DataFrame path is never taken."""
+    from workbench.tabular._persist import TabularPredictor
+
+    def no_frames(self, inputs):
+        raise AssertionError("the DataFrame path was taken")
+
+    parts = _hive(telco, tmp_path / "data")
+    want = {r: load(model_dir).predict(f) for r, f in parts.items()}
+    monkeypatch.setattr(TabularPredictor, "predict", no_frames)
+    result = score_dataset(model_dir, tmp_path / "data", tmp_path / "out", partition_rows=64, progress=False)
+    assert result.rows == 600 and not result.failed
+    for region in parts:
+        got = pd.read_parquet(tmp_path / "out" / f"region={region}" / "part-0.parquet")
+        pd.testing.assert_frame_equal(got.drop(columns="region"), want[region], check_dtype=False, rtol=0, atol=1e-12)
