@@ -120,7 +120,10 @@ def _local(calls: list[tuple], jobs: int, done: Callable[[int, Any, BaseExceptio
         return
     import multiprocessing as mp
 
-    with ProcessPoolExecutor(jobs, mp_context=mp.get_context("spawn")) as pool:
+    from ..models._skops_import import lean_skops
+
+    # workers of our own: skops without scikit-learn's estimator walk (seconds of each worker's start)
+    with ProcessPoolExecutor(jobs, mp_context=mp.get_context("spawn"), initializer=lean_skops) as pool:
         pending = {pool.submit(score_partition, *call): i for i, call in enumerate(calls)}
         while pending:
             finished, _ = wait(pending, return_when=FIRST_COMPLETED)
