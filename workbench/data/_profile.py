@@ -130,7 +130,8 @@ def _counted_stats(x: np.ndarray, lo: int, hi: int) -> dict[str, Any]:
     out: dict[str, Any] = {"n_unique": int(np.count_nonzero(counts)), "top": float(lo + top),
                            "top_count": int(counts[top]), "min": float(lo), "max": float(hi),
                            "p25": q(0.25), "p50": q(0.5), "p75": q(0.75), "n_infinite": 0,
-                           "_deciles": np.array([q(p) for p in np.linspace(0, 1, 11)])}
+                           "_deciles": np.array([q(p) for p in np.linspace(0, 1, 11)]),
+                           "_quantiles": np.array([q(p) for p in np.linspace(0, 1, QUANTILES + 1)])}
     values = np.flatnonzero(counts)
     out["_hist"] = {b: _hist_from_values(lo + values.astype(float), counts[values], lo, hi, b) for b in HIST_BINS}
     out.update(_moments(x))
@@ -138,6 +139,7 @@ def _counted_stats(x: np.ndarray, lo: int, hi: int) -> dict[str, Any]:
 
 
 HIST_BINS = (40, 50)  # the distributions grid and the column explorer
+QUANTILES = 50  # quantile bins of the leakage check
 
 
 def _edges(lo: float, hi: float, bins: int) -> np.ndarray:
@@ -200,11 +202,12 @@ def _sorted_stats(x: np.ndarray) -> dict[str, Any]:
     out: dict[str, Any] = {"n_unique": len(starts), "top": x[starts[top]], "top_count": int(lengths[top]),
                            "min": float(x[0]), "max": float(x[-1]), **qs,
                            "n_infinite": int(n - len(finite))}
-    if len(finite):  # decile edges of the finite values, for target rates by bin (no second pass)
-        pos = np.linspace(0, 1, 11) * (len(finite) - 1)
-        lo = np.floor(pos).astype(int)
-        hi = np.minimum(lo + 1, len(finite) - 1)
-        out["_deciles"] = finite[lo] + (finite[hi] - finite[lo]) * (pos - lo)
+    if len(finite):  # decile and 2% quantile edges of the finite values, for bins later (no second pass)
+        for key, k in (("_deciles", 10), ("_quantiles", QUANTILES)):
+            pos = np.linspace(0, 1, k + 1) * (len(finite) - 1)
+            lo = np.floor(pos).astype(int)
+            hi = np.minimum(lo + 1, len(finite) - 1)
+            out[key] = finite[lo] + (finite[hi] - finite[lo]) * (pos - lo)
         out["_hist"] = {b: _hist_from_sorted(finite, float(finite[0]), float(finite[-1]), b) for b in HIST_BINS}
     out.update(_moments(finite))
     return out
@@ -258,7 +261,8 @@ def column_summary(df: pd.DataFrame, special: dict[str, str] | None = None,
 
     Runs on all rows: one sort (or count) per numeric/datetime column, one factorization per other
     column, columns in parallel threads. When ``extras`` is a dict, it receives what later steps
-    reuse: ``extras["deciles"][column]`` (numeric bin edges), ``extras["hist"][column][bins]``
+    reuse: ``extras["deciles"][column]`` and ``extras["quantiles"][column]`` (numeric bin edges: 10
+    and 50 equal-count bins of the finite values), ``extras["hist"][column][bins]``
     (histogram counts and edges of the finite values) and ``extras["factorized"][column]`` (codes,
     unique values, counts).
     """
@@ -266,7 +270,7 @@ def column_summary(df: pd.DataFrame, special: dict[str, str] | None = None,
     n = len(df)
     rows = parallel_map(lambda c: _summarize(c, df[c], n, special), list(df.columns), heavy=n >= 50_000)
     side = {key: {r["column"]: r.pop(f"_{key}") for r in rows if f"_{key}" in r}
-            for key in ("deciles", "factorized", "hist")}
+            for key in ("deciles", "quantiles", "factorized", "hist")}
     if extras is not None:
         extras.update(side)
     return pd.DataFrame(rows).reindex(columns=SUMMARY_COLUMNS).set_index("column")

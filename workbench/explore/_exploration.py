@@ -73,7 +73,7 @@ class Exploration:
         self.max_rows_for_heavy_stats = int(max_rows_for_heavy_stats)
         self.failures: list[str] = []
         self._cache: dict[str, Any] = {}
-        self._extras: dict[str, dict] = {"deciles": {}, "factorized": {}, "hist": {}}
+        self._extras: dict[str, dict] = {"deciles": {}, "quantiles": {}, "factorized": {}, "hist": {}}
 
     # ------------------------------------------------------------------ cached building blocks
 
@@ -122,9 +122,12 @@ class Exploration:
 
     def alerts_table(self) -> pd.DataFrame:
         """All alerts as a table (column, alert, severity, detail), warnings first."""
+        heavy = self.sample[0]
+        summary = self.summary_table  # fills the extras: 2% quantiles of all rows, factorized columns
         return self._cached("alerts", lambda: compute_alerts(
-            self.df, self.summary_table, target=self.target, target_info=self.target_info,
-            heavy=self.sample[0], seed=self.seed, thresholds=self.thresholds))
+            self.df, summary, target=self.target, target_info=self.target_info, heavy=heavy, seed=self.seed,
+            thresholds=self.thresholds, edges=self._extras["quantiles"],
+            factorized=self._extras["factorized"] if heavy is self.df else None))
 
     def _features(self) -> list[str]:
         return [c for c in self.df.columns if c != self.target]
@@ -254,10 +257,12 @@ class Exploration:
         return Panel(heatmap_figure(m, f"Cramér's V between categorical columns ({where})", 0, 1, "Blues"), note)
 
     def _target_table(self, column: str) -> pd.DataFrame:
+        """Target rate or mean by group of one column (once: the section and the explorer share it)."""
         info = self.target_info
         y = self._cached("y", lambda: target_vector(self.df[self.target], info))
-        return target_by_group(self.df[column], self.kinds[column], y, info.kind, edges=self._deciles(column),
-                               factorized=self._factorized(column))
+        return self._cached(f"target by {column}", lambda: target_by_group(
+            self.df[column], self.kinds[column], y, info.kind, edges=self._deciles(column),
+            factorized=self._factorized(column)))
 
     def _overall(self) -> float:
         return float(np.nanmean(self._cached("y", lambda: target_vector(self.df[self.target], self.target_info))))

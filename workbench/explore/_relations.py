@@ -4,6 +4,7 @@ Cramér's V and single-column leakage scores."""
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from typing import Any
 
@@ -73,6 +74,20 @@ def wilson_interval(k: np.ndarray, n: np.ndarray, z: float = 1.96) -> tuple[np.n
     return center - half, center + half
 
 
+def bin_codes(v: np.ndarray, edges: np.ndarray) -> np.ndarray:
+    """Bin index of each value for sorted ``edges`` (``searchsorted(edges[1:-1], v, "right")``: the
+    first bin holds everything below ``edges[1]``, the last everything from ``edges[-2]`` on; NaN
+    gets an arbitrary bin, callers mark missing values): one comparison per inner edge, counted in
+    bytes, which beats a binary search per row."""
+    inner = edges[1:-1]
+    if len(inner) >= 255:
+        return np.searchsorted(inner, v, side="right").astype(np.int64)
+    codes = np.zeros(len(v), dtype=np.uint8)
+    for e in inner:
+        codes += v >= e
+    return codes.astype(np.int64)
+
+
 def group_codes(s: pd.Series, kind: str, bins: int = 10, top: int = 15, edges: np.ndarray | None = None,
                 factorized: tuple | None = None) -> tuple[np.ndarray, list[str]]:
     """Integer group per row and the group labels: quantile bins for numbers (or the given bin
@@ -85,9 +100,7 @@ def group_codes(s: pd.Series, kind: str, bins: int = 10, top: int = 15, edges: n
             finite = v[np.isfinite(v)]
             edges = np.quantile(finite, np.linspace(0, 1, bins + 1)) if finite.size else np.array([0.0])
         edges = np.unique(edges)
-        codes = np.zeros(len(v), dtype=np.int64)
-        for e in edges[1:-1]:  # a few comparisons beat a binary search per row
-            codes += v >= e
+        codes = bin_codes(v, edges)
         codes[~ok] = -1
         fmt = (lambda x: str(pd.Timestamp(int(x)).date())) if kind == "datetime" else (lambda x: f"{x:.4g}")
         if len(edges) == 1:
@@ -140,14 +153,33 @@ def target_by_group(s: pd.Series, kind: str, y: np.ndarray, target_kind: str, bi
 # ----------------------------------------------------------------------------- heavy statistics
 
 
+def _small_int_offset(x: np.ndarray) -> int | None:
+    """The minimum of ``x`` when every value is an integer in a range counting can cover, else None."""
+    if len(x) <= 1000:
+        return None
+    lo, hi = float(x.min()), float(x.max())
+    if np.isfinite(lo) and np.isfinite(hi) and hi - lo <= max(4 * len(x), 1 << 16) and lo == int(lo) \
+            and np.array_equal(x, np.floor(x)):
+        return int(lo)
+    return None
+
+
 def average_ranks(v: np.ndarray) -> np.ndarray:
-    """Ranks 1..n of the non-missing values of ``v`` (ties get their average rank), NaN stays NaN."""
+    """Ranks 1..n of the non-missing values of ``v`` (ties get their average rank), NaN stays NaN.
+    Integers in a small range are ranked by counting (one ``bincount``), others by one sort."""
     out = np.full(len(v), np.nan)
-    ok = np.flatnonzero(~np.isnan(v))
-    if ok.size == 0:
+    ok = ~np.isnan(v)
+    x = v[ok]
+    if x.size == 0:
         return out
-    order = np.argsort(v[ok], kind="stable")
-    sv = v[ok][order]
+    lo = _small_int_offset(x)
+    if lo is not None:
+        idx = (x - lo).astype(np.int64)
+        counts = np.bincount(idx)
+        out[ok] = (np.cumsum(counts) - (counts - 1) / 2)[idx]  # rows before the value + (count + 1) / 2
+        return out
+    order = np.argsort(x)  # ties get their average rank below, so the sort need not be stable
+    sv = x[order]
     change = np.concatenate(([True], sv[1:] != sv[:-1]))
     starts = np.flatnonzero(change)
     sizes = np.diff(np.concatenate((starts, [len(sv)])))
@@ -157,16 +189,44 @@ def average_ranks(v: np.ndarray) -> np.ndarray:
     return out
 
 
+def pairwise_pearson(values: list[np.ndarray], block: int = 1 << 16) -> np.ndarray:
+    """Pearson's r of every pair of columns over the rows where both have a value (what pandas'
+    ``DataFrame.corr`` computes pair by pair), from four matrix products per block of rows: the
+    pairwise counts, sums, sums of squares and cross products of the mean-centred columns."""
+    k, n = len(values), len(values[0])
+    with np.errstate(invalid="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # an all-missing column has no mean
+        centers = np.nan_to_num(np.array([np.nanmean(v) if len(v) else 0.0 for v in values]))
+    count, total, square, cross = (np.zeros((k, k)) for _ in range(4))
+    for start in range(0, n, block):
+        x = np.column_stack([v[start:start + block] for v in values]) - centers
+        present = ~np.isnan(x)
+        x[~present] = 0.0
+        m = present.astype(np.float64)
+        count += m.T @ m          # rows where both i and j are present
+        total += x.T @ m          # [i, j]: sum of column i over those rows
+        square += (x * x).T @ m   # [i, j]: sum of squares of column i over those rows
+        cross += x.T @ x          # zero wherever either is missing
+    with np.errstate(invalid="ignore", divide="ignore"):
+        cov = cross - total * total.T / count
+        var = square - total * total / count  # [i, j]: spread of column i over the rows shared with j
+        r = cov / np.sqrt(var * var.T)
+    flat = (var <= 1e-12 * square) | (var.T <= 1e-12 * square.T) | (count < 2)  # constant there, or < 2 rows
+    r[flat] = np.nan
+    np.clip(r, -1.0, 1.0, out=r)
+    diag = np.diag_indices(k)
+    r[diag] = np.where(flat[diag], np.nan, 1.0)
+    return r
+
+
 def numeric_correlation(df: pd.DataFrame, columns: list[str], method: str = "spearman") -> pd.DataFrame:
-    """Pairwise correlation (pairwise-complete rows); Spearman ranks each column once, on its own
-    non-missing values, then takes Pearson's correlation of the ranks."""
-    values = parallel_map(lambda c: as_float(df[c]), columns, heavy=len(df) >= 50_000)
+    """Pairwise correlation (pairwise-complete rows, as ``DataFrame.corr``); Spearman ranks each column
+    once, on its own non-missing values, then takes Pearson's correlation of the ranks."""
+    heavy = len(df) >= 50_000
+    values = parallel_map(lambda c: as_float(df[c]), columns, heavy=heavy)
     if method == "spearman":
-        values = parallel_map(average_ranks, values, heavy=len(df) >= 50_000)
-    frame = pd.DataFrame(dict(zip(range(len(columns)), values)))
-    out = frame.corr(method="pearson")
-    out.index = out.columns = columns
-    return out
+        values = parallel_map(average_ranks, values, heavy=heavy)
+    return pd.DataFrame(pairwise_pearson(values), index=columns, columns=columns)
 
 
 def cramers_v_matrix(df: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
@@ -217,13 +277,18 @@ def grouped_auc(score: np.ndarray, pos: np.ndarray, neg: np.ndarray) -> float:
 
 
 def single_column_scores(df: pd.DataFrame, kinds: dict[str, str], target: str, info: TargetInfo,
-                         seed: int = 0, bins: int = 50) -> pd.DataFrame:
+                         seed: int = 0, bins: int = 50, edges: dict[str, np.ndarray] | None = None,
+                         factorized: dict[str, tuple] | None = None) -> pd.DataFrame:
     """How well each column alone predicts the target on held-out rows.
 
-    Each column becomes groups (categories, or ``bins`` quantile bins); the per-group target mean is
-    fitted on a random half and scored on the other half: AUC for a binary target, accuracy for a
-    multiclass one, R² for a numeric one. Values seen only in the fitting half (IDs) score as chance.
+    Each column becomes groups (categories, or ``bins`` quantile bins: ``edges[column]`` when given,
+    e.g. the summary's quantiles of all rows, else quantiles of ``df``'s rows with a target); the
+    per-group target mean is fitted on a random half and scored on the other half: AUC for a binary
+    target, accuracy for a multiclass one, R² for a numeric one. Values seen only in the fitting half
+    (IDs) score as chance. ``factorized`` (codes, uniques, counts per column, of exactly ``df``'s rows)
+    saves factorizing categories again.
     """
+    edges, factorized = edges or {}, factorized or {}
     ys = df[target]
     keep = ys.notna().to_numpy()
     all_rows = bool(keep.all())
@@ -237,7 +302,12 @@ def single_column_scores(df: pd.DataFrame, kinds: dict[str, str], target: str, i
         return pd.DataFrame(columns=["column", "metric", "score"])
 
     def score(c: str) -> dict[str, Any]:
-        codes, labels = group_codes(df[c] if all_rows else df[c][keep], kinds[c], bins=bins, top=10 ** 9)
+        if c in edges or c in factorized:  # groups of all rows from the summary's work, then the kept rows
+            codes, labels = group_codes(df[c], kinds[c], bins=bins, top=10 ** 9, edges=edges.get(c),
+                                        factorized=factorized.get(c))
+            codes = codes if all_rows else codes[keep]
+        else:
+            codes, labels = group_codes(df[c] if all_rows else df[c][keep], kinds[c], bins=bins, top=10 ** 9)
         k = len(labels)
         cnt = np.bincount(codes[fit], minlength=k).astype(float)
         if info.kind == "multiclass":
