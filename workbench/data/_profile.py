@@ -214,16 +214,24 @@ def _sorted_stats(x: np.ndarray) -> dict[str, Any]:
 
 
 def _summarize(c: str, s: pd.Series, n: int, special: dict[str, str]) -> dict[str, Any]:
-    n_missing = int(s.isna().sum())
-    row: dict[str, Any] = {"column": c, "dtype": str(s.dtype), "missing": n_missing,
-                           "missing_fraction": n_missing / n if n else 0.0}
     is_num = pd.api.types.is_numeric_dtype(s.dtype) and not pd.api.types.is_bool_dtype(s.dtype)
     is_dt = pd.api.types.is_datetime64_any_dtype(s.dtype)
+    if is_num or is_dt:  # missing values from the float copy or the codes: no separate isna pass
+        v = as_float(s)
+        missing = np.isnan(v)
+    else:
+        codes, uniq = pd.factorize(s, sort=False)
+        codes = np.asarray(codes, dtype=np.int32)
+        missing = codes < 0
+    n_missing = int(np.count_nonzero(missing))
+    row: dict[str, Any] = {"column": c, "dtype": str(s.dtype), "missing": n_missing,
+                           "missing_fraction": n_missing / n if n else 0.0}
+    if n_missing:
+        row["_missing"] = missing
     if n_missing == n:
         row.update(kind="empty", n_unique=0)
     elif is_num or is_dt:
-        v = as_float(s)
-        st = _sorted_stats(v[~np.isnan(v)])
+        st = _sorted_stats(v[~missing] if n_missing else v)
         if is_dt:
             for k in ("top", "min", "max", "p25", "p50", "p75", "mean"):
                 if k in st:
@@ -237,9 +245,7 @@ def _summarize(c: str, s: pd.Series, n: int, special: dict[str, str]) -> dict[st
                 st["top"] = int(st["top"]) if np.isfinite(st["top"]) else st["top"]
         row.update(st)
     else:
-        codes, uniq = pd.factorize(s, sort=False)
-        codes = np.asarray(codes, dtype=np.int32)
-        counts = np.bincount(codes[codes >= 0], minlength=len(uniq))
+        counts = np.bincount(codes[~missing] if n_missing else codes, minlength=len(uniq))
         top = int(np.argmax(counts))
         nu = int(np.count_nonzero(counts))  # a categorical dtype may also list unused categories
         row.update(kind=special.get(c) or ("boolean" if nu <= 2 else "categorical"),
@@ -263,17 +269,31 @@ def column_summary(df: pd.DataFrame, special: dict[str, str] | None = None,
     column, columns in parallel threads. When ``extras`` is a dict, it receives what later steps
     reuse: ``extras["deciles"][column]`` and ``extras["quantiles"][column]`` (numeric bin edges: 10
     and 50 equal-count bins of the finite values), ``extras["hist"][column][bins]``
-    (histogram counts and edges of the finite values) and ``extras["factorized"][column]`` (codes,
-    unique values, counts).
+    (histogram counts and edges of the finite values), ``extras["factorized"][column]`` (codes,
+    unique values, counts) and ``extras["missing"][column]`` (the missing-value mask of a column with
+    any).
     """
     special = special or {}
     n = len(df)
     rows = parallel_map(lambda c: _summarize(c, df[c], n, special), list(df.columns), heavy=n >= 50_000)
     side = {key: {r["column"]: r.pop(f"_{key}") for r in rows if f"_{key}" in r}
-            for key in ("deciles", "quantiles", "factorized", "hist")}
+            for key in ("deciles", "quantiles", "factorized", "hist", "missing")}
     if extras is not None:
         extras.update(side)
     return pd.DataFrame(rows).reindex(columns=SUMMARY_COLUMNS).set_index("column")
+
+
+def memory_bytes(s: pd.Series, factorized: tuple | None = None) -> int:
+    """``s.memory_usage(deep=True, index=False)``; for an object column with its factorization
+    (codes, uniques, counts) each distinct value's size is taken once and multiplied by its count,
+    instead of asking every row's object (seconds on millions of strings)."""
+    if factorized is None or s.dtype != object:
+        return int(s.memory_usage(deep=True, index=False))
+    codes, uniq, counts = factorized
+    sizes = np.fromiter((v.__sizeof__() for v in uniq), dtype=np.int64, count=len(uniq))
+    values = s.to_numpy()
+    missing = sum(v.__sizeof__() for v in values[codes < 0])  # None, NaN, NaT: whatever objects they are
+    return int(values.nbytes + int(sizes @ counts) + missing)
 
 
 def overview(df: pd.DataFrame, summary: pd.DataFrame, factorized: dict[str, tuple] | None = None
@@ -284,15 +304,15 @@ def overview(df: pd.DataFrame, summary: pd.DataFrame, factorized: dict[str, tupl
     :func:`column_summary`) are hashed as their integer codes, which is much cheaper."""
     n, k = df.shape
     dup = 0
+    factorized = factorized or {}
     if n > 1 and k:
-        factorized = factorized or {}
         cols = {i: (factorized[c][0] if c in factorized else df[c]) for i, c in enumerate(df.columns)}
         hashed = pd.util.hash_pandas_object(pd.DataFrame(cols, index=df.index, copy=False), index=False)
         dup = int(hashed.duplicated().sum())
     missing = int(summary["missing"].sum())
     return {
         "rows": n, "columns": k,
-        "memory_mb": float(df.memory_usage(deep=True, index=False).sum()) / 2 ** 20,
+        "memory_mb": sum(memory_bytes(df[c], factorized.get(c)) for c in df.columns) / 2 ** 20,
         "duplicate_rows": dup, "duplicate_fraction": dup / n if n else 0.0,
         "missing_cells": missing, "missing_fraction": missing / (n * k) if n and k else 0.0,
         "kinds": summary["kind"].value_counts().to_dict(),
@@ -300,17 +320,21 @@ def overview(df: pd.DataFrame, summary: pd.DataFrame, factorized: dict[str, tupl
     }
 
 
-def missing_patterns(df: pd.DataFrame, top: int = 10) -> pd.DataFrame:
-    """The most frequent combinations of missing columns (rows with no missing value included)."""
-    cols = [c for c in df.columns if df[c].isna().any()]
+def missing_patterns(df: pd.DataFrame, top: int = 10, masks: dict[str, np.ndarray] | None = None) -> pd.DataFrame:
+    """The most frequent combinations of missing columns (rows with no missing value included).
+    ``masks`` (column: missing-value mask, for exactly the columns with any; see
+    :func:`column_summary`) saves looking for missing values again."""
+    if masks is None:
+        masks = {c: m for c in df.columns if (m := df[c].isna().to_numpy()).any()}
+    cols = [c for c in df.columns if c in masks]
     if not cols:
         return pd.DataFrame(columns=["missing columns", "rows", "fraction"])
-    mask = np.column_stack([df[c].isna().to_numpy() for c in cols])
     if len(cols) <= 62:
         keys = np.zeros(len(df), dtype=np.int64)
-        for j in range(len(cols)):
-            keys |= mask[:, j].astype(np.int64) << j
+        for j, c in enumerate(cols):
+            keys |= masks[c].astype(np.int64) << j
     else:
+        mask = np.column_stack([masks[c] for c in cols])
         keys = np.array([b.tobytes() for b in np.packbits(mask, axis=1)], dtype=object)
     codes, uniq = pd.factorize(keys)
     first = np.empty(len(uniq), dtype=np.int64)
@@ -318,7 +342,7 @@ def missing_patterns(df: pd.DataFrame, top: int = 10) -> pd.DataFrame:
     counts = np.bincount(codes)
     rows = []
     for u in np.argsort(-counts, kind="stable")[:top]:
-        names = [c for c, m in zip(cols, mask[first[u]]) if m]
+        names = [c for c in cols if masks[c][first[u]]]
         rows.append({"missing columns": ", ".join(names) if names else "(none)", "rows": int(counts[u]),
                      "fraction": counts[u] / len(df)})
     return pd.DataFrame(rows)

@@ -73,7 +73,8 @@ class Exploration:
         self.max_rows_for_heavy_stats = int(max_rows_for_heavy_stats)
         self.failures: list[str] = []
         self._cache: dict[str, Any] = {}
-        self._extras: dict[str, dict] = {"deciles": {}, "quantiles": {}, "factorized": {}, "hist": {}}
+        self._extras: dict[str, dict] = {"deciles": {}, "quantiles": {}, "factorized": {}, "hist": {},
+                                         "missing": {}}
 
     # ------------------------------------------------------------------ cached building blocks
 
@@ -210,7 +211,7 @@ class Exploration:
         if m.empty:
             return Note("no missing values")
         return Panel(missing_figure(m), Note("most frequent combinations of missing columns:"),
-                     missing_patterns(self.df))
+                     missing_patterns(self.df, masks=self._extras["missing"]))
 
     @section("distributions")
     def distributions(self) -> Any:

@@ -159,31 +159,41 @@ def column_target_figure(t: pd.DataFrame, column: str, target: str, overall: flo
     return build_figure(data, layout)
 
 
+_COLORSCALES: dict[str, list] = {}
+
+
+def _colorscale(name: str) -> list:
+    """A named colorscale as plotly's validation spells it out (once per name)."""
+    if name not in _COLORSCALES:
+        _COLORSCALES[name] = [list(step) for step in go.Heatmap(colorscale=name).colorscale]
+    return _COLORSCALES[name]
+
+
 def heatmap_figure(m: pd.DataFrame, title: str, zmin: float, zmax: float, colorscale: str) -> go.Figure:
     """A labelled square heatmap (correlations, Cramér's V)."""
     names = [_short(c, 24) for c in m.columns]
     z = np.round(m.to_numpy(dtype=float), 3)
     text = [["" if np.isnan(v) else f"{v:.2f}" for v in row] for row in z] if len(names) <= 25 else None
-    fig = go.Figure(go.Heatmap(z=z, x=names, y=names, zmin=zmin, zmax=zmax, colorscale=colorscale, text=text,
-                               texttemplate="%{text}" if text else None, textfont_size=9))
+    trace = dict(type="heatmap", z=z, x=names, y=names, zmin=zmin, zmax=zmax, textfont=dict(size=9),
+                 colorscale=_colorscale(colorscale))
+    if text:
+        trace.update(text=text, texttemplate="%{text}")
     side = max(380, 26 * len(names) + 160)
-    fig.update_layout(title=title, height=side, yaxis_autorange="reversed", **_LAYOUT)
-    return fig
+    return build_figure([trace], {**_LAYOUT, "title": dict(text=title), "height": side,
+                                  "yaxis": dict(autorange="reversed")})
 
 
 def missing_figure(missing: pd.Series) -> go.Figure:
     """Share of missing values per column (columns with any missing value)."""
-    fig = go.Figure(go.Bar(y=[_short(c, 30) for c in missing.index], x=missing.to_numpy(), orientation="h",
-                           marker_color=_BLUE, hovertemplate="%{y}: %{x:.2%}<extra></extra>"))
-    fig.update_layout(title="Missing values per column (all rows)", xaxis_title="missing share",
-                      xaxis_tickformat=".2~%", yaxis_autorange="reversed",
-                      height=max(260, 22 * len(missing) + 120), **_LAYOUT)
-    return fig
+    bar = dict(type="bar", y=[_short(c, 30) for c in missing.index], x=missing.to_numpy(), orientation="h",
+               marker=dict(color=_BLUE), hovertemplate="%{y}: %{x:.2%}<extra></extra>")
+    return build_figure([bar], {**_LAYOUT, "title": dict(text="Missing values per column (all rows)"),
+                                "xaxis": dict(title=dict(text="missing share"), tickformat=".2~%"),
+                                "yaxis": dict(autorange="reversed"), "height": max(260, 22 * len(missing) + 120)})
 
 
 def class_figure(s: pd.Series) -> go.Figure:
     """Class counts of a (non-binary) target."""
     d = distribution_data(s, "categorical", top=30)
-    fig = go.Figure(go.Bar(_bar(d)))
-    fig.update_layout(title=f"Classes of {s.name!r}", height=340, yaxis_title="rows", **_LAYOUT)
-    return fig
+    return build_figure([_bar(d)], {**_LAYOUT, "title": dict(text=f"Classes of {s.name!r}"), "height": 340,
+                                    "yaxis": dict(title=dict(text="rows"))})
