@@ -276,6 +276,56 @@ def grouped_auc(score: np.ndarray, pos: np.ndarray, neg: np.ndarray) -> float:
     return float((p * (below + 0.5 * q)).sum() / (n1 * n0))
 
 
+@dataclass(frozen=True)
+class _Split:
+    """The leakage check's rows: ``part`` 0 (fit), 1 (evaluate) or 2 (no target) per row, the target
+    per row (class codes or numbers, 0 where missing), and what does not depend on the column."""
+
+    part: np.ndarray
+    y: np.ndarray
+    evaluate: np.ndarray  # row numbers of the evaluation half
+    prior: float = 0.0    # mean target of the fitting half (binary, numeric)
+    total: float = 0.0    # sum of squares about the evaluation half's mean (numeric)
+    classes: int = 0      # multiclass
+
+
+def _split(ys: pd.Series, info: TargetInfo, seed: int) -> _Split | None:
+    keep = ys.notna().to_numpy()
+    fit = np.random.default_rng(seed).random(int(keep.sum())) < 0.5
+    if fit.sum() < 2 or (~fit).sum() < 2:
+        return None
+    part = np.full(len(ys), 2, dtype=np.int64)
+    part[keep] = ~fit
+    rows = np.flatnonzero(keep)
+    if info.kind == "multiclass":
+        y = np.where(keep, np.asarray(pd.factorize(ys)[0]), 0).astype(np.int64)
+        return _Split(part, y, rows[~fit], classes=int(y.max()) + 1)
+    y = np.where(keep, target_vector(ys, info), 0.0)
+    ev = y[rows[~fit]]
+    return _Split(part, y, rows[~fit], prior=float(y[rows[fit]].mean()), total=float(((ev - ev.mean()) ** 2).sum()))
+
+
+def _group_score(codes: np.ndarray, k: int, sp: _Split, kind: str) -> tuple[str, float]:
+    """Held-out score of predicting the target by the fitted mean (or majority class) of each group;
+    per-group counts and sums of both halves come from one ``bincount`` over all rows."""
+    key = codes * 3 + sp.part
+    if kind == "multiclass":
+        nc = sp.classes
+        table = np.bincount(key * nc + sp.y, minlength=3 * k * nc).reshape(k, 3, nc)
+        fit, ev = table[:, 0], table[:, 1]
+        pred = np.where(fit.sum(1) > 0, fit.argmax(1), fit.sum(0).argmax())
+        return "accuracy", float(ev[np.arange(k), pred].sum() / ev.sum())
+    cnt = np.bincount(key, minlength=3 * k).reshape(k, 3)
+    sums = np.bincount(key, weights=sp.y, minlength=3 * k).reshape(k, 3)
+    n_fit = cnt[:, 0].astype(float)
+    means = (sums[:, 0] + sp.prior) / (n_fit + 1)
+    means[n_fit == 0] = sp.prior
+    if kind == "binary":
+        return "AUC", grouped_auc(means, sums[:, 1], cnt[:, 1] - sums[:, 1])
+    resid = float(((sp.y[sp.evaluate] - means[codes[sp.evaluate]]) ** 2).sum())
+    return "R²", 1 - resid / sp.total if sp.total > 0 else float("nan")
+
+
 def single_column_scores(df: pd.DataFrame, kinds: dict[str, str], target: str, info: TargetInfo,
                          seed: int = 0, bins: int = 50, edges: dict[str, np.ndarray] | None = None,
                          factorized: dict[str, tuple] | None = None) -> pd.DataFrame:
@@ -290,43 +340,21 @@ def single_column_scores(df: pd.DataFrame, kinds: dict[str, str], target: str, i
     """
     edges, factorized = edges or {}, factorized or {}
     ys = df[target]
-    keep = ys.notna().to_numpy()
-    all_rows = bool(keep.all())
-    ycodes = np.asarray(pd.factorize(ys)[0])[keep] if info.kind == "multiclass" else None
-    y = target_vector(ys, info)[keep] if info.kind in ("binary", "numeric") else None
-    n = int(keep.sum())
-    fit = np.random.default_rng(seed).random(n) < 0.5
-    ev = ~fit
+    sp = _split(ys, info, seed)
     cols = [c for c, kind in kinds.items() if c != target and kind != "empty"]
-    if fit.sum() < 2 or ev.sum() < 2 or not cols:
+    if sp is None or not cols:
         return pd.DataFrame(columns=["column", "metric", "score"])
+    keep = sp.part < 2
 
     def score(c: str) -> dict[str, Any]:
-        if c in edges or c in factorized:  # groups of all rows from the summary's work, then the kept rows
-            codes, labels = group_codes(df[c], kinds[c], bins=bins, top=10 ** 9, edges=edges.get(c),
-                                        factorized=factorized.get(c))
-            codes = codes if all_rows else codes[keep]
-        else:
-            codes, labels = group_codes(df[c] if all_rows else df[c][keep], kinds[c], bins=bins, top=10 ** 9)
-        k = len(labels)
-        cnt = np.bincount(codes[fit], minlength=k).astype(float)
-        if info.kind == "multiclass":
-            nc = int(ycodes.max()) + 1
-            table = np.bincount(codes[fit] * nc + ycodes[fit], minlength=k * nc).reshape(k, nc)
-            majority = np.bincount(ycodes[fit], minlength=nc).argmax()
-            pred = np.where(cnt > 0, table.argmax(1), majority)[codes[ev]]
-            return {"column": c, "metric": "accuracy", "score": float((pred == ycodes[ev]).mean())}
-        prior = float(y[fit].mean())
-        means = (np.bincount(codes[fit], weights=y[fit], minlength=k) + prior) / (cnt + 1)
-        means[cnt == 0] = prior
-        if info.kind == "binary":
-            pos = np.bincount(codes[ev], weights=y[ev], minlength=k)
-            neg = np.bincount(codes[ev], minlength=k) - pos
-            return {"column": c, "metric": "AUC", "score": grouped_auc(means, pos, neg)}
-        pred = means[codes[ev]]
-        resid = float(((y[ev] - pred) ** 2).sum())
-        tot = float(((y[ev] - y[ev].mean()) ** 2).sum())
-        return {"column": c, "metric": "R²", "score": 1 - resid / tot if tot > 0 else float("nan")}
+        e = edges.get(c)
+        if e is None and kinds[c] in ("numeric", "datetime") and not keep.all():  # bins of the rows with a target
+            v = as_float(df[c])[keep]
+            finite = v[np.isfinite(v)]
+            e = np.quantile(finite, np.linspace(0, 1, bins + 1)) if finite.size else np.array([0.0])
+        codes, labels = group_codes(df[c], kinds[c], bins=bins, top=10 ** 9, edges=e, factorized=factorized.get(c))
+        metric, value = _group_score(codes, len(labels), sp, info.kind)
+        return {"column": c, "metric": metric, "score": value}
 
-    rows = parallel_map(score, cols, heavy=n >= 20_000)
+    rows = parallel_map(score, cols, heavy=len(df) >= 20_000)
     return pd.DataFrame(rows, columns=["column", "metric", "score"])
