@@ -178,15 +178,17 @@ def _moments(finite: np.ndarray) -> dict[str, Any]:
     return out
 
 
-def _sorted_stats(x: np.ndarray) -> dict[str, Any]:
-    """Stats of the non-missing float values ``x`` from one sort: quantiles, uniques, mode, moments."""
+def _sorted_stats(x: np.ndarray, keep_order: bool = False) -> dict[str, Any]:
+    """Stats of the non-missing float values ``x`` from one sort: quantiles, uniques, mode, moments;
+    with ``keep_order``, also the sorting permutation as ``_order`` (when ``x`` was sorted, not counted)."""
     n = len(x)
     if n > 1000:  # integers in a small range: counting is much cheaper than sorting
         lo, hi = float(x.min()), float(x.max())
         if np.isfinite(lo) and np.isfinite(hi) and hi - lo <= max(4 * n, 1 << 16) and lo == int(lo) \
                 and np.array_equal(x, np.floor(x)):
             return _counted_stats(x, int(lo), int(hi))
-    x = np.sort(x)
+    order = np.argsort(x) if keep_order else None  # the same sorted values, and ranks or bins later for free
+    x = x[order] if keep_order else np.sort(x)
     change = np.flatnonzero(x[1:] != x[:-1])
     starts = np.concatenate(([0], change + 1))
     lengths = np.diff(np.concatenate((starts, [n])))
@@ -210,10 +212,12 @@ def _sorted_stats(x: np.ndarray) -> dict[str, Any]:
             out[key] = finite[lo] + (finite[hi] - finite[lo]) * (pos - lo)
         out["_hist"] = {b: _hist_from_sorted(finite, float(finite[0]), float(finite[-1]), b) for b in HIST_BINS}
     out.update(_moments(finite))
+    if order is not None:
+        out["_order"] = order
     return out
 
 
-def _summarize(c: str, s: pd.Series, n: int, special: dict[str, str]) -> dict[str, Any]:
+def _summarize(c: str, s: pd.Series, n: int, special: dict[str, str], keep_order: bool = False) -> dict[str, Any]:
     is_num = pd.api.types.is_numeric_dtype(s.dtype) and not pd.api.types.is_bool_dtype(s.dtype)
     is_dt = pd.api.types.is_datetime64_any_dtype(s.dtype)
     if is_num or is_dt:  # missing values from the float copy or the codes: no separate isna pass
@@ -231,7 +235,9 @@ def _summarize(c: str, s: pd.Series, n: int, special: dict[str, str]) -> dict[st
     if n_missing == n:
         row.update(kind="empty", n_unique=0)
     elif is_num or is_dt:
-        st = _sorted_stats(v[~missing] if n_missing else v)
+        st = _sorted_stats(v[~missing] if n_missing else v, keep_order)
+        if n_missing and "_order" in st:  # positions in the column, not among its non-missing values
+            st["_order"] = np.flatnonzero(~missing)[st["_order"]]
         if is_dt:
             for k in ("top", "min", "max", "p25", "p50", "p75", "mean"):
                 if k in st:
@@ -262,7 +268,7 @@ SUMMARY_COLUMNS = ["column", "kind", "dtype", "missing", "missing_fraction", "n_
 
 
 def column_summary(df: pd.DataFrame, special: dict[str, str] | None = None,
-                   extras: dict[str, dict] | None = None) -> pd.DataFrame:
+                   extras: dict[str, dict] | None = None, keep_order: bool = False) -> pd.DataFrame:
     """One row per column: kind, dtype, missing, uniques, most frequent value and numeric stats.
 
     Runs on all rows: one sort (or count) per numeric/datetime column, one factorization per other
@@ -270,14 +276,15 @@ def column_summary(df: pd.DataFrame, special: dict[str, str] | None = None,
     reuse: ``extras["deciles"][column]`` and ``extras["quantiles"][column]`` (numeric bin edges: 10
     and 50 equal-count bins of the finite values), ``extras["hist"][column][bins]``
     (histogram counts and edges of the finite values), ``extras["factorized"][column]`` (codes,
-    unique values, counts) and ``extras["missing"][column]`` (the missing-value mask of a column with
-    any).
+    unique values, counts), ``extras["missing"][column]`` (the missing-value mask of a column with
+    any) and, with ``keep_order``, ``extras["order"][column]``: the rows of a sorted numeric column in
+    ascending order of value, missing values left out (for ranks and quantile bins without sorting again).
     """
     special = special or {}
     n = len(df)
-    rows = parallel_map(lambda c: _summarize(c, df[c], n, special), list(df.columns), heavy=n >= 50_000)
+    rows = parallel_map(lambda c: _summarize(c, df[c], n, special, keep_order), list(df.columns), heavy=n >= 50_000)
     side = {key: {r["column"]: r.pop(f"_{key}") for r in rows if f"_{key}" in r}
-            for key in ("deciles", "quantiles", "factorized", "hist", "missing")}
+            for key in ("deciles", "quantiles", "factorized", "hist", "missing", "order")}
     if extras is not None:
         extras.update(side)
     return pd.DataFrame(rows).reindex(columns=SUMMARY_COLUMNS).set_index("column")

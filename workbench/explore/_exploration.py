@@ -74,7 +74,7 @@ class Exploration:
         self.failures: list[str] = []
         self._cache: dict[str, Any] = {}
         self._extras: dict[str, dict] = {"deciles": {}, "quantiles": {}, "factorized": {}, "hist": {},
-                                         "missing": {}}
+                                         "missing": {}, "order": {}}
 
     # ------------------------------------------------------------------ cached building blocks
 
@@ -86,7 +86,17 @@ class Exploration:
     @property
     def summary_table(self) -> pd.DataFrame:
         """Per-column statistics (all rows)."""
-        return self._cached("summary", lambda: column_summary(self.df, self._special, extras=self._extras))
+        return self._cached("summary", lambda: column_summary(self.df, self._special, extras=self._extras,
+                                                              keep_order=not self._sampled))
+
+    @property
+    def _sampled(self) -> bool:
+        return 0 < self.max_rows_for_heavy_stats < len(self.df)
+
+    def _all_rows(self, key: str, sample: pd.DataFrame) -> dict | None:
+        """What the summary kept for ``key`` (factorized columns, sort orders): only for all rows."""
+        _ = self.summary_table
+        return self._extras[key] if sample is self.df else None
 
     def _factorized(self, column: str) -> tuple | None:
         _ = self.summary_table  # computing the summary fills the extras
@@ -128,7 +138,7 @@ class Exploration:
         return self._cached("alerts", lambda: compute_alerts(
             self.df, summary, target=self.target, target_info=self.target_info, heavy=heavy, seed=self.seed,
             thresholds=self.thresholds, edges=self._extras["quantiles"],
-            factorized=self._extras["factorized"] if heavy is self.df else None))
+            factorized=self._all_rows("factorized", heavy), orders=self._all_rows("order", heavy)))
 
     def _features(self) -> list[str]:
         return [c for c in self.df.columns if c != self.target]
@@ -235,7 +245,7 @@ class Exploration:
         sample, info = self.sample
         if len(sample) < 3:
             return Note(f"{len(sample)} rows: correlations need at least 3; skipped")
-        m = numeric_correlation(sample, cols[:60], method)
+        m = numeric_correlation(sample, cols[:60], method, orders=self._all_rows("order", sample))
         where = f"{info.n_sample:,} sampled rows, seed {info.seed}" if info.sampled else f"all {info.n_rows:,} rows"
         return heatmap_figure(m, f"{method.capitalize()} correlation of numeric columns ({where})", -1, 1, "RdBu")
 
@@ -263,7 +273,7 @@ class Exploration:
         y = self._cached("y", lambda: target_vector(self.df[self.target], info))
         return self._cached(f"target by {column}", lambda: target_by_group(
             self.df[column], self.kinds[column], y, info.kind, edges=self._deciles(column),
-            factorized=self._factorized(column)))
+            factorized=self._factorized(column), order=self._extras["order"].get(column)))
 
     def _overall(self) -> float:
         return float(np.nanmean(self._cached("y", lambda: target_vector(self.df[self.target], self.target_info))))

@@ -88,11 +88,25 @@ def bin_codes(v: np.ndarray, edges: np.ndarray) -> np.ndarray:
     return codes.astype(np.int64)
 
 
+def sorted_bin_codes(v: np.ndarray, edges: np.ndarray, order: np.ndarray) -> np.ndarray:
+    """:func:`bin_codes` from ``order``, the rows of the non-missing values of ``v`` in ascending order:
+    each inner edge is found by binary search in the sorted values, and the bins are written back
+    in one pass (rows left out of ``order`` get bin 0)."""
+    xs = v[order]
+    cuts = np.searchsorted(xs, edges[1:-1], side="left")
+    sizes = np.diff(np.concatenate(([0], cuts, [len(xs)])))
+    codes = np.zeros(len(v), dtype=np.int64)
+    codes[order] = np.repeat(np.arange(len(sizes)), sizes)
+    return codes
+
+
 def group_codes(s: pd.Series, kind: str, bins: int = 10, top: int = 15, edges: np.ndarray | None = None,
-                factorized: tuple | None = None) -> tuple[np.ndarray, list[str]]:
+                factorized: tuple | None = None, order: np.ndarray | None = None) -> tuple[np.ndarray, list[str]]:
     """Integer group per row and the group labels: quantile bins for numbers (or the given bin
-    ``edges``), the ``top`` most frequent values (the rest as "(other)") for categories (reusing
-    ``factorized`` = (codes, uniques, counts) when given); "(missing)" as its own group."""
+    ``edges``; ``order``, the rows of the non-missing values in ascending order, saves comparing
+    every row with every edge), the ``top`` most frequent values (the rest as "(other)") for
+    categories (reusing ``factorized`` = (codes, uniques, counts) when given); "(missing)" as its
+    own group."""
     if kind in ("numeric", "datetime"):
         v = as_float(s)
         ok = ~np.isnan(v)
@@ -100,7 +114,7 @@ def group_codes(s: pd.Series, kind: str, bins: int = 10, top: int = 15, edges: n
             finite = v[np.isfinite(v)]
             edges = np.quantile(finite, np.linspace(0, 1, bins + 1)) if finite.size else np.array([0.0])
         edges = np.unique(edges)
-        codes = bin_codes(v, edges)
+        codes = bin_codes(v, edges) if order is None else sorted_bin_codes(v, edges, order)
         codes[~ok] = -1
         fmt = (lambda x: str(pd.Timestamp(int(x)).date())) if kind == "datetime" else (lambda x: f"{x:.4g}")
         if len(edges) == 1:
@@ -129,9 +143,11 @@ def group_codes(s: pd.Series, kind: str, bins: int = 10, top: int = 15, edges: n
 
 
 def target_by_group(s: pd.Series, kind: str, y: np.ndarray, target_kind: str, bins: int = 10,
-                    top: int = 15, edges: np.ndarray | None = None, factorized: tuple | None = None) -> pd.DataFrame:
-    """Target rate (binary, with a Wilson interval) or mean (numeric, normal interval) per group."""
-    codes, labels = group_codes(s, kind, bins=bins, top=top, edges=edges, factorized=factorized)
+                    top: int = 15, edges: np.ndarray | None = None, factorized: tuple | None = None,
+                    order: np.ndarray | None = None) -> pd.DataFrame:
+    """Target rate (binary, with a Wilson interval) or mean (numeric, normal interval) per group
+    (groups as :func:`group_codes` makes them)."""
+    codes, labels = group_codes(s, kind, bins=bins, top=top, edges=edges, factorized=factorized, order=order)
     ok = ~np.isnan(y)
     codes, yv = codes[ok], y[ok]
     k = len(labels)
@@ -164,28 +180,28 @@ def _small_int_offset(x: np.ndarray) -> int | None:
     return None
 
 
-def average_ranks(v: np.ndarray) -> np.ndarray:
+def average_ranks(v: np.ndarray, order: np.ndarray | None = None) -> np.ndarray:
     """Ranks 1..n of the non-missing values of ``v`` (ties get their average rank), NaN stays NaN.
-    Integers in a small range are ranked by counting (one ``bincount``), others by one sort."""
+    Integers in a small range are ranked by counting (one ``bincount``), others by one sort, or
+    none when ``order`` (the rows of the non-missing values in ascending order) is given."""
     out = np.full(len(v), np.nan)
-    ok = ~np.isnan(v)
-    x = v[ok]
-    if x.size == 0:
-        return out
-    lo = _small_int_offset(x)
-    if lo is not None:
-        idx = (x - lo).astype(np.int64)
-        counts = np.bincount(idx)
-        out[ok] = (np.cumsum(counts) - (counts - 1) / 2)[idx]  # rows before the value + (count + 1) / 2
-        return out
-    order = np.argsort(x)  # ties get their average rank below, so the sort need not be stable
-    sv = x[order]
+    if order is None:
+        ok = np.flatnonzero(~np.isnan(v))
+        x = v[ok]
+        if x.size == 0:
+            return out
+        lo = _small_int_offset(x)
+        if lo is not None:
+            idx = (x - lo).astype(np.int64)
+            counts = np.bincount(idx)
+            out[ok] = (np.cumsum(counts) - (counts - 1) / 2)[idx]  # rows before the value + (count + 1) / 2
+            return out
+        order = ok[np.argsort(x)]  # ties get their average rank below, so the sort need not be stable
+    sv = v[order]
     change = np.concatenate(([True], sv[1:] != sv[:-1]))
     starts = np.flatnonzero(change)
     sizes = np.diff(np.concatenate((starts, [len(sv)])))
-    ranks = np.empty(len(sv))
-    ranks[order] = np.repeat(starts + (sizes + 1) / 2, sizes)
-    out[ok] = ranks
+    out[order] = np.repeat(starts + (sizes + 1) / 2, sizes)
     return out
 
 
@@ -219,13 +235,18 @@ def pairwise_pearson(values: list[np.ndarray], block: int = 1 << 16) -> np.ndarr
     return r
 
 
-def numeric_correlation(df: pd.DataFrame, columns: list[str], method: str = "spearman") -> pd.DataFrame:
+def numeric_correlation(df: pd.DataFrame, columns: list[str], method: str = "spearman",
+                        orders: dict[str, np.ndarray] | None = None) -> pd.DataFrame:
     """Pairwise correlation (pairwise-complete rows, as ``DataFrame.corr``); Spearman ranks each column
-    once, on its own non-missing values, then takes Pearson's correlation of the ranks."""
-    heavy = len(df) >= 50_000
-    values = parallel_map(lambda c: as_float(df[c]), columns, heavy=heavy)
-    if method == "spearman":
-        values = parallel_map(average_ranks, values, heavy=heavy)
+    once, on its own non-missing values (from ``orders[column]``, its rows in ascending order of
+    value, when given), then takes Pearson's correlation of the ranks."""
+    orders = orders or {}
+
+    def values(c: str) -> np.ndarray:
+        v = as_float(df[c])
+        return average_ranks(v, orders.get(c)) if method == "spearman" else v
+
+    values = parallel_map(values, columns, heavy=len(df) >= 50_000)
     return pd.DataFrame(pairwise_pearson(values), index=columns, columns=columns)
 
 
@@ -328,7 +349,8 @@ def _group_score(codes: np.ndarray, k: int, sp: _Split, kind: str) -> tuple[str,
 
 def single_column_scores(df: pd.DataFrame, kinds: dict[str, str], target: str, info: TargetInfo,
                          seed: int = 0, bins: int = 50, edges: dict[str, np.ndarray] | None = None,
-                         factorized: dict[str, tuple] | None = None) -> pd.DataFrame:
+                         factorized: dict[str, tuple] | None = None, orders: dict[str, np.ndarray] | None = None
+                         ) -> pd.DataFrame:
     """How well each column alone predicts the target on held-out rows.
 
     Each column becomes groups (categories, or ``bins`` quantile bins: ``edges[column]`` when given,
@@ -336,9 +358,10 @@ def single_column_scores(df: pd.DataFrame, kinds: dict[str, str], target: str, i
     per-group target mean is fitted on a random half and scored on the other half: AUC for a binary
     target, accuracy for a multiclass one, R² for a numeric one. Values seen only in the fitting half
     (IDs) score as chance. ``factorized`` (codes, uniques, counts per column, of exactly ``df``'s rows)
-    saves factorizing categories again.
+    saves factorizing categories again, and ``orders`` (rows in ascending order of value, of exactly
+    ``df``'s rows) comparing every value with every bin edge.
     """
-    edges, factorized = edges or {}, factorized or {}
+    edges, factorized, orders = edges or {}, factorized or {}, orders or {}
     ys = df[target]
     sp = _split(ys, info, seed)
     cols = [c for c, kind in kinds.items() if c != target and kind != "empty"]
@@ -352,7 +375,8 @@ def single_column_scores(df: pd.DataFrame, kinds: dict[str, str], target: str, i
             v = as_float(df[c])[keep]
             finite = v[np.isfinite(v)]
             e = np.quantile(finite, np.linspace(0, 1, bins + 1)) if finite.size else np.array([0.0])
-        codes, labels = group_codes(df[c], kinds[c], bins=bins, top=10 ** 9, edges=e, factorized=factorized.get(c))
+        codes, labels = group_codes(df[c], kinds[c], bins=bins, top=10 ** 9, edges=e, factorized=factorized.get(c),
+                                    order=orders.get(c))
         metric, value = _group_score(codes, len(labels), sp, info.kind)
         return {"column": c, "metric": metric, "score": value}
 
