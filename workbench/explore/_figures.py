@@ -26,6 +26,7 @@ def build_figure(data: list[dict], layout: dict) -> go.Figure:
     """``go.Figure(dict(data=data, layout=layout))`` without validating the (known-good) dicts and
     with the named template resolved to its JSON once per process instead of deep-copied per figure.
     The figure validates later updates (``update_layout`` etc.) as usual."""
+    layout = {k: v for k, v in layout.items() if not (isinstance(v, list) and not v)}  # as validation drops them
     name = layout.get("template")
     if isinstance(name, str):
         if name not in _TEMPLATES:
