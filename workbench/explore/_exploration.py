@@ -263,7 +263,7 @@ class Exploration:
         sample, info = self.sample
         if len(sample) < 3:
             return Note(f"{len(sample)} rows: associations need at least 3; skipped")
-        m = cramers_v_matrix(sample, cols[:60])
+        m = cramers_v_matrix(sample, cols[:60], factorized=self._all_rows("factorized", sample))
         where = f"{info.n_sample:,} sampled rows, seed {info.seed}" if info.sampled else f"all {info.n_rows:,} rows"
         return Panel(heatmap_figure(m, f"Cramér's V between categorical columns ({where})", 0, 1, "Blues"), note)
 

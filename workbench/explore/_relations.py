@@ -250,28 +250,32 @@ def numeric_correlation(df: pd.DataFrame, columns: list[str], method: str = "spe
     return pd.DataFrame(pairwise_pearson(values), index=columns, columns=columns)
 
 
-def cramers_v_matrix(df: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
-    """Bias-corrected Cramér's V between categorical columns (rows missing either value dropped)."""
+def cramers_v_matrix(df: pd.DataFrame, columns: list[str], factorized: dict[str, tuple] | None = None
+                     ) -> pd.DataFrame:
+    """Bias-corrected Cramér's V between categorical columns (rows missing either value dropped);
+    ``factorized`` (codes, uniques, counts per column, of exactly ``df``'s rows) saves factorizing."""
+    factorized = factorized or {}
     codes = {}
-    for c in columns:
-        cd, uniq = pd.factorize(df[c])
-        codes[c] = (np.asarray(cd, dtype=np.int64), len(uniq))
+    for c in columns:  # missing values get the last code: their row and column of a table are dropped
+        cd, uniq = factorized[c][:2] if c in factorized else pd.factorize(df[c])
+        cd = np.asarray(cd, dtype=np.int64)
+        codes[c] = (np.where(cd < 0, len(uniq), cd), len(uniq))
     k = len(columns)
     out = np.eye(k)
     for i in range(k):
         a, ka = codes[columns[i]]
         for j in range(i + 1, k):
             b, kb = codes[columns[j]]
-            ok = (a >= 0) & (b >= 0)
-            out[i, j] = out[j, i] = _cramers_v(a[ok], b[ok], ka, kb)
+            table = np.bincount(a * (kb + 1) + b, minlength=(ka + 1) * (kb + 1)).reshape(ka + 1, kb + 1)
+            out[i, j] = out[j, i] = _cramers_v(table[:ka, :kb].astype(float))
     return pd.DataFrame(out, index=columns, columns=columns)
 
 
-def _cramers_v(a: np.ndarray, b: np.ndarray, ka: int, kb: int) -> float:
-    n = len(a)
+def _cramers_v(table: np.ndarray) -> float:
+    """Bias-corrected Cramér's V of a contingency table (rows missing either value not in it)."""
+    n = float(table.sum())
     if n < 2:
         return float("nan")
-    table = np.bincount(a * kb + b, minlength=ka * kb).reshape(ka, kb).astype(float)
     table = table[table.sum(1) > 0][:, table.sum(0) > 0]
     r, c = table.shape
     if r < 2 or c < 2:
