@@ -114,7 +114,8 @@ def group_codes(s: pd.Series, kind: str, bins: int = 10, top: int = 15, edges: n
             finite = v[np.isfinite(v)]
             edges = np.quantile(finite, np.linspace(0, 1, bins + 1)) if finite.size else np.array([0.0])
         edges = np.unique(edges)
-        codes = bin_codes(v, edges) if order is None else sorted_bin_codes(v, edges, order)
+        many = order is not None and len(edges) > 17  # a few comparisons beat writing every row back in order
+        codes = sorted_bin_codes(v, edges, order) if many else bin_codes(v, edges)
         codes[~ok] = -1
         fmt = (lambda x: str(pd.Timestamp(int(x)).date())) if kind == "datetime" else (lambda x: f"{x:.4g}")
         if len(edges) == 1:
