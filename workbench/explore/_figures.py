@@ -19,19 +19,28 @@ _LAYOUT = {k: v for k, v in figure_layout(margin=dict(l=50, r=20, t=60, b=40)).i
 _BLUE, _ORANGE = "#4C78A8", "#F58518"
 
 
-_TEMPLATES: dict[str, dict] = {}
+_TEMPLATES: dict[tuple, dict] = {}
+
+
+def _template(name: str, types: frozenset) -> dict:
+    """The named template's JSON with trace defaults for the trace ``types`` drawn only (the rest,
+    defaults for some forty other trace types, is most of its size and serialization time)."""
+    key = (name, types)
+    if key not in _TEMPLATES:
+        full = pio.templates[name].to_plotly_json()
+        _TEMPLATES[key] = {**full, "data": {t: v for t, v in full.get("data", {}).items() if t in types}}
+    return _TEMPLATES[key]
 
 
 def build_figure(data: list[dict], layout: dict) -> go.Figure:
     """``go.Figure(dict(data=data, layout=layout))`` without validating the (known-good) dicts and
-    with the named template resolved to its JSON once per process instead of deep-copied per figure.
-    The figure validates later updates (``update_layout`` etc.) as usual."""
+    with the named template resolved to its JSON once per process instead of deep-copied per figure
+    (trace defaults kept for the trace types in ``data``). The figure validates later updates
+    (``update_layout`` etc.) as usual."""
     layout = {k: v for k, v in layout.items() if not (isinstance(v, list) and not v)}  # as validation drops them
     name = layout.get("template")
     if isinstance(name, str):
-        if name not in _TEMPLATES:
-            _TEMPLATES[name] = pio.templates[name].to_plotly_json()
-        layout = {**layout, "template": _TEMPLATES[name]}
+        layout = {**layout, "template": _template(name, frozenset(t["type"] for t in data))}
     fig = go.Figure(dict(data=data, layout=layout), _validate=False)
     fig._validate = fig._layout_obj._validate = True  # later changes by the user are checked again
     for trace in fig.data:
