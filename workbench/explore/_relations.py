@@ -109,38 +109,37 @@ def group_codes(s: pd.Series, kind: str, bins: int = 10, top: int = 15, edges: n
     own group."""
     if kind in ("numeric", "datetime"):
         v = as_float(s)
-        ok = ~np.isnan(v)
         if edges is None:
             finite = v[np.isfinite(v)]
             edges = np.quantile(finite, np.linspace(0, 1, bins + 1)) if finite.size else np.array([0.0])
         edges = np.unique(edges)
         many = order is not None and len(edges) > 17  # a few comparisons beat writing every row back in order
         codes = sorted_bin_codes(v, edges, order) if many else bin_codes(v, edges)
-        codes[~ok] = -1
         fmt = (lambda x: str(pd.Timestamp(int(x)).date())) if kind == "datetime" else (lambda x: f"{x:.4g}")
         if len(edges) == 1:
             labels = [fmt(edges[0])]
         else:
             labels = [f"[{fmt(a)}, {fmt(b)}{']' if i == len(edges) - 2 else ')'}"
                       for i, (a, b) in enumerate(zip(edges[:-1], edges[1:]))]
+        missing = np.isnan(v)
+        if missing.any():
+            codes[missing] = len(labels)
+            labels.append("(missing)")
+        return codes, labels
+    if factorized is None:
+        codes, uniq = pd.factorize(s, sort=False)
+        counts = np.bincount(codes[codes >= 0], minlength=len(uniq))
     else:
-        if factorized is None:
-            codes, uniq = pd.factorize(s, sort=False)
-            counts = np.bincount(codes[codes >= 0], minlength=len(uniq))
-        else:
-            codes, uniq, counts = factorized
-        keep = np.argsort(-counts, kind="stable")[:top]
-        keep = keep[counts[keep] > 0]
-        remap = np.full(len(uniq) + 1, len(keep), dtype=np.int64)
-        remap[keep] = np.arange(len(keep))
-        remap[-1] = -1
-        codes = remap[codes]
-        labels = [str(uniq[i])[:40] for i in keep] + (["(other)"] if np.count_nonzero(counts) > len(keep) else [])
-    codes = np.asarray(codes, dtype=np.int64)
-    if (codes < 0).any():
-        labels = labels + ["(missing)"]
-        codes = np.where(codes < 0, len(labels) - 1, codes)
-    return codes, labels
+        codes, uniq, counts = factorized
+    keep = np.argsort(-counts, kind="stable")[:top]
+    keep = keep[counts[keep] > 0]
+    labels = [str(uniq[i])[:40] for i in keep] + (["(other)"] if np.count_nonzero(counts) > len(keep) else [])
+    remap = np.full(len(uniq) + 1, len(keep), dtype=np.int64)
+    remap[keep] = np.arange(len(keep))
+    if counts.sum() < len(codes):  # missing values (code -1) become the last group
+        remap[-1] = len(labels)
+        labels.append("(missing)")
+    return remap[codes], labels
 
 
 def target_by_group(s: pd.Series, kind: str, y: np.ndarray, target_kind: str, bins: int = 10,
