@@ -305,19 +305,30 @@ def memory_bytes(s: pd.Series, factorized: tuple | None = None) -> int:
     return int(values.nbytes + int(sizes @ counts) + missing)
 
 
+def duplicate_rows(df: pd.DataFrame, summary: pd.DataFrame, factorized: dict[str, tuple]) -> int:
+    """Rows equal to an earlier row in every column, from one 64-bit hash per row. Only rows whose
+    value in the most varied column repeats can be duplicates, so only those rows are hashed; text
+    columns already factorized (see :func:`column_summary`) are hashed as their integer codes."""
+    n, k = df.shape
+    if n < 2 or not k:
+        return 0
+    cols = [factorized[c][0] if c in factorized else df[c] for c in df.columns]
+    first = cols[list(df.columns).index(summary["n_unique"].astype(float).idxmax())]
+    rows = np.flatnonzero(pd.Series(first, copy=False).duplicated(keep=False).to_numpy())
+    if len(rows) < 2:
+        return 0
+    part = {i: (v[rows] if isinstance(v, np.ndarray) else v.iloc[rows]) for i, v in enumerate(cols)}
+    hashed = pd.util.hash_pandas_object(pd.DataFrame(part, copy=False), index=False)
+    return int(hashed.duplicated().sum())
+
+
 def overview(df: pd.DataFrame, summary: pd.DataFrame, factorized: dict[str, tuple] | None = None
              ) -> dict[str, Any]:
-    """Rows, columns, kinds, dtypes, memory, duplicate rows and missing cells (all rows).
-
-    Duplicate rows are found from one 64-bit hash per row; text columns already factorized (see
-    :func:`column_summary`) are hashed as their integer codes, which is much cheaper."""
+    """Rows, columns, kinds, dtypes, memory, duplicate rows and missing cells (all rows); see
+    :func:`duplicate_rows`."""
     n, k = df.shape
-    dup = 0
     factorized = factorized or {}
-    if n > 1 and k:
-        cols = {i: (factorized[c][0] if c in factorized else df[c]) for i, c in enumerate(df.columns)}
-        hashed = pd.util.hash_pandas_object(pd.DataFrame(cols, index=df.index, copy=False), index=False)
-        dup = int(hashed.duplicated().sum())
+    dup = duplicate_rows(df, summary, factorized)
     missing = int(summary["missing"].sum())
     return {
         "rows": n, "columns": k,

@@ -205,7 +205,7 @@ def average_ranks(v: np.ndarray, order: np.ndarray | None = None) -> np.ndarray:
     return out
 
 
-def pairwise_pearson(values: list[np.ndarray], block: int = 1 << 16) -> np.ndarray:
+def pairwise_pearson(values: list[np.ndarray], block: int = 1 << 14) -> np.ndarray:
     """Pearson's r of every pair of columns over the rows where both have a value (what pandas'
     ``DataFrame.corr`` computes pair by pair), from four matrix products per block of rows: the
     pairwise counts, sums, sums of squares and cross products of the mean-centred columns."""

@@ -160,3 +160,16 @@ def test_figures_are_valid_plotly_and_checked_after(eda):
     assert fig.layout.title.text == "renamed"
     with pytest.raises(ValueError):
         fig.update_layout(no_such_property=1)
+
+
+def test_duplicate_rows_hashed_among_candidates_match_pandas(telco):
+    from workbench.data import column_summary, prepare_frame
+    from workbench.data._profile import duplicate_rows
+
+    df = pd.concat([telco, telco.sample(40, random_state=1), telco.iloc[:3]], ignore_index=True)
+    df.loc[len(telco) + 5, "total_charges"] = np.nan  # a copy that differs only in a missing value
+    frame, special, _ = prepare_frame(df)
+    extras: dict = {}
+    summary = column_summary(frame, special, extras=extras)
+    assert duplicate_rows(frame, summary, extras["factorized"]) == df.duplicated().sum() == 42
+    assert duplicate_rows(frame.iloc[:len(telco)], column_summary(frame.iloc[:len(telco)]), {}) == 0
