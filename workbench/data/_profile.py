@@ -227,13 +227,10 @@ def _summarize(c: str, s: pd.Series, n: int, special: dict[str, str], keep_order
         missing = np.isnan(v)
     else:
         codes, uniq = pd.factorize(s, sort=False)
-        codes = np.asarray(codes, dtype=np.int32)
-        missing = codes < 0
+        missing = (codes := np.asarray(codes, dtype=np.int32)) < 0
     n_missing = int(np.count_nonzero(missing))
     row: dict[str, Any] = {"column": c, "dtype": str(s.dtype), "missing": n_missing,
-                           "missing_fraction": n_missing / n if n else 0.0}
-    if n_missing:
-        row["_missing"] = missing
+                           "missing_fraction": n_missing / n if n else 0.0, **({"_missing": missing} if n_missing else {})}
     if n_missing == n:
         row.update(kind="empty", n_unique=0)
     elif is_num or is_dt:
@@ -293,9 +290,8 @@ def column_summary(df: pd.DataFrame, special: dict[str, str] | None = None,
 
 
 def memory_bytes(s: pd.Series, factorized: tuple | None = None) -> int:
-    """``s.memory_usage(deep=True, index=False)``; for an object column with its factorization
-    (codes, uniques, counts) each distinct value's size is taken once and multiplied by its count,
-    instead of asking every row's object (seconds on millions of strings)."""
+    """``s.memory_usage(deep=True, index=False)``; an object column with its factorization (codes, uniques,
+    counts) sizes each distinct value once, times its count (not every row's object: seconds)."""
     if factorized is None or s.dtype != object:
         return int(s.memory_usage(deep=True, index=False))
     codes, uniq, counts = factorized
@@ -306,9 +302,8 @@ def memory_bytes(s: pd.Series, factorized: tuple | None = None) -> int:
 
 
 def duplicate_rows(df: pd.DataFrame, summary: pd.DataFrame, factorized: dict[str, tuple]) -> int:
-    """Rows equal to an earlier row in every column, from one 64-bit hash per row. Only rows whose
-    value in the most varied column repeats can be duplicates, so only those rows are hashed; text
-    columns already factorized (see :func:`column_summary`) are hashed as their integer codes."""
+    """Rows equal to an earlier row, from one 64-bit hash per row of those whose value in the most varied
+    column repeats (no other row can be one); factorized text columns hashed as their integer codes."""
     n, k = df.shape
     if n < 2 or not k:
         return 0
@@ -341,9 +336,8 @@ def overview(df: pd.DataFrame, summary: pd.DataFrame, factorized: dict[str, tupl
 
 
 def missing_patterns(df: pd.DataFrame, top: int = 10, masks: dict[str, np.ndarray] | None = None) -> pd.DataFrame:
-    """The most frequent combinations of missing columns (rows with no missing value included).
-    ``masks`` (column: missing-value mask, for exactly the columns with any; see
-    :func:`column_summary`) saves looking for missing values again."""
+    """The most frequent combinations of missing columns (rows with no missing value included); ``masks``
+    (column: missing-value mask, exactly the columns with any: see :func:`column_summary`) saves a pass."""
     if masks is None:
         masks = {c: m for c in df.columns if (m := df[c].isna().to_numpy()).any()}
     cols = [c for c in df.columns if c in masks]

@@ -66,15 +66,13 @@ def duplicate_columns(df: pd.DataFrame, summary: pd.DataFrame) -> list[tuple[str
 
 
 def compute_alerts(df: pd.DataFrame, summary: pd.DataFrame, *, target: str | None = None,
-                   target_info: TargetInfo | None = None, heavy: pd.DataFrame | None = None,
-                   seed: int = 0, thresholds: AlertThresholds | None = None,
-                   edges: dict[str, np.ndarray] | None = None, factorized: dict[str, tuple] | None = None,
-                   orders: dict[str, np.ndarray] | None = None) -> pd.DataFrame:
+                   target_info: TargetInfo | None = None, heavy: pd.DataFrame | None = None, seed: int = 0,
+                   thresholds: AlertThresholds | None = None, reuse: dict[str, dict] | None = None) -> pd.DataFrame:
     """Alerts as a table (column, alert, severity, detail), warnings first.
 
     Cheap alerts use ``summary`` (all rows); the leakage check scores each column against the
-    target on ``heavy`` (the seeded sample, or all rows when small), reusing the summary's bin
-    ``edges``, ``factorized`` columns and sort ``orders`` when given (see :func:`single_column_scores`).
+    target on ``heavy`` (the seeded sample, or all rows when small), reusing what the summary kept:
+    ``reuse`` = bin ``edges``, ``factorized`` columns, sort ``orders`` (see :func:`single_column_scores`).
     """
     t = thresholds or AlertThresholds()
     n = len(df)
@@ -112,7 +110,7 @@ def compute_alerts(df: pd.DataFrame, summary: pd.DataFrame, *, target: str | Non
     if target is not None and target_info is not None and target_info.kind in ("binary", "multiclass", "numeric"):
         kinds = summary["kind"].to_dict()
         scores = single_column_scores(heavy if heavy is not None else df, kinds, target, target_info, seed=seed,
-                                      edges=edges, factorized=factorized, orders=orders)
+                                      **(reuse or {}))
         limit = {"AUC": t.leakage_auc, "accuracy": t.leakage_accuracy, "R²": t.leakage_r2}
         base = 0.0
         if target_info.kind == "multiclass":

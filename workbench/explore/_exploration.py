@@ -137,8 +137,9 @@ class Exploration:
         summary = self.summary_table  # fills the extras: 2% quantiles of all rows, factorized columns
         return self._cached("alerts", lambda: compute_alerts(
             self.df, summary, target=self.target, target_info=self.target_info, heavy=heavy, seed=self.seed,
-            thresholds=self.thresholds, edges=self._extras["quantiles"],
-            factorized=self._all_rows("factorized", heavy), orders=self._all_rows("order", heavy)))
+            thresholds=self.thresholds, reuse=dict(edges=self._extras["quantiles"],
+                                                   factorized=self._all_rows("factorized", heavy),
+                                                   orders=self._all_rows("order", heavy))))
 
     def _features(self) -> list[str]:
         return [c for c in self.df.columns if c != self.target]
