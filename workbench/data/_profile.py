@@ -39,7 +39,9 @@ def _dedupe_names(columns: list[str]) -> tuple[list[str], list[str]]:
 
 
 def _looks_like_dates(s: pd.Series) -> bool:
-    head = s.dropna().head(200)
+    head = s.iloc[:2000].dropna().head(200)  # the first 200 values, without copying a long column
+    if len(head) < 200 and len(s) > 2000:
+        head = s.dropna().head(200)
     if head.empty:
         return False
     text = head.astype(str)
@@ -130,7 +132,8 @@ def _counted_stats(x: np.ndarray, lo: int, hi: int) -> dict[str, Any]:
     out: dict[str, Any] = {"n_unique": int(np.count_nonzero(counts)), "top": float(lo + top),
                            "top_count": int(counts[top]), "min": float(lo), "max": float(hi),
                            "p25": q(0.25), "p50": q(0.5), "p75": q(0.75), "n_infinite": 0,
-                           "_deciles": np.array([q(p) for p in np.linspace(0, 1, 11)])}
+                           "_deciles": np.array([q(p) for p in np.linspace(0, 1, 11)]),
+                           "_quantiles": np.array([q(p) for p in np.linspace(0, 1, QUANTILES + 1)])}
     values = np.flatnonzero(counts)
     out["_hist"] = {b: _hist_from_values(lo + values.astype(float), counts[values], lo, hi, b) for b in HIST_BINS}
     out.update(_moments(x))
@@ -138,6 +141,7 @@ def _counted_stats(x: np.ndarray, lo: int, hi: int) -> dict[str, Any]:
 
 
 HIST_BINS = (40, 50)  # the distributions grid and the column explorer
+QUANTILES = 50  # quantile bins of the leakage check
 
 
 def _edges(lo: float, hi: float, bins: int) -> np.ndarray:
@@ -176,15 +180,17 @@ def _moments(finite: np.ndarray) -> dict[str, Any]:
     return out
 
 
-def _sorted_stats(x: np.ndarray) -> dict[str, Any]:
-    """Stats of the non-missing float values ``x`` from one sort: quantiles, uniques, mode, moments."""
+def _sorted_stats(x: np.ndarray, keep_order: bool = False) -> dict[str, Any]:
+    """Stats of the non-missing float values ``x`` from one sort: quantiles, uniques, mode, moments;
+    with ``keep_order``, also the sorting permutation as ``_order`` (when ``x`` was sorted, not counted)."""
     n = len(x)
     if n > 1000:  # integers in a small range: counting is much cheaper than sorting
         lo, hi = float(x.min()), float(x.max())
         if np.isfinite(lo) and np.isfinite(hi) and hi - lo <= max(4 * n, 1 << 16) and lo == int(lo) \
                 and np.array_equal(x, np.floor(x)):
             return _counted_stats(x, int(lo), int(hi))
-    x = np.sort(x)
+    order = np.argsort(x) if keep_order else None  # the same sorted values, and ranks or bins later for free
+    x = x[order] if keep_order else np.sort(x)
     change = np.flatnonzero(x[1:] != x[:-1])
     starts = np.concatenate(([0], change + 1))
     lengths = np.diff(np.concatenate((starts, [n])))
@@ -200,27 +206,37 @@ def _sorted_stats(x: np.ndarray) -> dict[str, Any]:
     out: dict[str, Any] = {"n_unique": len(starts), "top": x[starts[top]], "top_count": int(lengths[top]),
                            "min": float(x[0]), "max": float(x[-1]), **qs,
                            "n_infinite": int(n - len(finite))}
-    if len(finite):  # decile edges of the finite values, for target rates by bin (no second pass)
-        pos = np.linspace(0, 1, 11) * (len(finite) - 1)
-        lo = np.floor(pos).astype(int)
-        hi = np.minimum(lo + 1, len(finite) - 1)
-        out["_deciles"] = finite[lo] + (finite[hi] - finite[lo]) * (pos - lo)
+    if len(finite):  # decile and 2% quantile edges of the finite values, for bins later (no second pass)
+        for key, k in (("_deciles", 10), ("_quantiles", QUANTILES)):
+            pos = np.linspace(0, 1, k + 1) * (len(finite) - 1)
+            lo = np.floor(pos).astype(int)
+            hi = np.minimum(lo + 1, len(finite) - 1)
+            out[key] = finite[lo] + (finite[hi] - finite[lo]) * (pos - lo)
         out["_hist"] = {b: _hist_from_sorted(finite, float(finite[0]), float(finite[-1]), b) for b in HIST_BINS}
     out.update(_moments(finite))
+    if order is not None:
+        out["_order"] = order
     return out
 
 
-def _summarize(c: str, s: pd.Series, n: int, special: dict[str, str]) -> dict[str, Any]:
-    n_missing = int(s.isna().sum())
-    row: dict[str, Any] = {"column": c, "dtype": str(s.dtype), "missing": n_missing,
-                           "missing_fraction": n_missing / n if n else 0.0}
+def _summarize(c: str, s: pd.Series, n: int, special: dict[str, str], keep_order: bool = False) -> dict[str, Any]:
     is_num = pd.api.types.is_numeric_dtype(s.dtype) and not pd.api.types.is_bool_dtype(s.dtype)
     is_dt = pd.api.types.is_datetime64_any_dtype(s.dtype)
+    if is_num or is_dt:  # missing values from the float copy or the codes: no separate isna pass
+        v = as_float(s)
+        missing = np.isnan(v)
+    else:
+        codes, uniq = pd.factorize(s, sort=False)
+        missing = (codes := np.asarray(codes, dtype=np.int32)) < 0
+    n_missing = int(np.count_nonzero(missing))
+    row: dict[str, Any] = {"column": c, "dtype": str(s.dtype), "missing": n_missing,
+                           "missing_fraction": n_missing / n if n else 0.0, **({"_missing": missing} if n_missing else {})}
     if n_missing == n:
         row.update(kind="empty", n_unique=0)
     elif is_num or is_dt:
-        v = as_float(s)
-        st = _sorted_stats(v[~np.isnan(v)])
+        st = _sorted_stats(v[~missing] if n_missing else v, keep_order)
+        if n_missing and "_order" in st:  # positions in the column, not among its non-missing values
+            st["_order"] = np.flatnonzero(~missing)[st["_order"]]
         if is_dt:
             for k in ("top", "min", "max", "p25", "p50", "p75", "mean"):
                 if k in st:
@@ -234,9 +250,7 @@ def _summarize(c: str, s: pd.Series, n: int, special: dict[str, str]) -> dict[st
                 st["top"] = int(st["top"]) if np.isfinite(st["top"]) else st["top"]
         row.update(st)
     else:
-        codes, uniq = pd.factorize(s, sort=False)
-        codes = np.asarray(codes, dtype=np.int32)
-        counts = np.bincount(codes[codes >= 0], minlength=len(uniq))
+        counts = np.bincount(codes[~missing] if n_missing else codes, minlength=len(uniq))
         top = int(np.argmax(counts))
         nu = int(np.count_nonzero(counts))  # a categorical dtype may also list unused categories
         row.update(kind=special.get(c) or ("boolean" if nu <= 2 else "categorical"),
@@ -253,42 +267,67 @@ SUMMARY_COLUMNS = ["column", "kind", "dtype", "missing", "missing_fraction", "n_
 
 
 def column_summary(df: pd.DataFrame, special: dict[str, str] | None = None,
-                   extras: dict[str, dict] | None = None) -> pd.DataFrame:
+                   extras: dict[str, dict] | None = None, keep_order: bool = False) -> pd.DataFrame:
     """One row per column: kind, dtype, missing, uniques, most frequent value and numeric stats.
 
     Runs on all rows: one sort (or count) per numeric/datetime column, one factorization per other
     column, columns in parallel threads. When ``extras`` is a dict, it receives what later steps
-    reuse: ``extras["deciles"][column]`` (numeric bin edges), ``extras["hist"][column][bins]``
-    (histogram counts and edges of the finite values) and ``extras["factorized"][column]`` (codes,
-    unique values, counts).
+    reuse: ``extras["deciles"][column]`` and ``extras["quantiles"][column]`` (numeric bin edges: 10
+    and 50 equal-count bins of the finite values), ``extras["hist"][column][bins]``
+    (histogram counts and edges of the finite values), ``extras["factorized"][column]`` (codes,
+    unique values, counts), ``extras["missing"][column]`` (the missing-value mask of a column with
+    any) and, with ``keep_order``, ``extras["order"][column]``: the rows of a sorted numeric column in
+    ascending order of value, missing values left out (for ranks and quantile bins without sorting again).
     """
     special = special or {}
     n = len(df)
-    rows = parallel_map(lambda c: _summarize(c, df[c], n, special), list(df.columns), heavy=n >= 50_000)
+    rows = parallel_map(lambda c: _summarize(c, df[c], n, special, keep_order), list(df.columns), heavy=n >= 50_000)
     side = {key: {r["column"]: r.pop(f"_{key}") for r in rows if f"_{key}" in r}
-            for key in ("deciles", "factorized", "hist")}
+            for key in ("deciles", "quantiles", "factorized", "hist", "missing", "order")}
     if extras is not None:
         extras.update(side)
     return pd.DataFrame(rows).reindex(columns=SUMMARY_COLUMNS).set_index("column")
 
 
+def memory_bytes(s: pd.Series, factorized: tuple | None = None) -> int:
+    """``s.memory_usage(deep=True, index=False)``; an object column with its factorization (codes, uniques,
+    counts) sizes each distinct value once, times its count (not every row's object: seconds)."""
+    if factorized is None or s.dtype != object:
+        return int(s.memory_usage(deep=True, index=False))
+    codes, uniq, counts = factorized
+    sizes = np.fromiter((v.__sizeof__() for v in uniq), dtype=np.int64, count=len(uniq))
+    values = s.to_numpy()
+    missing = sum(v.__sizeof__() for v in values[codes < 0])  # None, NaN, NaT: whatever objects they are
+    return int(values.nbytes + int(sizes @ counts) + missing)
+
+
+def duplicate_rows(df: pd.DataFrame, summary: pd.DataFrame, factorized: dict[str, tuple]) -> int:
+    """Rows equal to an earlier row, from one 64-bit hash per row of those whose value in the most varied
+    column repeats (no other row can be one); factorized text columns hashed as their integer codes."""
+    n, k = df.shape
+    if n < 2 or not k:
+        return 0
+    cols = [factorized[c][0] if c in factorized else df[c] for c in df.columns]
+    first = cols[list(df.columns).index(summary["n_unique"].astype(float).idxmax())]
+    rows = np.flatnonzero(pd.Series(first, copy=False).duplicated(keep=False).to_numpy())
+    if len(rows) < 2:
+        return 0
+    part = {i: (v[rows] if isinstance(v, np.ndarray) else v.iloc[rows]) for i, v in enumerate(cols)}
+    hashed = pd.util.hash_pandas_object(pd.DataFrame(part, copy=False), index=False)
+    return int(hashed.duplicated().sum())
+
+
 def overview(df: pd.DataFrame, summary: pd.DataFrame, factorized: dict[str, tuple] | None = None
              ) -> dict[str, Any]:
-    """Rows, columns, kinds, dtypes, memory, duplicate rows and missing cells (all rows).
-
-    Duplicate rows are found from one 64-bit hash per row; text columns already factorized (see
-    :func:`column_summary`) are hashed as their integer codes, which is much cheaper."""
+    """Rows, columns, kinds, dtypes, memory, duplicate rows and missing cells (all rows); see
+    :func:`duplicate_rows`."""
     n, k = df.shape
-    dup = 0
-    if n > 1 and k:
-        factorized = factorized or {}
-        cols = {i: (factorized[c][0] if c in factorized else df[c]) for i, c in enumerate(df.columns)}
-        hashed = pd.util.hash_pandas_object(pd.DataFrame(cols, index=df.index, copy=False), index=False)
-        dup = int(hashed.duplicated().sum())
+    factorized = factorized or {}
+    dup = duplicate_rows(df, summary, factorized)
     missing = int(summary["missing"].sum())
     return {
         "rows": n, "columns": k,
-        "memory_mb": float(df.memory_usage(deep=True, index=False).sum()) / 2 ** 20,
+        "memory_mb": sum(memory_bytes(df[c], factorized.get(c)) for c in df.columns) / 2 ** 20,
         "duplicate_rows": dup, "duplicate_fraction": dup / n if n else 0.0,
         "missing_cells": missing, "missing_fraction": missing / (n * k) if n and k else 0.0,
         "kinds": summary["kind"].value_counts().to_dict(),
@@ -296,17 +335,20 @@ def overview(df: pd.DataFrame, summary: pd.DataFrame, factorized: dict[str, tupl
     }
 
 
-def missing_patterns(df: pd.DataFrame, top: int = 10) -> pd.DataFrame:
-    """The most frequent combinations of missing columns (rows with no missing value included)."""
-    cols = [c for c in df.columns if df[c].isna().any()]
+def missing_patterns(df: pd.DataFrame, top: int = 10, masks: dict[str, np.ndarray] | None = None) -> pd.DataFrame:
+    """The most frequent combinations of missing columns (rows with no missing value included); ``masks``
+    (column: missing-value mask, exactly the columns with any: see :func:`column_summary`) saves a pass."""
+    if masks is None:
+        masks = {c: m for c in df.columns if (m := df[c].isna().to_numpy()).any()}
+    cols = [c for c in df.columns if c in masks]
     if not cols:
         return pd.DataFrame(columns=["missing columns", "rows", "fraction"])
-    mask = np.column_stack([df[c].isna().to_numpy() for c in cols])
     if len(cols) <= 62:
         keys = np.zeros(len(df), dtype=np.int64)
-        for j in range(len(cols)):
-            keys |= mask[:, j].astype(np.int64) << j
+        for j, c in enumerate(cols):
+            keys |= masks[c].astype(np.int64) << j
     else:
+        mask = np.column_stack([masks[c] for c in cols])
         keys = np.array([b.tobytes() for b in np.packbits(mask, axis=1)], dtype=object)
     codes, uniq = pd.factorize(keys)
     first = np.empty(len(uniq), dtype=np.int64)
@@ -314,7 +356,7 @@ def missing_patterns(df: pd.DataFrame, top: int = 10) -> pd.DataFrame:
     counts = np.bincount(codes)
     rows = []
     for u in np.argsort(-counts, kind="stable")[:top]:
-        names = [c for c, m in zip(cols, mask[first[u]]) if m]
+        names = [c for c in cols if masks[c][first[u]]]
         rows.append({"missing columns": ", ".join(names) if names else "(none)", "rows": int(counts[u]),
                      "fraction": counts[u] / len(df)})
     return pd.DataFrame(rows)

@@ -66,12 +66,13 @@ def duplicate_columns(df: pd.DataFrame, summary: pd.DataFrame) -> list[tuple[str
 
 
 def compute_alerts(df: pd.DataFrame, summary: pd.DataFrame, *, target: str | None = None,
-                   target_info: TargetInfo | None = None, heavy: pd.DataFrame | None = None,
-                   seed: int = 0, thresholds: AlertThresholds | None = None) -> pd.DataFrame:
+                   target_info: TargetInfo | None = None, heavy: pd.DataFrame | None = None, seed: int = 0,
+                   thresholds: AlertThresholds | None = None, reuse: dict[str, dict] | None = None) -> pd.DataFrame:
     """Alerts as a table (column, alert, severity, detail), warnings first.
 
     Cheap alerts use ``summary`` (all rows); the leakage check scores each column against the
-    target on ``heavy`` (the seeded sample, or all rows when small).
+    target on ``heavy`` (the seeded sample, or all rows when small), reusing what the summary kept:
+    ``reuse`` = bin ``edges``, ``factorized`` columns, sort ``orders`` (see :func:`single_column_scores`).
     """
     t = thresholds or AlertThresholds()
     n = len(df)
@@ -108,7 +109,8 @@ def compute_alerts(df: pd.DataFrame, summary: pd.DataFrame, *, target: str | Non
         _alert(rows, b, "similar name", "info", f"name looks like {a!r} (case, spaces or unicode form differ)")
     if target is not None and target_info is not None and target_info.kind in ("binary", "multiclass", "numeric"):
         kinds = summary["kind"].to_dict()
-        scores = single_column_scores(heavy if heavy is not None else df, kinds, target, target_info, seed=seed)
+        scores = single_column_scores(heavy if heavy is not None else df, kinds, target, target_info, seed=seed,
+                                      **(reuse or {}))
         limit = {"AUC": t.leakage_auc, "accuracy": t.leakage_accuracy, "R²": t.leakage_r2}
         base = 0.0
         if target_info.kind == "multiclass":

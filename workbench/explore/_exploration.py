@@ -73,7 +73,8 @@ class Exploration:
         self.max_rows_for_heavy_stats = int(max_rows_for_heavy_stats)
         self.failures: list[str] = []
         self._cache: dict[str, Any] = {}
-        self._extras: dict[str, dict] = {"deciles": {}, "factorized": {}, "hist": {}}
+        self._extras: dict[str, dict] = {"deciles": {}, "quantiles": {}, "factorized": {}, "hist": {},
+                                         "missing": {}, "order": {}}
 
     # ------------------------------------------------------------------ cached building blocks
 
@@ -85,7 +86,17 @@ class Exploration:
     @property
     def summary_table(self) -> pd.DataFrame:
         """Per-column statistics (all rows)."""
-        return self._cached("summary", lambda: column_summary(self.df, self._special, extras=self._extras))
+        return self._cached("summary", lambda: column_summary(self.df, self._special, extras=self._extras,
+                                                              keep_order=not self._sampled))
+
+    @property
+    def _sampled(self) -> bool:
+        return 0 < self.max_rows_for_heavy_stats < len(self.df)
+
+    def _all_rows(self, key: str, sample: pd.DataFrame) -> dict | None:
+        """What the summary kept for ``key`` (factorized columns, sort orders): only for all rows."""
+        _ = self.summary_table
+        return self._extras[key] if sample is self.df else None
 
     def _factorized(self, column: str) -> tuple | None:
         _ = self.summary_table  # computing the summary fills the extras
@@ -122,9 +133,13 @@ class Exploration:
 
     def alerts_table(self) -> pd.DataFrame:
         """All alerts as a table (column, alert, severity, detail), warnings first."""
+        heavy = self.sample[0]
+        summary = self.summary_table  # fills the extras: 2% quantiles of all rows, factorized columns
         return self._cached("alerts", lambda: compute_alerts(
-            self.df, self.summary_table, target=self.target, target_info=self.target_info,
-            heavy=self.sample[0], seed=self.seed, thresholds=self.thresholds))
+            self.df, summary, target=self.target, target_info=self.target_info, heavy=heavy, seed=self.seed,
+            thresholds=self.thresholds, reuse=dict(edges=self._extras["quantiles"],
+                                                   factorized=self._all_rows("factorized", heavy),
+                                                   orders=self._all_rows("order", heavy))))
 
     def _features(self) -> list[str]:
         return [c for c in self.df.columns if c != self.target]
@@ -207,7 +222,7 @@ class Exploration:
         if m.empty:
             return Note("no missing values")
         return Panel(missing_figure(m), Note("most frequent combinations of missing columns:"),
-                     missing_patterns(self.df))
+                     missing_patterns(self.df, masks=self._extras["missing"]))
 
     @section("distributions")
     def distributions(self) -> Any:
@@ -231,7 +246,7 @@ class Exploration:
         sample, info = self.sample
         if len(sample) < 3:
             return Note(f"{len(sample)} rows: correlations need at least 3; skipped")
-        m = numeric_correlation(sample, cols[:60], method)
+        m = numeric_correlation(sample, cols[:60], method, orders=self._all_rows("order", sample))
         where = f"{info.n_sample:,} sampled rows, seed {info.seed}" if info.sampled else f"all {info.n_rows:,} rows"
         return heatmap_figure(m, f"{method.capitalize()} correlation of numeric columns ({where})", -1, 1, "RdBu")
 
@@ -249,15 +264,17 @@ class Exploration:
         sample, info = self.sample
         if len(sample) < 3:
             return Note(f"{len(sample)} rows: associations need at least 3; skipped")
-        m = cramers_v_matrix(sample, cols[:60])
+        m = cramers_v_matrix(sample, cols[:60], factorized=self._all_rows("factorized", sample))
         where = f"{info.n_sample:,} sampled rows, seed {info.seed}" if info.sampled else f"all {info.n_rows:,} rows"
         return Panel(heatmap_figure(m, f"Cramér's V between categorical columns ({where})", 0, 1, "Blues"), note)
 
     def _target_table(self, column: str) -> pd.DataFrame:
+        """Target rate or mean by group of one column (once: the section and the explorer share it)."""
         info = self.target_info
         y = self._cached("y", lambda: target_vector(self.df[self.target], info))
-        return target_by_group(self.df[column], self.kinds[column], y, info.kind, edges=self._deciles(column),
-                               factorized=self._factorized(column))
+        return self._cached(f"target by {column}", lambda: target_by_group(
+            self.df[column], self.kinds[column], y, info.kind, edges=self._deciles(column),
+            factorized=self._factorized(column), order=self._extras["order"].get(column)))
 
     def _overall(self) -> float:
         return float(np.nanmean(self._cached("y", lambda: target_vector(self.df[self.target], self.target_info))))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import sys
 from typing import Any
 
 import pandas as pd
@@ -13,7 +14,11 @@ from ..evaluation import Note
 def activate_plotly() -> None:
     """Let plotly's renderer emit its one-off setup output (plotly.js for the ``notebook`` renderer)
     now, outside any Output widget: the static panes need plotly.js on the page, and emitting those
-    megabytes inside a captured Output makes nbclient (papermill) stall."""
+    megabytes inside a captured Output makes nbclient (papermill) stall. Outside IPython there is no
+    page to set up, and nothing is imported (plotly's renderers import nbformat and jsonschema)."""
+    ipython = sys.modules.get("IPython")
+    if ipython is None or ipython.get_ipython() is None:
+        return
     import plotly.io as pio
 
     activate = getattr(pio.renderers, "_activate_pending_renderers", None)
