@@ -131,8 +131,12 @@ def export_report(reports: str | Path, run_id: str, output: str | Path) -> Path:
     if out.resolve() == report.resolve() or out.is_dir():
         raise WorkbenchError(f"output {str(output)!r} is the run's report or a folder: give a new file name, "
                              "e.g. -o report.html")
-    html = _assets.inline_assets(report.read_text(encoding="utf-8"), reports, f"the report of run {row['run_id']}")
-    atomic_write_text(out, html)
+    atomic_write_text(out, self_contained(report, reports, f"the report of run {row['run_id']}"))
     return out
+
+
+def self_contained(report: str | Path, reports: str | Path, what: str = "the report") -> str:
+    """The report file ``report`` of the reports tree ``reports`` with its shared assets inlined."""
+    return _assets.inline_assets(Path(report).read_text(encoding="utf-8"), reports, what)
 
 
