@@ -156,7 +156,7 @@ class Publisher:
         report = wandb.Artifact(f"report-{self.rec.notebook_name}", type="report",
                                 metadata={"run_id": self.rec.run_id, "status": self.rec.status})
         if self.folder.report.exists():  # self-contained (assets inlined) beside W&B's run files
-            whole = Path(self.run.dir) / self.folder.REPORT
+            whole = Path(self.run.dir).parent / self.folder.REPORT  # the staging folder, not its synced files/
             atomic_write_text(whole, self_contained(self.folder.report, self.folder.path.parent.parent))
             report.add_file(str(whole), name=self.folder.REPORT, policy="immutable", skip_cache=True)
         if self.folder.record.exists():  # immutable: referenced, not copied into W&B's staging area
