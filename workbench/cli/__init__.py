@@ -19,6 +19,9 @@ def _skip_slow_optional_imports() -> None:
     """jsonschema imports ``rfc3987_syntax`` when installed, only to check IRI formats, which nbformat
     never uses; it compiles a grammar on import (about a second). The CLI goes without it."""
     sys.modules.setdefault("rfc3987_syntax", None)  # type: ignore[arg-type]
+    from ..models._skops_import import lean_skops
+
+    lean_skops()  # this process loads models only through workbench's allow-list: no estimator walk
 
 
 def _terminate(signum, frame) -> None:

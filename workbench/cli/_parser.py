@@ -9,7 +9,7 @@ from typing import Any
 from ..core.runfolder import DEFAULT_REPORTS
 from ..runner.options import RunOptions
 from . import _commands as c
-from . import _pipeline, _registry, _runs
+from . import _pipeline, _registry, _rerun, _runs
 from ._serve_flags import CHALLENGER_FLAGS, SERVE_FLAGS, SERVE_NOTES
 
 EPILOG = """examples:
@@ -17,6 +17,7 @@ EPILOG = """examples:
   workbench sweep notebooks/compare_models.ipynb -g folds=3,5 -g seed=0,1 --jobs 2
   workbench compare RUN_ID RUN_ID        # or: workbench compare --sweep SWEEP_ID
   workbench export RUN_ID -o report.html  # one self-contained file (shared assets inlined)
+  workbench rerun RUN_ID                  # same parameters and notebook version; metrics old vs new
   workbench run notebooks/explore.ipynb -p dataset data/my_table.csv -p target label
   workbench run notebooks/explore.ipynb -r target 007     # -r: the text as typed, unparsed
   workbench predict reports/compare_models/RUN_ID/artifacts/model new.csv -o predictions.csv
@@ -116,6 +117,7 @@ def _run_parsers(sub) -> None:
 def _inspect_parsers(sub) -> None:
     _runs.add_parser(sub)
     _runs.add_gc_parser(sub)
+    _rerun.add_parser(sub, _params_args, _options)
 
     p = sub.add_parser("params", help="a notebook's parameters: type, default and help")
     p.add_argument("notebook")

@@ -7,6 +7,7 @@ Layout::
     reports/sweeps/<sweep_id>/compare.html
     reports/compare/<ids>.html
     reports/index.html
+    reports/.envs/<sha256>.json      (environment locks, one per distinct environment: core.envlock)
     reports/.assets/<sha256>.{js,css}    (shared report assets: reports._assets)
     reports/.blobs/<sha[:2]>/<sha256>    (artifact files shared by hard links: core.blobs)
 
@@ -146,6 +147,7 @@ class ReportsTree:
     SWEEPS = "sweeps"
     COMPARE = "compare"
     LOCK = ".index.lock"
+    ENVS = ".envs"
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "root", Path(self.root))
@@ -175,6 +177,10 @@ class ReportsTree:
 
     def sweep_page(self, sweep_id: str) -> Path:
         return self.root / self.SWEEPS / check_name(sweep_id, "sweep id") / "compare.html"
+
+    def environment(self, digest: str) -> Path:
+        """The stored environment lock with this sha256 (see :mod:`workbench.core.envlock`)."""
+        return self.root / self.ENVS / f"{check_name(digest, 'environment digest')}.json"
 
     def compare_page(self, run_ids: list[str]) -> Path:
         return self.root / self.COMPARE / ("-".join(r[-6:] for r in run_ids) + ".html")

@@ -36,6 +36,9 @@ def new_run_id(now: _dt.datetime | None = None) -> str:
 class RunRecord:
     """The record of one run (``run.json``).
 
+    ``notebook_sha256`` and ``code_digest`` identify the notebook version that ran (its file's bytes; its
+    code cells), ``environment`` the stored lock of its installed distributions (``reports/.envs/``,
+    :mod:`workbench.core.envlock`), ``rerun_of`` the run it reran (``workbench rerun``).
     ``dir`` is where the record was read from or written to; it is not stored in the file. Keys
     this version does not know are kept in ``extra`` and written back unchanged.
     """
@@ -65,6 +68,10 @@ class RunRecord:
     options: dict[str, Any] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     executor: str | None = None
+    notebook_sha256: str | None = None
+    code_digest: str | None = None
+    environment: str | None = None
+    rerun_of: str | None = None
     schema_version: int = SCHEMA_VERSION
     extra: dict[str, Any] = field(default_factory=dict)
     dir: Path | None = field(default=None, compare=False)
@@ -72,7 +79,7 @@ class RunRecord:
     _STORED = ("schema_version", "run_id", "notebook", "notebook_name", "status", "params", "given_params",
                "metrics", "started", "ended", "duration_s", "git", "packages", "data", "cache_key", "cached_from",
                "executed_duration_s", "rerun_command", "pid", "host", "sweep_id", "error", "tracking", "options",
-               "notes", "executor")
+               "notes", "executor", "notebook_sha256", "code_digest", "environment", "rerun_of")
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], dir: str | Path | None = None) -> "RunRecord":

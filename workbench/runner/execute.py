@@ -41,7 +41,7 @@ from .source import NotebookSource
 
 def run_notebook(notebook: str | Path | NotebookSource, params: Mapping[str, Any] | None = None,
                  options: RunOptions | None = None, *, sweep_id: str | None = None, executor: str | None = None,
-                 **changes: Any) -> RunRecord:
+                 rerun_of: str | None = None, **changes: Any) -> RunRecord:
     """Run ``notebook`` with ``params`` into ``reports/<notebook>/<run_id>/``; return its record.
 
     Parameters
@@ -52,6 +52,7 @@ def run_notebook(notebook: str | Path | NotebookSource, params: Mapping[str, Any
         progress, force).
     sweep_id : the sweep this run belongs to, if any.
     executor : who runs it, for the record (default ``local``).
+    rerun_of : the run this one reruns (``workbench rerun``), for the record.
     **changes : :class:`RunOptions` fields set for this call (``reports=..., force=True``).
 
     Raises
@@ -62,7 +63,7 @@ def run_notebook(notebook: str | Path | NotebookSource, params: Mapping[str, Any
         After the failed run's report and record were written.
     """
     options = dataclasses.replace(options or RunOptions(), **changes)
-    plan = plan_run(notebook, params, options, sweep_id=sweep_id, executor=executor)
+    plan = plan_run(notebook, params, options, sweep_id=sweep_id, executor=executor, rerun_of=rerun_of)
     hit = None if options.force else find_cached(plan.reports.root, plan.notebook, plan.key)
     if hit is not None:
         return reuse(plan, hit)
@@ -81,11 +82,15 @@ def run_notebook(notebook: str | Path | NotebookSource, params: Mapping[str, Any
 
 
 def _update_index(plan: Plan, rec: RunRecord) -> None:
-    """Index the finished run (one SQLite transaction), then regenerate the shared pages from the index."""
+    """Store the run's environment lock, index the finished run (one SQLite transaction), then regenerate the
+    shared pages from the index."""
+    from ..core.envlock import store_environment
     from ..core.runstore import RunStore
     from ..reports import update_index
 
     with plan.reports.lock():
+        if plan.environment:  # stored once per distinct environment, under the lock `workbench gc` takes
+            store_environment(plan.reports.root, plan.environment)
         RunStore(plan.reports.root).record(rec.folder.path)
         update_index(plan.reports.root, rec.notebook_name)
 

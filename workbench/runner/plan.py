@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
+from ..core.envlock import environment_lock, lock_digest
 from ..core.runfolder import ReportsTree, check_name, notebook_name
 from ..core.runs import RunRecord
 from ..core.secrets import environment_secrets, holds_secret, redact
@@ -43,6 +44,8 @@ class Plan:
     sweep_id: str | None = None
     executor: str = "local"
     notes: tuple[str, ...] = ()
+    environment: dict[str, Any] = field(default_factory=dict)
+    rerun_of: str | None = None
 
     @property
     def notebook(self) -> Path:
@@ -69,19 +72,23 @@ class Plan:
         return {k: v for k, v in self.full.items() if holds_secret(k, v) and v not in (None, "")}
 
     def record(self, run_id: str, started: str) -> RunRecord:
-        """The run's first record (``running``): the fields executed and reused runs share, secrets redacted."""
+        """The run's first record (``running``): the fields executed and reused runs share, secrets redacted
+        (``environment``: the lock's digest; the lock is stored when the run is indexed)."""
         return RunRecord(
             run_id=run_id, notebook=str(self.notebook), notebook_name=notebook_name(self.notebook), status="running",
             params=redact(dict(self.full)), given_params=redact(dict(self.given)), started=started,
             git=dict(self.git), packages=dict(self.packages), data=dict(self.fingerprints), cache_key=self.key,
             rerun_command=rerun_command(str(self.notebook), redact(dict(self.given)), self.options.rerun_args()),
             pid=os.getpid(), host=os.uname().nodename, sweep_id=self.sweep_id,
-            options=self.options.keyed(self.kernel), notes=list(self.notes), executor=self.executor)
+            options=self.options.keyed(self.kernel), notes=list(self.notes), executor=self.executor,
+            notebook_sha256=self.source.sha256 or None, code_digest=self.source.code_digest or None,
+            environment=lock_digest(self.environment) if self.environment else None,
+            rerun_of=self.rerun_of)
 
 
 def plan_run(notebook: str | Path | NotebookSource, params: Mapping[str, Any] | None = None,
              options: RunOptions | None = None, *, sweep_id: str | None = None,
-             executor: str | None = None) -> Plan:
+             executor: str | None = None, rerun_of: str | None = None) -> Plan:
     """Check everything about a run; raises :class:`ParameterError` and friends before any work.
 
     Parameters
@@ -91,6 +98,7 @@ def plan_run(notebook: str | Path | NotebookSource, params: Mapping[str, Any] | 
     options : how it runs (default: :class:`RunOptions`'s defaults).
     sweep_id : the sweep this run belongs to, if any.
     executor : who runs it, for the record (default ``local``).
+    rerun_of : the run this one reruns (``workbench rerun``), for the record.
     """
     source = NotebookSource.load(notebook)
     options = (options or RunOptions()).checked()
@@ -104,9 +112,10 @@ def plan_run(notebook: str | Path | NotebookSource, params: Mapping[str, Any] | 
     fingerprints = data_fingerprints(bound.full, cwd=options.cwd or ".")
     key = cache_key(source.code_digest, bound.full, fingerprints, packages, options.keyed(kernel),
                     salt=secret_salt() if any(holds_secret(k, v) for k, v in bound.full.items()) else None)
-    return Plan(source, options, bound.given, bound.full, kernel, key, fingerprints, packages,
-                git_info(source.path.parent), signature.defaults, sweep_id, executor or "local",
-                bound.notes + ((kernel_note,) if kernel_note else ()))
+    git = git_info(source.path.parent) if source.revision is None else {"commit": source.revision, "dirty": False}
+    return Plan(source, options, bound.given, bound.full, kernel, key, fingerprints, packages, git,
+                signature.defaults, sweep_id, executor or "local", bound.notes + ((kernel_note,) if kernel_note else ()),
+                environment_lock(), rerun_of)
 
 
 def resolve_kernel(source: NotebookSource, requested: str | None) -> tuple[str, str | None]:

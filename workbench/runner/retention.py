@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from ..core import blobs
+from ..core.envlock import unused_environments
 from ..core.runstore import RunStore
 from ..errors import WorkbenchError
 
@@ -157,6 +158,8 @@ def run_gc(reports: str | Path, plan: GcPlan) -> int:
         for p in plan.staging:
             shutil.rmtree(p, ignore_errors=True)
         blobs.remove_orphans(store.tree.root)  # artifacts no run links any more
+        for p in unused_environments(store.tree.root):  # environment locks no run names any more
+            p.unlink(missing_ok=True)
         store.sync()
         update_index(store.tree.root)
     return len(plan.delete)

@@ -46,6 +46,8 @@ class NotebookSource:
         is, like under papermill, and takes no values).
     kernel : the kernel its metadata names (``metadata.kernelspec.name``), if any.
     code_digest : sha256 of its code cells' sources (outputs, markdown and metadata excluded).
+    sha256 : sha256 of the file's bytes.
+    revision : the git commit the content was read from (``workbench rerun``); None: the file on disk.
     """
 
     path: Path
@@ -54,6 +56,8 @@ class NotebookSource:
     has_parameters_cell: bool = False
     kernel: str | None = None
     code_digest: str = ""
+    sha256: str = ""
+    revision: str | None = None
 
     @classmethod
     def load(cls, path: str | Path) -> "NotebookSource":
@@ -66,15 +70,27 @@ class NotebookSource:
         if p.suffix != ".ipynb":
             raise NotebookNotFoundError(f"{str(path)!r} is not a notebook: expected a .ipynb file")
         try:
-            data = json.loads(p.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, ValueError) as e:
+            with open(p, "rb") as f:
+                content = f.read()
+        except OSError as e:
+            raise NotebookNotFoundError(f"{str(path)!r} is not a readable notebook: {e}") from e
+        return cls.parse(p, content)
+
+    @classmethod
+    def parse(cls, path: str | Path, content: bytes, revision: str | None = None) -> "NotebookSource":
+        """A notebook from its file's bytes, named ``path`` (``revision``: the git commit they came from)."""
+        try:
+            data = json.loads(content.decode("utf-8"))
+        except (UnicodeDecodeError, ValueError) as e:
             raise NotebookNotFoundError(f"{str(path)!r} is not a readable notebook: {e}") from e
         if not isinstance(data, dict) or not isinstance(data.get("cells"), list):
             raise NotebookNotFoundError(f"{str(path)!r} is not a readable notebook: no 'cells' list")
         if data.get("nbformat") != 4:
             raise NotebookNotFoundError(f"{str(path)!r} is in notebook format {data.get('nbformat')!r}; workbench "
                                         "reads format 4 (JupyterLab: File > Save Notebook writes it)")
-        return cls(p, data, *cls._signature(p, data), kernel=cls._kernel(data), code_digest=cls._digest(data))
+        p = Path(path)
+        return cls(p, data, *cls._signature(p, data), kernel=cls._kernel(data), code_digest=cls._digest(data),
+                   sha256=hashlib.sha256(content).hexdigest(), revision=revision)
 
     @staticmethod
     def _signature(path: Path, data: dict[str, Any]) -> tuple[tuple[Parameter, ...], bool]:

@@ -51,7 +51,10 @@ def _uvicorn_options(config: ServeConfig, access_log: bool) -> dict[str, Any]:
 
 def worker_app() -> Any:
     """The app of one worker process (``--workers`` > 1): config from the environment."""
+    from ..models._skops_import import lean_skops
     from ._app import create_app
+
+    lean_skops()
 
     _logging()
     return create_app(ServeConfig.from_env())

@@ -11,8 +11,10 @@ follows its alias like the worker follows the champion's, and writes the request
 
 The worker's end, :class:`ShadowLink`, writes each copy after the answer into the child's stdin (one
 frame: a JSON header ``{"rid", "ctype"}`` and the body bytes, already read for the answer) without
-waiting (an asyncio pipe transport); the child answers each frame with one line on its stdout (``ok
-VERSION`` or ``error VERSION``), and announces ``ready VERSION``, ``swap VERSION`` or ``fail REASON``.
+waiting (an asyncio pipe transport); the child acknowledges the frames it scored in batches, at most every
+``ACK_EVERY_S``, one line per outcome and version on its stdout (``ok VERSION COUNT`` or ``error VERSION
+COUNT``: one wake-up of the worker's event loop per batch, not per copy, so the answers are not interrupted
+by acknowledgements), and announces ``ready VERSION``, ``swap VERSION`` or ``fail REASON``.
 At most ``shadow_queue`` copies wait (plus the one being scored): more are dropped and counted
 (``workbench_serve_shadow_dropped``), as are copies while the child is down. The child ignores SIGINT and
 SIGTERM: it stops when its stdin closes (the worker stopping, or dying), after scoring what it holds.
@@ -45,6 +47,8 @@ NICE = 10
 """The child's niceness above the worker's: the scheduler prefers the answers."""
 DRAIN_S = 5.0
 """On shutdown, seconds the copies still waiting may take to be scored."""
+ACK_EVERY_S = 0.05
+"""The child's acknowledgements are written in batches, at most this often."""
 
 
 class ShadowLink:
@@ -102,13 +106,15 @@ class ShadowLink:
     async def _acks(self) -> None:
         m = self.metrics
         while line := await self.proc.stdout.readline():
-            kind, _, version = line.decode().strip().partition(" ")
+            kind, _, rest = line.decode().strip().partition(" ")
+            version, _, count = rest.partition(" ")
             if kind in ("ok", "error"):
-                self.in_flight -= 1
+                n = int(count or 1)
+                self.in_flight -= n
                 if kind == "ok":
-                    m.answers.labels(self.name, "shadow", version).inc()
+                    m.answers.labels(self.name, "shadow", version).inc(n)
                 else:
-                    m.shadow_errors.labels(self.name).inc()
+                    m.shadow_errors.labels(self.name).inc(n)
             elif kind == "swap":
                 self._set_version(version)
         self.alive = False
@@ -175,6 +181,27 @@ async def _follow(follower: Any, state: Any) -> None:
             log.exception("%s: following the shadow %s failed", follower.name, follower.source)
 
 
+class _Acks:
+    """The child's acknowledgements, counted per outcome and version and written in batches."""
+
+    def __init__(self, out: BinaryIO):
+        self.out, self.counts = out, {}
+
+    def add(self, ok: bool, version: str) -> None:
+        key = ("ok" if ok else "error", version)
+        self.counts[key] = self.counts.get(key, 0) + 1
+
+    def flush(self) -> None:
+        if self.counts:
+            lines, self.counts = [f"{k} {v} {n}\n" for (k, v), n in self.counts.items()], {}
+            self.out.write("".join(lines).encode())
+
+    async def every(self, seconds: float) -> None:
+        while True:
+            await asyncio.sleep(seconds)
+            self.flush()
+
+
 async def _run(sm: Any, source: str, config: ServeConfig, ack: BinaryIO) -> None:
     from ._follow import Follower
     from ._state import ServerState
@@ -189,6 +216,8 @@ async def _run(sm: Any, source: str, config: ServeConfig, ack: BinaryIO) -> None
     await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin.buffer)
     task = asyncio.create_task(_follow(follower, state)) if follower.follows and config.follow_interval > 0 else None
     ack.write(f"ready {sm.version}\n".encode())
+    acks = _Acks(ack)
+    flusher = asyncio.create_task(acks.every(ACK_EVERY_S))
     try:
         while True:
             try:
@@ -198,9 +227,10 @@ async def _run(sm: Any, source: str, config: ServeConfig, ack: BinaryIO) -> None
             except asyncio.IncompleteReadError:  # stdin closed: the worker is stopping
                 break
             current = follower.current
-            ok = await _score(current, meta, body)
-            ack.write(f"{'ok' if ok else 'error'} {current.version}\n".encode())
+            acks.add(await _score(current, meta, body), current.version)
     finally:
+        flusher.cancel()
+        acks.flush()
         if task is not None:
             task.cancel()
         await state.stop()
@@ -211,7 +241,10 @@ def main(argv: list[str]) -> int:
     import dataclasses
 
     from ..errors import WorkbenchError
+    from ..models._skops_import import lean_skops
     from ._models import build_model
+
+    lean_skops()
 
     name, source, label = argv
     ack = os.fdopen(os.dup(1), "wb", buffering=0)  # the lines to the worker; anything printed goes to stderr

@@ -35,3 +35,20 @@ def test_a_tabular_model_loads_and_predicts_without_torch_and_skops_trusts_the_s
     # and the shim the walk skipped is still importable afterwards (torch arrays keep working in sklearn)
     assert _python("from workbench.models._skops_import import skops_io; skops_io(); "
                    "import sklearn.externals.array_api_compat.torch, sys; print('torch' in sys.modules)").strip() == "True"
+
+
+@pytest.mark.slow
+def test_workbench_processes_skip_the_estimator_walk_and_load_the_same_model(tmp_path: Path):
+    folder = fit_churn(tmp_path / "churn", rows=400)
+    predict = (f"from workbench.models import load; m = load({str(folder)!r}); from workbench.data import "
+               "load_dataset; p = m.predict(load_dataset('telco_churn').frame.drop(columns=['churn']).iloc[:50]); "
+               "print(json.dumps([p.to_dict('list'), 'torch' in sys.modules, 'sklearn.utils._testing' in sys.modules]))")
+    lean = json.loads(_python("import sys, json; from workbench.models._skops_import import lean_skops; lean_skops(); "
+                              + predict + "; " + _LISTS).splitlines()[0])
+    plain = json.loads(_python("import sys, json; " + predict).splitlines()[0])
+    assert lean[0] == plain[0] and lean[1:] == [False, False]  # the same probabilities; no torch, no walk
+    out = _python("import sys, json; from workbench.models._skops_import import lean_skops, skops_io; lean_skops(); "
+                  "skops_io(); import sklearn.utils; print(sklearn.utils.all_estimators.__name__); " + _LISTS)
+    restored, lists = out.split("\n", 1)
+    estimators, internal = json.loads(lists)
+    assert restored == "all_estimators" and estimators == [] and internal  # stricter defaults; the walk restored

@@ -133,3 +133,41 @@ def test_the_sticky_split_is_a_salted_hash_of_the_first_records_key():
     assert split_value(b'{"records": [{"customer_id": "c1"}, {"customer_id": "c2"}]}', "customer_id") == "c1"
     assert split_value(b'{"user": 7, "k": 3}', "customer_id") == 7
     assert split_value(b"tenure,x\n1,2", "customer_id") is None
+
+
+def test_the_shadow_childs_acknowledgements_come_in_batches_and_are_counted(registry, tmp_path):
+    import asyncio
+    import io
+
+    from workbench.serve._shadow import _Acks
+
+    out = io.BytesIO()
+    acks = _Acks(out)
+    for ok, version in [(True, "churn:2")] * 3 + [(False, "churn:2"), (True, "churn:3")]:
+        acks.add(ok, version)
+    acks.flush()
+    acks.flush()  # nothing new: nothing written
+    assert out.getvalue() == b"ok churn:2 3\nerror churn:2 1\nok churn:3 1\n"
+
+    app = create_app(_config(registry, tmp_path, "churn@champion", shadow=["churn@challenger"]))
+    link = app.state.serve.rollouts["churn"].shadow
+
+    async def read() -> None:
+        stdout = asyncio.StreamReader()
+        stdout.feed_data(out.getvalue() + b"ok churn:2\n")  # a single acknowledgement counts one
+        stdout.feed_data(b"swap churn:3\n")
+        stdout.feed_eof()
+
+        class Proc:
+            async def wait(self):
+                return 0
+        link.proc, link.in_flight, link._stopping = Proc(), 6, True
+        link.proc.stdout = stdout
+        await link._acks()
+
+    asyncio.run(read())
+    m = link.metrics
+    assert link.in_flight == 0 and link.version == "churn:3"
+    assert m.answers.labels("churn", "shadow", "churn:2")._value.get() == 4
+    assert m.answers.labels("churn", "shadow", "churn:3")._value.get() == 1
+    assert m.shadow_errors.labels("churn")._value.get() == 1
