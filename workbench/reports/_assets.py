@@ -45,8 +45,11 @@ def _store(reports: Path, body: str, ext: str) -> str:
 
 def externalize(html: str, page_dir: str | Path, reports: str | Path) -> str:
     """``html`` (a page to be written in ``page_dir``) with plotly.js bundles and large head CSS blocks
-    moved into the asset store of ``reports`` and linked relatively; the run's own content stays."""
+    moved into the asset store of ``reports`` and linked relatively; the run's own content stays. A page
+    outside the tree keeps everything inline: a link never leads out of the reports tree."""
     reports, page_dir = Path(reports), Path(page_dir)
+    if not page_dir.resolve().is_relative_to(reports.resolve()):
+        return html
     rel = href(os.path.relpath(asset_dir(reports).resolve(), page_dir.resolve()))
 
     def script(m: re.Match) -> str:

@@ -149,7 +149,6 @@ def write_compare(reports: str | Path, run_ids: Sequence[str] = (), sweep: str |
         out = Path(output) if output else tree.compare_page([r.run_id for r in records])
         title = "Run comparison"
     page = compare_html(records, baseline=baseline, title=title, page_dir=out.parent)
-    if out.resolve().is_relative_to(reports.resolve()):  # plotly.js from the tree's asset store
-        page = externalize(page, out.parent, reports)
+    page = externalize(page, out.parent, reports)  # plotly.js from the tree's asset store (a page in the tree)
     atomic_write_text(out, page)
     return out

@@ -64,6 +64,9 @@ def test_a_report_links_plotlyjs_and_css_once_and_export_puts_them_back_exactly(
     assert len(report) < 200_000 and get_plotlyjs()[:2000] not in report
     assert f'src="../../{ASSETS}/{js.name}"' in report and remote_references(report) == []
     assert report.count("Plotly.newPlot(") == 1, "the figure's own data stays in the run's report"
+    outside = tmp_path / "outside.html"
+    write_report(outside, nb, b, reports=reports)
+    assert "data-wb-asset" not in outside.read_text(), "a page outside the tree keeps its assets inline"
     out = tmp_path / "mail" / "report.html"
     assert export_report(reports, b.run_id, out) == out
     assert out.read_text() == render_report(nb, b), "export gives back the self-contained report, exactly"
