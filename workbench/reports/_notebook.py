@@ -1,10 +1,11 @@
 """The run folder's ``notebook.ipynb`` without the payloads its ``report.html`` already holds.
 
 An executed notebook carries plotly.js (4.8 MB, inlined with its first figure), every figure's data and
-every image; the report holds the same again. Once the report is written, the notebook kept in the run
-folder drops the plotly.js bundle output and replaces each large figure output (plotly, images) by a
-short note linking to the report: the figures are stored once, in ``report.html``. Text, tables,
-records, curves and errors stay as they were; the notebook still opens (and reruns) in JupyterLab.
+every image (image outputs, or HTML with data-URI images); the report holds the same again. Once the
+report is written, the notebook kept in the run folder drops the plotly.js bundle output and replaces
+each large figure output (plotly, images) by a short note linking to the report: the figures are stored
+once, in ``report.html``. Text, tables, records, curves and errors stay as they were; the notebook still
+opens (and reruns) in JupyterLab.
 """
 
 from __future__ import annotations
@@ -34,6 +35,8 @@ def _kind(data: dict) -> str | None:
     if PLOTLY_MIME in data or "Plotly.newPlot(" in html:
         return "figure"
     if any(len(_text(data[m])) >= MIN_IMAGE for m in IMAGE_MIMES if m in data):
+        return "image"
+    if len(html) >= MIN_IMAGE and "data:image/" in html:  # a grid of images drawn as HTML (vision's mistakes)
         return "image"
     return None
 

@@ -37,6 +37,7 @@ def _notebook() -> nbformat.NotebookNode:
     code.outputs = [_out({"text/html": BUNDLE}),
                     _out({"text/html": _figure_html("first figure"), "text/plain": "Figure()"}),
                     _out({"image/png": "iVBORw0KGgo" + "A" * 20000, "text/plain": "<Figure size 640x480>"}),
+                    _out({"text/html": '<div><img src="data:image/png;base64,' + "B" * 20000 + '"/></div>'}),
                     nbformat.v4.new_output("stream", text="kept text\n"),
                     _out({"text/html": "<table><tr><td>kept table</td></tr></table>"})]
     nb.cells = [nbformat.v4.new_markdown_cell("# Title"), code]
@@ -99,11 +100,13 @@ def test_the_run_notebook_keeps_text_and_drops_what_the_report_holds():
     slim = slim_notebook(nb)
     nbformat.validate(slim)
     outs = slim.cells[1].outputs
-    assert len(nb.cells[1].outputs) == 5 and len(outs) == 4, "the plotly.js bundle output is gone"
-    assert [o.get("metadata", {}).get("workbench", {}).get("in_report") for o in outs] == ["figure", "image", None, None]
+    assert len(nb.cells[1].outputs) == 6 and len(outs) == 5, "the plotly.js bundle output is gone"
+    assert [o.get("metadata", {}).get("workbench", {}).get("in_report") for o in outs] == \
+        ["figure", "image", "image", None, None]
     assert outs[0].data["text/plain"] == "Figure()" and 'href="report.html"' in outs[0].data["text/html"]
-    assert "Plotly.newPlot" not in json.dumps(slim) and "iVBORw0KGgo" not in json.dumps(slim)
-    assert outs[2].text == "kept text\n" and "kept table" in outs[3].data["text/html"]
+    assert "Plotly.newPlot" not in json.dumps(slim) and "iVBORw0KGgo" not in json.dumps(slim) and "BBBB" not in \
+        json.dumps(slim), "figures, image outputs and HTML image grids are kept in the report only"
+    assert outs[3].text == "kept text\n" and "kept table" in outs[4].data["text/html"]
     assert len(json.dumps(slim)) < 5000 < len(json.dumps(nb)), "the figures are stored once, in the report"
 
 
