@@ -143,6 +143,20 @@ MUTANTS = [
            "keep = items != code", "keep = items == items",
            (U + "recsys/test_predictor.py::test_update_changes_the_next_recommendations_at_once",),
            what="a re-rated item kept twice in the user's profile"),
+    # ------------------------------------------------------------- issue 25: small run folders
+    Mutant("gc-leaves-orphan-blobs", "runner/retention.py",
+           "        blobs.remove_orphans(store.tree.root)", "        pass",
+           (U + "registry/test_gc.py::test_gc_frees_a_shared_artifact_blob_only_with_the_last_run_that_links_it",),
+           what="gc deletes the last run linking an artifact blob but keeps the blob"),
+    Mutant("latest-html-not-rebased", "reports/_index.py",
+           'atomic_write_text(dst, rebase(report.read_text(encoding="utf-8"), dst.parent, tree.root))',
+           'atomic_write_text(dst, report.read_text(encoding="utf-8"))',
+           (U + "reports/test_assets.py::test_latest_html_links_the_store_from_its_own_folder",),
+           what="latest.html keeps the run folder's asset links (one level too deep): no charts"),
+    Mutant("blob-shared-writable", "core/blobs.py",
+           "        os.chmod(path, READ_ONLY)\n", "\n",
+           (U + "core/test_blobs.py::test_the_same_file_in_two_runs_is_one_read_only_inode_and_a_writer_replaces_its_own",),
+           what="a shared artifact blob left writable"),
 ]
 
 

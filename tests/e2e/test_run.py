@@ -54,7 +54,14 @@ def test_run_records_params_metrics_and_renders_offline(workdir, demo):
     assert not remote_references(html), "the report must not load anything from another host"
     index = (workdir / "reports" / "index.html").read_text()
     assert rec["run_id"] in index
-    assert (workdir / "reports" / "demo" / "latest.html").read_bytes() == (run / "report.html").read_bytes()
+    assert (workdir / "reports" / "demo" / "latest.html").read_text() == html.replace('"../../.assets/', '"../.assets/')
+    assert 'data-wb-asset' in html and len(html) < 1_000_000, "plotly.js is linked from reports/.assets, not copied"
+    nb_text = (run / "notebook.ipynb").read_text()
+    assert "Plotly.newPlot" not in nb_text and "report.html" in nb_text, "the figures are kept once, in the report"
+    export = run_cli("export", rec["run_id"], "-o", "mail/report.html", cwd=workdir)
+    assert export.returncode == 0, export.stderr
+    whole = (workdir / "mail" / "report.html").read_text()
+    assert "data-wb-asset" not in whole and "* plotly.js" in whole and not remote_references(whole)
 
     rerun = subprocess.run(rec["rerun_command"].replace("workbench run", f"{sys.executable} -m workbench.cli run", 1)
                            + " --no-progress --force", shell=True, cwd=workdir, capture_output=True, text=True)
@@ -65,6 +72,7 @@ def test_run_records_params_metrics_and_renders_offline(workdir, demo):
     # browser checks last: everything above holds without a browser
     dom = render_dom(run / "report.html")
     assert 'class="main-svg"' in dom, "plotly did not draw offline"
+    assert 'class="main-svg"' in render_dom(workdir / "mail" / "report.html"), "the exported file draws on its own"
     assert 'data-widget="IntSlider"' in dom and 'data-widget="Dropdown"' in dom
     assert "<option selected=\"\">beta</option>" in dom
     assert "workbench-header" in dom and "succeeded" in dom and "total" in dom

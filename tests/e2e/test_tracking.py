@@ -46,6 +46,9 @@ def test_offline_run_has_config_summary_history_and_artifacts(workdir, tracked):
     assert any(h.get("leaderboard/_type") == "table-file" and h.get("leaderboard/nrows") == 2 for h in got["history"])
     arts = {a["type"]: a for a in got["artifacts"]}
     assert set(arts["report"]["files"]) == {"report.html", "run.json"}
+    logged_report = (offline / "report.html").read_text()  # self-contained: the run's links to reports/.assets inlined
+    assert "data-wb-asset" not in logged_report and "plotly.js" in logged_report and "data-wb-asset" in \
+        (run / "report.html").read_text()
     assert arts["model"]["name"] == "m" and arts["model"]["files"] == ["model.json"]
 
     # the secret reaches neither the report, the record, the executed notebook nor W&B's files

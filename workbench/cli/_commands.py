@@ -267,6 +267,13 @@ def cmd_compare(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_export(args: argparse.Namespace) -> int:
+    from ..reports import export_report
+
+    print(f"report: {export_report(args.reports, args.run_id, args.output)}")
+    return 0
+
+
 def cmd_sync(args: argparse.Namespace) -> int:
     from ..runner.publish import sync_offline_runs
 

@@ -16,6 +16,7 @@ EPILOG = """examples:
   workbench run notebooks/compare_models.ipynb -p models '[logreg, catboost]' -p folds 5
   workbench sweep notebooks/compare_models.ipynb -g folds=3,5 -g seed=0,1 --jobs 2
   workbench compare RUN_ID RUN_ID        # or: workbench compare --sweep SWEEP_ID
+  workbench export RUN_ID -o report.html  # one self-contained file (shared assets inlined)
   workbench rerun RUN_ID                  # same parameters and notebook version; metrics old vs new
   workbench run notebooks/explore.ipynb -p dataset data/my_table.csv -p target label
   workbench run notebooks/explore.ipynb -r target 007     # -r: the text as typed, unparsed
@@ -129,6 +130,12 @@ def _inspect_parsers(sub) -> None:
     p.add_argument("-o", "--output", help="where to write the page")
     _reports(p)
     p.set_defaults(func=c.cmd_compare)
+
+    p = sub.add_parser("export", help="one run's report as a single self-contained HTML file (to mail around)")
+    p.add_argument("run_id", metavar="RUN_ID", help="run id or unique prefix")
+    p.add_argument("-o", "--output", required=True, help="the HTML file to write, e.g. report.html")
+    _reports(p)
+    p.set_defaults(func=c.cmd_export)
 
     p = sub.add_parser("sync", help="upload offline W&B runs (needs W&B configured and a network)")
     p.add_argument("--wandb-dir", default=None, help="folder holding wandb/ (default: $WANDB_DIR or .)")

@@ -8,6 +8,8 @@ Layout::
     reports/compare/<ids>.html
     reports/index.html
     reports/.envs/<sha256>.json      (environment locks, one per distinct environment: core.envlock)
+    reports/.assets/<sha256>.{js,css}    (shared report assets: reports._assets)
+    reports/.blobs/<sha[:2]>/<sha256>    (artifact files shared by hard links: core.blobs)
 
 The runner writes a run through :class:`RunFolder`, the kernel finds its artifacts folder through it,
 reports and comparison pages link to its files through it; :class:`ReportsTree` names the shared pages

@@ -17,6 +17,7 @@ from ..core.runfolder import ReportsTree
 from ..core.runs import RunRecord, find_run, load_records
 from ..core.text import fmt
 from ..errors import WorkbenchError
+from ._assets import externalize
 from ._pages import render
 
 
@@ -148,5 +149,6 @@ def write_compare(reports: str | Path, run_ids: Sequence[str] = (), sweep: str |
         out = Path(output) if output else tree.compare_page([r.run_id for r in records])
         title = "Run comparison"
     page = compare_html(records, baseline=baseline, title=title, page_dir=out.parent)
+    page = externalize(page, out.parent, reports)  # plotly.js from the tree's asset store (a page in the tree)
     atomic_write_text(out, page)
     return out

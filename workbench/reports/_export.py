@@ -16,7 +16,9 @@ from typing import Any
 
 from ..core.io import atomic_write_text
 from ..core.runs import RunRecord
-from . import _sanitize, _widgets
+from ..core.runstore import RunStore
+from ..errors import WorkbenchError
+from . import _assets, _sanitize, _widgets
 from ._pages import CSS, TEMPLATES, render
 from ._plotlyjs import slim_plotlyjs
 
@@ -109,7 +111,32 @@ def render_report(nb, rec: RunRecord, hide_code: bool = False, trust_html: bool 
     return body
 
 
-def write_report(path: str | Path, nb, rec: RunRecord, hide_code: bool = False, trust_html: bool = False) -> None:
-    atomic_write_text(path, render_report(nb, rec, hide_code, trust_html))
+def write_report(path: str | Path, nb, rec: RunRecord, hide_code: bool = False, trust_html: bool = False,
+                 reports: str | Path | None = None) -> None:
+    """Write the report to ``path``; with ``reports`` (the reports tree it is written into), plotly.js and
+    the theme CSS go to the tree's asset store and are linked (see :mod:`workbench.reports._assets`)."""
+    html = render_report(nb, rec, hide_code, trust_html)
+    if reports is not None:
+        html = _assets.externalize(html, Path(path).parent, reports)
+    atomic_write_text(path, html)
+
+
+def export_report(reports: str | Path, run_id: str, output: str | Path) -> Path:
+    """Write run ``run_id``'s report as one self-contained file ``output`` (shared assets inlined)."""
+    row = RunStore(reports).find(run_id)
+    report = row["dir"] / "report.html"
+    if not report.is_file():
+        raise WorkbenchError(f"run {row['run_id']} has no report.html (it ended before one was written)")
+    out = Path(output)
+    if out.resolve() == report.resolve() or out.is_dir():
+        raise WorkbenchError(f"output {str(output)!r} is the run's report or a folder: give a new file name, "
+                             "e.g. -o report.html")
+    atomic_write_text(out, self_contained(report, reports, f"the report of run {row['run_id']}"))
+    return out
+
+
+def self_contained(report: str | Path, reports: str | Path, what: str = "the report") -> str:
+    """The report file ``report`` of the reports tree ``reports`` with its shared assets inlined."""
+    return _assets.inline_assets(Path(report).read_text(encoding="utf-8"), reports, what)
 
 

@@ -12,15 +12,15 @@ from __future__ import annotations
 
 import datetime as _dt
 import json
-import shutil
 from pathlib import Path
 from typing import Any, Iterable
 
-from ..core.io import atomic_write_text, file_mode
+from ..core.io import atomic_write_text
 from ..core.runfolder import ReportsTree, href
 from ..core.runstore import RunStore
 from ..core.text import fmt
 from ..errors import WorkbenchError
+from ._assets import rebase
 from ._pages import render
 
 PAGE_SIZE = 50
@@ -101,9 +101,6 @@ def update_index(reports: str | Path, notebook: str | None = None) -> Path:
         ok = [r for r in records if r["notebook"] == name and r["status"] == "succeeded" and r["has_report"]]
         report = ok[0]["dir"] / "report.html" if ok else None
         if report is not None and report.exists():
-            dst = report.parent.parent / tree.LATEST
-            tmp = dst.with_name(".latest.html.tmp")
-            shutil.copyfile(report, tmp)
-            tmp.chmod(file_mode())
-            tmp.replace(dst)
+            dst = report.parent.parent / tree.LATEST  # its asset links rewritten for its folder
+            atomic_write_text(dst, rebase(report.read_text(encoding="utf-8"), dst.parent, tree.root))
     return tree.index

@@ -25,6 +25,7 @@ import time
 from pathlib import Path
 from typing import Any, Mapping
 
+from ..core.blobs import share_files
 from ..core.context import SECRETS_ENV, RunContext
 from ..core.journal import Journal
 from ..core.runfolder import RunFolder
@@ -223,7 +224,9 @@ class Run:
         self.rec.pid = None
         try:
             reports.write_report(self.folder.report, self.nb, self.rec, hide_code=self.plan.options.hide_code,
-                                 trust_html=self.plan.options.trust_html)
+                                 trust_html=self.plan.options.trust_html, reports=self.plan.reports.root)
+            reports.write_notebook(self.folder.notebook, self.nb)  # its figures now live in the report only
+            share_files(self.folder.artifacts, self.plan.reports.root)  # files other runs have too: stored once
         except Exception as e:
             self.exception = self.exception or e
             self.rec.status = "failed"

@@ -16,6 +16,7 @@ import warnings
 from pathlib import Path
 from typing import Any, Callable
 
+from ..core.io import atomic_write_text
 from ..core.journal import FIGURE, TABLE, Journal, safe_name
 from ..core.runfolder import RunFolder
 from ..core.runs import RunRecord
@@ -150,11 +151,16 @@ class Publisher:
     def _log_artifacts(self, journal: Journal) -> None:
         import wandb
 
+        from ..reports import self_contained
+
         report = wandb.Artifact(f"report-{self.rec.notebook_name}", type="report",
                                 metadata={"run_id": self.rec.run_id, "status": self.rec.status})
-        for path in (self.folder.report, self.folder.record):
-            if path.exists():  # immutable: referenced, not copied into W&B's staging area
-                report.add_file(str(path), policy="immutable", skip_cache=True)
+        if self.folder.report.exists():  # self-contained (assets inlined) beside W&B's run files
+            whole = Path(self.run.dir).parent / self.folder.REPORT  # the staging folder, not its synced files/
+            atomic_write_text(whole, self_contained(self.folder.report, self.folder.path.parent.parent))
+            report.add_file(str(whole), name=self.folder.REPORT, policy="immutable", skip_cache=True)
+        if self.folder.record.exists():  # immutable: referenced, not copied into W&B's staging area
+            report.add_file(str(self.folder.record), policy="immutable", skip_cache=True)
         self.run.log_artifact(report)
         for name, kind, path in journal.artifacts():
             if path.exists():

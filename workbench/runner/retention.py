@@ -6,7 +6,8 @@ whatever the criteria, when it is tagged, running, the newest succeeded run of i
 of a registered model version (``version.json``'s ``source.run_id``), or named by a pipeline record
 (any run id in ``reports/pipelines/**/*.json``). W&B's local staging copy of a deleted run
 (``tracking.offline_dir``, a ``offline-run-*`` folder) goes with it. Bytes are counted for files with a
-single link (a cache hit's hard links free nothing while the other run stays).
+single link (a cache hit's hard links free nothing while the other run stays); an artifact shared through
+the blob store (``core.blobs``) counts when no kept run links it, and its blob is removed with the last run.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..core import blobs
 from ..core.envlock import unused_environments
 from ..core.runstore import RunStore
 from ..errors import WorkbenchError
@@ -126,11 +128,11 @@ def plan_gc(reports: str | Path, *, keep_last: int | None = None, older_than: st
             plan.kept[r["run_id"]] = why
             continue
         plan.delete.append(r)
-        plan.bytes += size_of(r["dir"])
         staging = _staging(r)
         if staging is not None:
             plan.staging.append(staging)
             plan.bytes += size_of(staging)
+    plan.bytes += blobs.freed_bytes([r["dir"] for r in plan.delete], reports)
     return plan
 
 
@@ -155,6 +157,7 @@ def run_gc(reports: str | Path, plan: GcPlan) -> int:
             shutil.rmtree(r["dir"], ignore_errors=True)
         for p in plan.staging:
             shutil.rmtree(p, ignore_errors=True)
+        blobs.remove_orphans(store.tree.root)  # artifacts no run links any more
         for p in unused_environments(store.tree.root):  # environment locks no run names any more
             p.unlink(missing_ok=True)
         store.sync()

@@ -68,3 +68,31 @@ def test_gc_refuses_no_criterion_and_bad_ages(tmp_path: Path):
                           (["--keep-last", "-1"], "keep_last must be an integer >= 0")):
         proc = run_cli("gc", *args, cwd=tmp_path)
         assert proc.returncode == 2 and message in proc.stderr and "Traceback" not in proc.stderr, proc.stderr
+
+
+def _bytes(folder: Path, only_own: bool) -> int:
+    return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file() and (p.stat().st_nlink == 1 or not only_own))
+
+
+def test_gc_frees_a_shared_artifact_blob_only_with_the_last_run_that_links_it(tmp_path: Path, model_a, make_run):
+    from workbench.core import blobs
+
+    reports, now = tmp_path / "reports", dt.datetime.now(dt.timezone.utc)
+    old = _started(make_run(reports, model_a), 90, now)
+    failed = _started(make_run(reports, model_a, status="failed"), 80, now)
+    _started(make_run(reports, None), 1, now)  # the latest succeeded run: kept, links nothing
+    for rec in (old, failed):
+        blobs.share_files(rec.folder.artifacts, reports)
+    big = [p.name for p in (old.folder.artifacts / "model").iterdir() if p.stat().st_size >= blobs.MIN_SIZE]
+    assert big and all((old.folder.artifacts / "model" / n).stat().st_nlink == 3 for n in big), "2 runs + blob"
+
+    own = _bytes(old.folder.path, only_own=True)
+    proc = run_cli("gc", "--older-than", "85d", "--yes", cwd=tmp_path)
+    assert proc.returncode == 0 and f"({own} bytes) from 1 run(s)" in proc.stdout, proc.stdout
+    assert not old.folder.path.exists() and blobs.orphans(reports) == [], "the failed run still links them"
+    assert all((failed.folder.artifacts / "model" / n).stat().st_nlink == 2 for n in big)
+
+    every = _bytes(failed.folder.path, only_own=False)  # its shared files now go too
+    proc = run_cli("gc", "--failed", "--yes", cwd=tmp_path)
+    assert proc.returncode == 0 and f"({every} bytes) from 1 run(s)" in proc.stdout, proc.stdout
+    assert list((reports / blobs.BLOBS).glob("??/*")) == [], "no run links a blob any more: all removed"

@@ -143,3 +143,5 @@ def test_compare_with_a_baseline_prefix_shows_deltas_and_refuses_ambiguity(tmp_p
     assert default.returncode == 0
     page = tmp_path / default.stdout.split()[-1]
     assert f"{ids[0]} (baseline)" in page.read_text(), "the oldest run is the default baseline"
+    assert 'src="../.assets/' in page.read_text() and "* plotly.js" not in page.read_text(), "in the tree: linked"
+    assert "data-wb-asset" not in html and "* plotly.js" in html, "outside the tree: plotly.js inlined"
