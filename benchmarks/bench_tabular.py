@@ -1,6 +1,7 @@
 """Benchmark: workbench's model comparison against PyCaret 3.3.2 (and a plain scikit-learn baseline).
 
     .venv/bin/python benchmarks/bench_tabular.py                          # every scenario, 5 rounds
+    .venv/bin/python benchmarks/bench_tabular.py --quick                  # one round each, no diamonds-4
     .venv/bin/python benchmarks/bench_tabular.py --scenario telco-4 --repeat 3
     .venv/bin/python benchmarks/bench_tabular.py --scenario telco-tune    # tune_top 3 + ensembles, ours only
 
@@ -272,6 +273,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--scenario", action="append", choices=list(SCENARIOS), help="default: all but telco-tune")
     ap.add_argument("--repeat", type=int, default=5, help="alternating rounds per side (default 5)")
+    ap.add_argument("--quick", action="store_true", help="one round per side, diamonds-4 left out (a loaded machine)")
     ap.add_argument("--pycaret-python", default=os.environ.get("WORKBENCH_PYCARET_PYTHON",
                                                                str(REPO / ".workbench/pycaret-venv/bin/python")))
     ap.add_argument("--timeout", type=float, default=1800, help="seconds per run")
@@ -284,7 +286,9 @@ def main(argv: list[str] | None = None) -> int:
               "pycaret": lambda: worker_pycaret(args.scenario[0], args.data)}[args.worker]
         print(json.dumps(fn()))
         return 0
-    scenarios = args.scenario or DEFAULT
+    scenarios = args.scenario or [s for s in DEFAULT if not (args.quick and s == "diamonds-4")]
+    if args.quick:
+        args.repeat = 1
     have_pycaret = Path(args.pycaret_python).exists()
     print(f"{os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}; PyCaret: "
           f"{args.pycaret_python if have_pycaret else 'NOT available (see the docstring); ours only'}", flush=True)
