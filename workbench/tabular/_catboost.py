@@ -16,7 +16,8 @@ from ._prep import MISSING
 class _CatBoostFrame(BaseEstimator):
     """Object/string columns are passed as ``cat_features`` (missing values as a ``"__missing__"``
     category; columns with at most ``one_hot_max_size`` categories one-hot encoded by CatBoost, the rest
-    with its ordered target statistics); numeric columns as they are (CatBoost handles NaN).
+    with its ordered target statistics); numeric columns as they are (CatBoost handles NaN), quantized into
+    ``border_count`` bins (None: CatBoost's default, 254).
 
     With ``early_stopping_rounds``, ``validation_fraction`` of the training rows (stratified for a
     classifier) are held out, training stops when their loss has not improved for that many rounds, and
@@ -24,11 +25,12 @@ class _CatBoostFrame(BaseEstimator):
     """
 
     _classifier = True
+    border_count: int | None = None  # a model saved before this parameter existed reads it from the class
 
     def __init__(self, iterations: int = 1000, learning_rate: float = 0.08, depth: int = 6, l2_leaf_reg: float = 3.0,
                  one_hot_max_size: int = 25, early_stopping_rounds: int | None = 50, validation_fraction: float = 0.15,
                  random_state: int | None = 0, thread_count: int = 1, cat_features: Sequence[str] | None = None,
-                 class_weight: str | None = None):
+                 class_weight: str | None = None, border_count: int | None = None):
         self.iterations = iterations
         self.learning_rate = learning_rate
         self.depth = depth
@@ -40,6 +42,7 @@ class _CatBoostFrame(BaseEstimator):
         self.thread_count = thread_count
         self.cat_features = cat_features
         self.class_weight = class_weight
+        self.border_count = border_count
 
     def _frame(self, X: pd.DataFrame) -> pd.DataFrame:
         X = X[self.feature_names_in_]
@@ -55,6 +58,8 @@ class _CatBoostFrame(BaseEstimator):
                                   l2_leaf_reg=self.l2_leaf_reg, one_hot_max_size=self.one_hot_max_size,
                                   random_seed=self.random_state, thread_count=self.thread_count,
                                   cat_features=self.cat_features_, allow_writing_files=False, verbose=0)
+        if self.border_count:  # None: CatBoost's default (254 bins per numeric feature)
+            kw["border_count"] = self.border_count
         if not self._classifier:
             return CatBoostRegressor(loss_function="RMSE", **kw)
         if self.class_weight == "balanced":

@@ -33,9 +33,13 @@ def _cb_classifier(numeric, categorical, seed, threads):
 
 def _cb_regressor(numeric, categorical, seed, threads):
     # a regression learns from every row: holding 10% out for early stopping cost more than it saved
-    # (ames, 5 folds: CV RMSE 0.0534 with early stopping, 0.0520 with 1000 rounds at 0.06 on all rows)
+    # (ames, 5 folds: CV RMSE 0.0534 with early stopping, 0.0520 with 1000 rounds at 0.06 on all rows).
+    # Categoricals up to 255 levels one-hot (no target-statistic combinations to build each round), depth 5,
+    # 128 bins: a third of the CPU of depth 6 / 254 bins / CTRs above 25 levels at the same CV RMSE
+    # (5 folds, 700 rounds at 0.08: ames 0.0521 vs 0.0520, Sacramento 0.1336 vs 0.1342, concrete 4.07 vs 4.09)
     return CatBoostFrameRegressor(random_state=seed, thread_count=threads, cat_features=list(categorical),
-                                  iterations=1000, learning_rate=0.06, early_stopping_rounds=None)
+                                  iterations=700, learning_rate=0.08, depth=5, border_count=128, one_hot_max_size=255,
+                                  early_stopping_rounds=None)
 
 
 def _sklearn(path: str, **params) -> Factory:
@@ -180,7 +184,8 @@ _ZOO = [
                            max_leaf_nodes=15, l2_regularization=1.0, **_ES), scale=False), 1.0,
               _sk(_sklearn(_SK + "ensemble.HistGradientBoostingRegressor", learning_rate=0.1, max_iter=500,
                            max_leaf_nodes=15, l2_regularization=1.0, **_ES), scale=False), True, _hgb),
-    ModelSpec("catboost", "CatBoost: categoricals native (one-hot up to 25 levels); classifier: early stopping on an inner split",
+    ModelSpec("catboost", "CatBoost: categoricals native (one-hot up to 25 levels, regressor 255); "
+              "classifier: early stopping on an inner split",
               _cb_classifier, 2.5, _cb_regressor, True, _catboost_space),
     ModelSpec("linear", "ordinary least squares (one-hot + scaled numerics)", None, 0.2,
               _sk(_sklearn(_SK + "linear_model.LinearRegression")), True),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import operator
+import os
 import warnings
 
 import numpy as np
@@ -180,6 +181,29 @@ def test_multiclass_parallel_comparison_is_reproducible():
     best = tabular.fit_best(task, a)
     figs = best.diagnostics().parts
     assert "micro-averaged" in figs[0].layout.title.text and len(a.curves().parts) == 3
+
+
+def test_comparison_without_a_time_guard_fits_in_threads_and_leaves_process_settings(small, monkeypatch):
+    """Without max_model_seconds no worker process is started (every fit runs in this process), and the
+    process-wide warning filters and BLAS/OpenMP thread limits are as they were before the comparison."""
+    from threadpoolctl import threadpool_info
+
+    from workbench.tabular import _cv
+
+    pids, real = [], _cv.fit_fold
+
+    def recording(*args):
+        pids.append(os.getpid())
+        return real(*args)
+
+    monkeypatch.setattr(_cv, "fit_fold", recording)
+    task = _prepare(small, positive_label="Yes", folds=3, models=["logreg", "hist_gb", "catboost"])
+    filters, limits = list(warnings.filters), [(i["filepath"], i["num_threads"]) for i in threadpool_info()]
+    comp = tabular.compare_models(task, n_jobs=2, verbose=False, race=False, ensemble=False)
+    assert (comp.leaderboard["status"] == "ok").all() and comp.leaderboard.loc["catboost", "roc_auc_mean"] > 0.8
+    assert pids == [os.getpid()] * 9
+    assert list(warnings.filters) == filters
+    assert [(i["filepath"], i["num_threads"]) for i in threadpool_info()] == limits
 
 
 # ------------------------------------------------------------------------------ refit, save, score

@@ -66,6 +66,23 @@ def test_every_zoo_model_fits_both_kinds_of_task(telco, ames):
 
 
 # ------------------------------------------------------------------------------------- regression
+def test_catboost_regressor_one_hot_encodes_up_to_255_levels_on_coarser_bins(ames):
+    """The regressor's CatBoost one-hot encodes Neighborhood (28 levels; 25 was the limit: target statistics
+    and their combinations rebuilt every round), on depth-5 trees over 128 bins per numeric feature."""
+    from workbench.tabular._registry import build_model
+
+    task = _prepare(ames.sample(600, random_state=0), "log10_sale_price", folds=2, models=["catboost"])
+    assert task.X_train["Neighborhood"].nunique() > 25
+    est = build_model("catboost", task.numeric, task.categorical, seed=0, threads=1, task="regression")
+    est.set_params(iterations=20).fit(task.X_train, task.y_train)
+    params = est.model_.get_all_params()
+    assert (params["one_hot_max_size"], params["border_count"], params["depth"]) == (255, 128, 5)
+    cls = build_model("catboost", task.numeric, task.categorical, seed=0, threads=1, task="binary")
+    assert (cls.one_hot_max_size, cls.border_count, cls.depth) == (25, None, 6)  # the classifier is unchanged
+    del est.border_count  # a model saved before border_count existed refits with CatBoost's default
+    assert est.set_params(iterations=5).fit(task.X_train, task.y_train).model_.get_all_params()["border_count"] == 254
+
+
 def test_regression_is_chosen_from_the_target_and_checked(telco, ames):
     task = _prepare(ames, "log10_sale_price", models=["default"])
     assert task.regression and task.metric.key == "rmse" and task.classes == []
