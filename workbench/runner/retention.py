@@ -13,7 +13,6 @@ the blob store (``core.blobs``) counts when no kept run links it, and its blob i
 from __future__ import annotations
 
 import datetime as _dt
-import os
 import re
 import shutil
 from dataclasses import dataclass, field
@@ -36,20 +35,6 @@ def parse_age(text: str) -> _dt.timedelta:
     if not m:
         raise WorkbenchError(f"older_than {text!r} is not a duration: give a number and a unit, e.g. 30d, 12h, 2w")
     return _dt.timedelta(seconds=float(m.group(1)) * _UNIT[m.group(2)])
-
-
-def size_of(path: Path) -> int:
-    """Bytes freed by removing ``path``: regular files with one link only."""
-    total = 0
-    for dirpath, _, files in os.walk(path):
-        for name in files:
-            try:
-                st = os.lstat(os.path.join(dirpath, name))
-            except OSError:
-                continue
-            if st.st_nlink == 1:
-                total += st.st_size
-    return total
 
 
 @dataclass
@@ -131,8 +116,7 @@ def plan_gc(reports: str | Path, *, keep_last: int | None = None, older_than: st
         staging = _staging(r)
         if staging is not None:
             plan.staging.append(staging)
-            plan.bytes += size_of(staging)
-    plan.bytes += blobs.freed_bytes([r["dir"] for r in plan.delete], reports)
+    plan.bytes += blobs.freed_bytes([*(r["dir"] for r in plan.delete), *plan.staging], reports)
     return plan
 
 
