@@ -15,7 +15,7 @@ $(VENV)/.installed: pyproject.toml
 install: $(VENV)/.installed
 
 demo: install
-	$(VENV)/bin/workbench demo notebooks --log-output
+	$(VENV)/bin/workbench demo notebooks --log-output --jobs 2
 	$(VENV)/bin/workbench pipeline run pipelines/retrain.yaml --jobs 2
 
 # Chromium renders the reports in the browser tests (Debian package; needs root or sudo).

@@ -84,8 +84,16 @@ def cmd_demo(args: argparse.Namespace) -> int:
     if not runs:
         raise WorkbenchError(f"no notebooks in {args.folder!r}")
     options = run_options(args)
-    failed = 0
-    for nb, params in runs:
+    if args.jobs < 1:
+        raise WorkbenchError(f"--jobs must be at least 1, not {args.jobs}")
+    if args.jobs > 1:
+        from ._demo import run_parallel
+
+        failed = run_parallel(runs, args, args.jobs)
+        runs_left: list = []
+    else:
+        failed, runs_left = 0, runs
+    for nb, params in runs_left:
         print(f"== {nb}" + (f" -f {params}" if params else ""), flush=True)
         try:
             rec = run_notebook(nb, load_params_file(params) if params else {}, options)

@@ -100,6 +100,9 @@ def _run_parsers(sub) -> None:
     p = sub.add_parser("demo", help="run every notebook of a folder on its defaults, then on each of its parameter "
                                     "files <notebook>.<variant>.yaml (the main job)")
     p.add_argument("folder", nargs="?", default="notebooks")
+    p.add_argument("--jobs", "-j", type=int, default=1,
+                   help="runs at once, each a `workbench run` process, longest first (a notebook's metadata "
+                        "workbench.demo_seconds); output lines carry the run's name (default 1: one after another)")
     _options(p, "force", "log_output", "timeout", "reports")
     p.set_defaults(func=c.cmd_demo)
 
