@@ -1,0 +1,214 @@
+"""Exploration of a Parquet dataset larger than memory: which engine, one scan for the column statistics
+(``data._scan``: exact counts, moments, missing patterns and duplicates; quantiles and histograms exact
+up to 50,000 distinct values, else from a KLL sketch) that also draws the seeded sample the heavy
+statistics use, and a second pass, on demand, for target rates by group over every row.
+
+``open_data(data, ...)`` decides: ``engine`` "pandas" reads the table into memory; "dask" or "sketch" scan
+it out of core; "auto" scans a Parquet dataset (a file, folder of files, hive-partitioned folders or a glob)
+of more than ``max_rows`` rows and reads anything else into memory. Bad input fails before any scan.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterator
+
+import numpy as np
+import pandas as pd
+
+from ..data._profile import SampleInfo, as_float, prepare_frame
+from ..data._scan import ScanResult, conform, scan_batches
+from ..errors import DatasetError
+from ._relations import TargetInfo, bin_codes, bin_labels, rate_table, target_vector
+
+ENGINES = ("auto", "pandas", "dask", "sketch")
+BATCH_ROWS = 262_144
+
+
+def _frames(files: list[str], columns: list[str] | None = None, batch_rows: int = BATCH_ROWS) -> Iterator[pd.DataFrame]:
+    import pyarrow.parquet as pq
+
+    for f in files:
+        for batch in pq.ParquetFile(f).iter_batches(batch_size=batch_rows, columns=columns):
+            yield batch.to_pandas()
+
+
+@dataclass
+class Scaled:
+    """An exploration out of core: the files, the scan over every row, the sample, and target tables."""
+
+    files: list[str]
+    engine: str
+    scan: ScanResult
+    sample: pd.DataFrame
+    info: SampleInfo
+    special: dict[str, str]
+    notes: list[str]
+    plan: dict[str, str]
+    tables: dict[str, pd.DataFrame] = field(default_factory=dict)
+
+    @property
+    def rows(self) -> int:
+        return int(self.scan.overview["rows"])
+
+    def describe(self) -> str:
+        approx = self.scan.approx
+        text = (f"Out of core (engine {self.engine}): {len(self.files):,} Parquet file(s) read in batches of "
+                f"{BATCH_ROWS:,} rows; counts, missing values, moments, category frequencies, missing patterns, "
+                "duplicate rows and target rates are exact over all rows")
+        if approx:
+            text += (f"; quantiles and histograms of {', '.join(approx)} (more than 50,000 distinct values) come from "
+                     f"a KLL sketch (rank error at most {max(approx.values()):.2%}, 99% confidence), their distinct "
+                     "counts are estimated (about ±1.6%) and their most frequent value is a lower bound")
+        return text + "."
+
+    def target_tables(self, columns: list[str], kinds: dict[str, str], target: str, info: TargetInfo
+                      ) -> dict[str, pd.DataFrame]:
+        """Target rate (or mean) by group of each of ``columns`` over every row, in one more pass."""
+        todo = [c for c in columns if c not in self.tables]
+        if todo:
+            self.tables.update(_target_pass(self, todo, kinds, target, info))
+        return {c: self.tables[c] for c in columns}
+
+
+def _groups(scaled: Scaled, column: str, kind: str) -> tuple[Any, list[str]]:
+    """How a column's values become groups (bin edges or the top 15 values) and the group labels, as
+    ``group_codes`` makes them in memory."""
+    missing = int(scaled.scan.summary.loc[column, "missing"]) > 0
+    if kind in ("numeric", "datetime"):
+        d = scaled.scan.extras["deciles"].get(column)
+        edges = np.unique(d) if d is not None else np.array([0.0])
+        labels = bin_labels(edges, kind)
+        return edges, labels + (["(missing)"] if missing else [])
+    _, uniq, counts = scaled.scan.extras["factorized"][column]
+    keep = np.argsort(-counts, kind="stable")[:15]
+    keep = keep[counts[keep] > 0]
+    labels = [str(uniq[i])[:40] for i in keep]
+    if int(scaled.scan.summary.loc[column, "n_unique"]) > len(keep):
+        labels.append("(other)")
+    return pd.Index(uniq[keep], dtype=object), labels + (["(missing)"] if missing else [])
+
+
+def _codes(s: pd.Series, kind: str, how: Any, labels: list[str]) -> np.ndarray:
+    if kind in ("numeric", "datetime"):
+        v = as_float(s)
+        codes = bin_codes(v, how)
+        codes[np.isnan(v)] = len(labels) - 1
+        return codes
+    codes = how.get_indexer(s.astype(object)).astype(np.int64)
+    codes[codes < 0] = len(how)  # "(other)"
+    codes[s.isna().to_numpy()] = len(labels) - 1
+    return codes
+
+
+def _target_pass(scaled: Scaled, columns: list[str], kinds: dict[str, str], target: str, info: TargetInfo
+                 ) -> dict[str, pd.DataFrame]:
+    groups = {c: _groups(scaled, c, kinds[c]) for c in columns}
+    sums = {c: np.zeros((3, len(groups[c][1]))) for c in columns}
+    plan = {c: scaled.plan[c] for c in [target, *columns]}
+    for frame in _frames(scaled.files, list(plan)):
+        frame = conform(frame, plan, scaled.special)
+        y = target_vector(frame[target], info)
+        ok = ~np.isnan(y)
+        yv = y[ok]
+        for c in columns:
+            how, labels = groups[c]
+            codes = _codes(frame[c], kinds[c], how, labels)[ok]
+            k = len(labels)
+            sums[c] += [np.bincount(codes, minlength=k), np.bincount(codes, weights=yv, minlength=k),
+                        np.bincount(codes, weights=yv * yv, minlength=k)]
+    return {c: rate_table(groups[c][1], sums[c][0], sums[c][1], sums[c][2], info.kind) for c in columns}
+
+
+def _footer_rows(files: list[str]) -> int:
+    import pyarrow.parquet as pq
+
+    return sum(pq.ParquetFile(f).metadata.num_rows for f in files)
+
+
+def _parquet_files(data: Any) -> list[str] | None:
+    """The Parquet files of ``data`` when it names a Parquet dataset (file, folder, glob); else None."""
+    from ..data._aggregates import dataset_files
+
+    if not isinstance(data, (str, Path)):
+        return None
+    text = str(data)
+    if not (Path(text).exists() or any(ch in text for ch in "*?[")):
+        return None
+    try:
+        files = dataset_files(text)
+    except DatasetError:
+        return None
+    return files if all(f.lower().endswith((".parquet", ".pq")) for f in files) else None
+
+
+def _check_engine(engine: str, max_rows: Any) -> None:
+    from ..errors import ParameterError
+
+    if engine not in ENGINES:
+        raise ParameterError(f"engine must be one of {', '.join(ENGINES)} (engine={engine!r})")
+    if not isinstance(max_rows, (int, np.integer)) or isinstance(max_rows, bool) or max_rows < 0:
+        raise ParameterError(f"max_rows must be an int >= 0 (max_rows={max_rows!r})")
+
+
+def open_data(data: Any, target: str | None, engine: str = "auto", max_rows: int = 1_000_000,
+              heavy_rows: int = 100_000, seed: int = 0) -> tuple[Any, Scaled | None]:
+    """``(table, scaled)``: the table in memory (a Dataset or DataFrame) and None, or, out of core, the
+    seeded sample and the :class:`Scaled` scan over every row. Checks everything before reading rows."""
+    from ..errors import ParameterError
+
+    _check_engine(engine, max_rows)
+    files = _parquet_files(data)
+    if engine in ("dask", "sketch") and files is None:
+        if isinstance(data, (str, Path)):
+            from ..data._aggregates import dataset_files
+
+            dataset_files(data)  # a missing folder or one without data files: its own message
+        raise ParameterError(f"engine {engine!r} takes a Parquet dataset (a file, folder or glob of .parquet files); "
+                             "give its path, or engine 'auto' or 'pandas'")
+    rows = _footer_rows(files) if files else 0
+    if files is None or engine == "pandas" or (engine == "auto" and not (max_rows and rows > max_rows)):
+        return _in_memory(data, files, target), None
+    return None, scan_dataset(files, target, engine, heavy_rows or max_rows or 100_000, seed, rows)
+
+
+def _in_memory(data: Any, files: list[str] | None, target: str | None) -> Any:
+    if files is None or (len(files) == 1 and Path(str(data)).is_file()):
+        if isinstance(data, (str, Path)):
+            from ..data import load_dataset
+
+            return load_dataset(data, target=target or None)
+        return data
+    import pyarrow.parquet as pq
+
+    return pd.concat([pq.read_table(f).to_pandas() for f in files], ignore_index=True)
+
+
+def scan_dataset(files: list[str], target: str | None, engine: str, sample_rows: int, seed: int,
+                 rows: int) -> Scaled:
+    """Check the schema (the target), then scan every row of ``files`` and draw the seeded sample."""
+    import pyarrow.parquet as pq
+
+    names = pq.read_schema(files[0]).names
+    if target and target not in names:
+        raise DatasetError(f"target column {target!r} not in the table; columns: {', '.join(names)}; "
+                           "set target to one of them, or to '' for none")
+    if rows == 0:
+        raise DatasetError(f"the dataset {files[0]!r}... has no rows: nothing to explore")
+    first = next(_frames(files[:1], batch_rows=min(BATCH_ROWS, 10_000)))
+    plan, special, notes = prepare_frame(first)
+    share = min(1.0, sample_rows / rows)
+    rng = np.random.default_rng(seed)
+    kept: list[pd.DataFrame] = []
+
+    def batches() -> Iterator[pd.DataFrame]:
+        for frame in _frames(files):
+            pick = rng.random(len(frame)) < share
+            kept.append(frame[pick])
+            yield frame
+
+    scan = scan_batches(batches(), plan, special, rows)
+    typed = {c: str(t) for c, t in plan.dtypes.items()}
+    sample = conform(pd.concat(kept, ignore_index=True), typed, special)
+    return Scaled(files, engine, scan, sample, SampleInfo(rows, len(sample), seed), special, notes, typed)
