@@ -30,6 +30,7 @@ EXACT_VALUES = 50_000  # exact value counts (and so exact quantiles) up to this 
 TOP_KEEP = 1_000       # most frequent values kept beyond that
 KMV_K = 4_096          # k-minimum-values sketch of the distinct count: ~1.6% relative error
 SKETCH_K = 800         # KLL accuracy: normalized rank error ~0.4% (99% confidence)
+BUCKET_ROWS = 4_000_000  # row hashes per spill bucket (32 MB): the duplicate count's memory
 
 
 def _merge_moments(a: tuple, b: tuple) -> tuple:
@@ -256,7 +257,7 @@ class TableScan:
         self.rows = 0
         self.memory = 0
         self.patterns: dict[Any, int] = {}
-        self.bits = max(0, math.ceil(math.log2(max(1, total_rows) / 4_000_000)))
+        self.bits = max(0, math.ceil(math.log2(max(1, total_rows) / BUCKET_ROWS)))
         self.spill = Path(spill)
 
     def add(self, frame: pd.DataFrame) -> None:

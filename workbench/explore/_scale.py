@@ -13,32 +13,42 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
+from urllib.parse import unquote
 
 import numpy as np
 import pandas as pd
 
+from ..batch._partitions import Partition, find_partitions
 from ..data._profile import SampleInfo, as_float, prepare_frame
 from ..data._scan import ScanResult, conform, scan_batches
-from ..errors import DatasetError
+from ..errors import DatasetError, WorkbenchError
 from ._relations import TargetInfo, bin_codes, bin_labels, rate_table, target_vector
 
 ENGINES = ("auto", "pandas", "dask", "sketch")
 BATCH_ROWS = 262_144
 
 
-def _frames(files: list[str], columns: list[str] | None = None, batch_rows: int = BATCH_ROWS) -> Iterator[pd.DataFrame]:
+def _frames(parts: list[Partition], columns: list[str] | None = None, batch_rows: int = BATCH_ROWS
+            ) -> Iterator[pd.DataFrame]:
+    """Record batches of the partitions as frames, hive keys (``key=value`` folders) as trailing text columns."""
     import pyarrow.parquet as pq
 
-    for f in files:
-        for batch in pq.ParquetFile(f).iter_batches(batch_size=batch_rows, columns=columns):
-            yield batch.to_pandas()
+    for p in parts:
+        f = pq.ParquetFile(p.path)
+        own = None if columns is None else [c for c in columns if c in f.schema_arrow.names]
+        for batch in f.iter_batches(batch_size=batch_rows, columns=own):
+            frame = batch.to_pandas()
+            for k, v in p.keys.items():
+                if k not in frame.columns and (columns is None or k in columns):
+                    frame[k] = pd.Series([unquote(v)] * len(frame), dtype=object)  # as pyarrow writes them
+            yield frame
 
 
 @dataclass
 class Scaled:
     """An exploration out of core: the files, the scan over every row, the sample, and target tables."""
 
-    files: list[str]
+    files: list[Partition]
     engine: str
     scan: ScanResult
     sample: pd.DataFrame
@@ -121,26 +131,32 @@ def _target_pass(scaled: Scaled, columns: list[str], kinds: dict[str, str], targ
     return {c: rate_table(groups[c][1], sums[c][0], sums[c][1], sums[c][2], info.kind) for c in columns}
 
 
-def _footer_rows(files: list[str]) -> int:
+def _footer_rows(parts: list[Partition]) -> int:
     import pyarrow.parquet as pq
 
-    return sum(pq.ParquetFile(f).metadata.num_rows for f in files)
+    return sum(pq.ParquetFile(p.path).metadata.num_rows for p in parts)
 
 
-def _parquet_files(data: Any) -> list[str] | None:
-    """The Parquet files of ``data`` when it names a Parquet dataset (file, folder, glob); else None."""
-    from ..data._aggregates import dataset_files
-
+def _parquet_files(data: Any, required: bool) -> list[Partition] | None:
+    """The partitions of ``data`` when it names a Parquet dataset (file, folder, hive folders, glob); else
+    None, or (``required``) a one-line error naming what is wrong."""
     if not isinstance(data, (str, Path)):
         return None
     text = str(data)
-    if not (Path(text).exists() or any(ch in text for ch in "*?[")):
-        return None
+    if not required and not (Path(text).exists() or any(ch in text for ch in "*?[")):
+        return None  # a registered dataset name
     try:
-        files = dataset_files(text)
-    except DatasetError:
+        parts = find_partitions(text)
+    except WorkbenchError as e:
+        if required:
+            raise DatasetError(str(e)) from None
         return None
-    return files if all(f.lower().endswith((".parquet", ".pq")) for f in files) else None
+    if all(p.path.lower().endswith((".parquet", ".pq")) for p in parts):
+        return parts
+    if required:
+        raise DatasetError(f"{text!r} holds CSV files: out-of-core exploration reads Parquet datasets; convert them, "
+                           "or use engine 'pandas'")
+    return None
 
 
 def _check_engine(engine: str, max_rows: Any) -> None:
@@ -159,12 +175,8 @@ def open_data(data: Any, target: str | None, engine: str = "auto", max_rows: int
     from ..errors import ParameterError
 
     _check_engine(engine, max_rows)
-    files = _parquet_files(data)
+    files = _parquet_files(data, engine in ("dask", "sketch") and isinstance(data, (str, Path)))
     if engine in ("dask", "sketch") and files is None:
-        if isinstance(data, (str, Path)):
-            from ..data._aggregates import dataset_files
-
-            dataset_files(data)  # a missing folder or one without data files: its own message
         raise ParameterError(f"engine {engine!r} takes a Parquet dataset (a file, folder or glob of .parquet files); "
                              "give its path, or engine 'auto' or 'pandas'")
     rows = _footer_rows(files) if files else 0
@@ -173,29 +185,32 @@ def open_data(data: Any, target: str | None, engine: str = "auto", max_rows: int
     return None, scan_dataset(files, target, engine, heavy_rows or max_rows or 100_000, seed, rows)
 
 
-def _in_memory(data: Any, files: list[str] | None, target: str | None) -> Any:
+def _in_memory(data: Any, files: list[Partition] | None, target: str | None) -> Any:
     if files is None or (len(files) == 1 and Path(str(data)).is_file()):
         if isinstance(data, (str, Path)):
             from ..data import load_dataset
 
             return load_dataset(data, target=target or None)
         return data
-    import pyarrow.parquet as pq
+    frame = pd.concat(list(_frames(files)), ignore_index=True)
+    if target and target not in frame.columns:
+        raise DatasetError(f"target column {target!r} not in the table; columns: {', '.join(frame.columns)}; "
+                           "set target to one of them, or to '' for none")
+    return frame
 
-    return pd.concat([pq.read_table(f).to_pandas() for f in files], ignore_index=True)
 
-
-def scan_dataset(files: list[str], target: str | None, engine: str, sample_rows: int, seed: int,
+def scan_dataset(files: list[Partition], target: str | None, engine: str, sample_rows: int, seed: int,
                  rows: int) -> Scaled:
     """Check the schema (the target), then scan every row of ``files`` and draw the seeded sample."""
     import pyarrow.parquet as pq
 
-    names = pq.read_schema(files[0]).names
+    names = pq.read_schema(files[0].path).names
+    names += [k for k in files[0].keys if k not in names]
     if target and target not in names:
         raise DatasetError(f"target column {target!r} not in the table; columns: {', '.join(names)}; "
                            "set target to one of them, or to '' for none")
     if rows == 0:
-        raise DatasetError(f"the dataset {files[0]!r}... has no rows: nothing to explore")
+        raise DatasetError(f"the dataset of {files[0].path!r} ({len(files)} files) has no rows: nothing to explore")
     first = next(_frames(files[:1], batch_rows=min(BATCH_ROWS, 10_000)))
     plan, special, notes = prepare_frame(first)
     share = min(1.0, sample_rows / rows)
