@@ -63,6 +63,7 @@ class Exploration:
             raise DatasetError(f"max_rows_for_heavy_stats must be an int >= 0, got {max_rows_for_heavy_stats!r}")
         loaded, self.scale = open_data(data, target, engine, max_rows, int(max_rows_for_heavy_stats), int(seed))
         name = Path(str(data).rstrip("/")).name if isinstance(data, (str, Path)) else "table"
+        origin = str(data) if isinstance(data, (str, Path)) else "a DataFrame"
         data = data if self.scale else loaded
         frame = self.scale.sample if self.scale else getattr(data, "frame", data)
         if not isinstance(frame, pd.DataFrame):
@@ -71,6 +72,8 @@ class Exploration:
             raise DatasetError(f"the table is empty ({frame.shape[0]} rows, {frame.shape[1]} columns): "
                                "nothing to explore; check the file or filter")
         self.name = getattr(data, "name", name)
+        self._source = {k: v for k, v in getattr(data, "summary", lambda: {"name": self.name, "source": origin})().items()
+                        if k not in ("rows", "columns", "target")}
         self.df, self._special, self.notes = prepare_frame(frame)
         if self.scale:
             self.df, self._special, self.notes = self.scale.sample, self.scale.special, self.scale.notes
@@ -172,6 +175,14 @@ class Exploration:
             return cols, None
         return cols[: self.max_plot_columns], Note(
             f"showing the first {self.max_plot_columns} of {len(cols)} columns; raise max_plot_columns to see more")
+
+    def provenance(self) -> dict[str, Any]:
+        """Where the table came from: name, source, rows, columns, target, and how it was read."""
+        if self.scale:
+            return {**self._source, "rows": self.scale.rows, "columns": len(self.df.columns), "target": self.target,
+                    "files": len(self.scale.files), "engine": f"out of core ({self.scale.engine})"}
+        return {**self._source, "rows": len(self.df), "columns": len(self.df.columns), "target": self.target,
+                "engine": "in memory (pandas)"}
 
     # ------------------------------------------------------------------ headline values
 
