@@ -98,6 +98,7 @@ def test_partitioned_parquet_dataset_out_of_core_gives_the_in_memory_headline(tm
     the registered table in memory (the Telco run above), every section drawn, the sample stated."""
     import pyarrow as pa
     import pyarrow.parquet as pq
+
     from workbench.data import load_dataset
 
     pq.write_to_dataset(pa.Table.from_pandas(load_dataset("telco_churn").frame, preserve_index=False),

@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ..core.parallel import parallel_map
 from ._profile import HIST_BINS, QUANTILES, SUMMARY_COLUMNS, _hist_from_values, as_float, prepare_frame
 
 EXACT_VALUES = 50_000  # exact value counts (and so exact quantiles) up to this many distinct values
@@ -49,13 +50,18 @@ def _merge_moments(a: tuple, b: tuple) -> tuple:
 
 
 def _kmv(old: np.ndarray, values: Any) -> np.ndarray:
+    """The ``KMV_K`` smallest distinct 64-bit hashes of ``old`` and ``values`` (distinct values)."""
     hashed = pd.util.hash_array(np.asarray(values)) if len(values) else np.empty(0, np.uint64)
+    if len(old) == KMV_K:
+        hashed = hashed[hashed < old[-1]]  # only these can enter: the merge stays small
+    if len(hashed) > KMV_K:  # distinct values hash apart: the KMV_K smallest without sorting them all
+        hashed = np.partition(hashed, KMV_K)[:KMV_K]
     return np.unique(np.concatenate([old, hashed]))[:KMV_K]
 
 
-def _merge_sorted(values: np.ndarray, counts: np.ndarray, v: np.ndarray, c: np.ndarray) -> tuple:
-    uniq, inv = np.unique(np.concatenate([values, v]), return_inverse=True)
-    return uniq, np.bincount(inv, weights=np.concatenate([counts, c]), minlength=len(uniq)).astype(np.int64)
+def _merge_counts(values: np.ndarray, counts: np.ndarray, v: np.ndarray, c: np.ndarray) -> tuple:
+    codes, uniq = pd.factorize(np.concatenate([values, v]))
+    return np.asarray(uniq), np.bincount(codes, weights=np.concatenate([counts, c]), minlength=len(uniq)).astype(np.int64)
 
 
 @dataclass
@@ -110,15 +116,22 @@ class ColumnScan:
             d2 = d * d
             self.moments = _merge_moments(self.moments, (len(fin), mean, float(d2.sum()), float(np.dot(d2, d))))
             self.sketch.update(fin)
-        uniq, cnt = np.unique(x, return_counts=True)
+        codes, uniq = pd.factorize(x)  # a hash table: no sort (values are sorted once, at the end)
+        cnt = np.bincount(codes, minlength=len(uniq))
         self.kmv = _kmv(self.kmv, uniq)
         if not self.exact:
             uniq, cnt = _top(uniq, cnt)
-        self.values, self.counts = _merge_sorted(self.values, self.counts, uniq, cnt)
+        self.values, self.counts = _merge_counts(self.values, self.counts, uniq, cnt)
         if len(self.values) > EXACT_VALUES or not self.exact:
             self.exact = False
             self.values, self.counts = _top(self.values, self.counts)
         return nan
+
+    def finish(self) -> None:
+        """Numeric value counts in ascending order of value (what quantiles and the top value read)."""
+        if self.numeric:
+            order = np.argsort(self.values, kind="stable")
+            self.values, self.counts = self.values[order], self.counts[order]
 
     def _add_other(self, s: pd.Series) -> np.ndarray:
         codes, uniq = pd.factorize(s, sort=False)
@@ -149,7 +162,9 @@ class ColumnScan:
 
 
 def _top(values: np.ndarray, counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    keep = np.sort(np.argsort(-counts, kind="stable")[:TOP_KEEP])
+    if len(values) <= TOP_KEEP:
+        return values, counts
+    keep = np.argpartition(-counts, TOP_KEEP)[:TOP_KEEP]
     return values[keep], counts[keep]
 
 
@@ -262,7 +277,7 @@ class TableScan:
 
     def add(self, frame: pd.DataFrame) -> None:
         frame = conform(frame, self.plan, self.special)
-        masks = [self.columns[c].add(frame[c]) for c in self.columns]
+        masks = parallel_map(lambda c: self.columns[c].add(frame[c]), list(self.columns), heavy=len(frame) >= 50_000)
         self.rows += len(frame)
         self.memory += int(frame.memory_usage(deep=True, index=False).sum())
         self._count_patterns(masks)
@@ -351,6 +366,8 @@ def scan_batches(batches: Any, plan: pd.DataFrame, special: dict[str, str], tota
         for frame in batches:
             scan.add(frame)
         duplicates = scan.duplicate_rows()
+    for c in scan.columns.values():
+        c.finish()
     rows = [summary_row(c, scan.plan[name], special.get(name)) for name, c in scan.columns.items()]
     extras = {key: {r["column"]: r.pop(f"_{key}") for r in rows if f"_{key}" in r}
               for key in ("deciles", "quantiles", "factorized", "hist")}

@@ -337,6 +337,8 @@ class Exploration:
         self._overall()  # the target vector, once, before the columns run in threads
         if not feats:
             return Note("no columns besides the target: target analysis skipped")
+        if self.scale:  # every feature's table in one pass over the rows, before the threads ask for them
+            self._target_table(feats[0])
         cols, more = self._plot_columns(feats)
         tables = dict(zip(cols, parallel_map(self._target_table, cols, heavy=len(self.df) >= 50_000)))
         binary = info.kind == "binary"

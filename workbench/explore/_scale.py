@@ -106,10 +106,10 @@ def _codes(s: pd.Series, kind: str, how: Any, labels: list[str]) -> np.ndarray:
         codes = bin_codes(v, how)
         codes[np.isnan(v)] = len(labels) - 1
         return codes
-    codes = how.get_indexer(s.astype(object)).astype(np.int64)
-    codes[codes < 0] = len(how)  # "(other)"
-    codes[s.isna().to_numpy()] = len(labels) - 1
-    return codes
+    codes, uniq = pd.factorize(s)  # the batch's values, then each distinct value to its group
+    group = how.get_indexer(pd.Index(np.asarray(uniq, dtype=object), dtype=object)).astype(np.int64)
+    group[group < 0] = len(how)  # "(other)"
+    return np.where(codes < 0, len(labels) - 1, np.append(group, 0)[codes])
 
 
 def _target_pass(scaled: Scaled, columns: list[str], kinds: dict[str, str], target: str, info: TargetInfo
