@@ -8,30 +8,25 @@ second and third central moments: mean, std and skew as in memory to ~1e-12), mi
 counts while a column has at most ``EXACT_VALUES`` distinct values (then quantiles and histograms are exact
 too) and beyond that a KLL sketch (quantiles and histogram bins within its rank error, ``rank_error``),
 the ``TOP_KEEP`` most frequent values seen (the top value: a lower bound) and a k-minimum-values sketch
-(the distinct count: relative error about 1/sqrt(KMV_K)). Missing-value patterns are counted exactly; duplicate
-rows are counted exactly from one 64-bit hash per row, spilled to bucket files by the hash's top bits (a
-bucket in memory at a time).
+(the distinct count: relative error about 1/sqrt(KMV_K)). Column scans of consecutive parts merge. The
+table's scan (missing-value patterns, duplicate rows, memory) is :mod:`._scan_table`.
 """
 
 from __future__ import annotations
 
 import math
-import tempfile
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from ..core.parallel import parallel_map
-from ._profile import HIST_BINS, QUANTILES, SUMMARY_COLUMNS, _hist_from_values, as_float, prepare_frame
+from ._profile import HIST_BINS, QUANTILES, _hist_from_values, as_float
 
 EXACT_VALUES = 50_000  # exact value counts (and so exact quantiles) up to this many distinct values
 TOP_KEEP = 1_000       # most frequent values kept beyond that
 KMV_K = 4_096          # k-minimum-values sketch of the distinct count: ~1.6% relative error
 SKETCH_K = 800         # KLL accuracy: normalized rank error ~0.4% (99% confidence)
-BUCKET_ROWS = 4_000_000  # row hashes per spill bucket (32 MB): the duplicate count's memory
 
 
 def _merge_moments(a: tuple, b: tuple) -> tuple:
@@ -126,6 +121,41 @@ class ColumnScan:
             self.exact = False
             self.values, self.counts = _top(self.values, self.counts)
         return nan
+
+    def merge(self, o: ColumnScan) -> None:
+        """Fold in the aggregates of another part of the same column (parts merged in row order)."""
+        self.rows, self.missing, self.zeros, self.infinite = (self.rows + o.rows, self.missing + o.missing,
+                                                              self.zeros + o.zeros, self.infinite + o.infinite)
+        self.moments = _merge_moments(self.moments, o.moments)
+        self.low, self.high = min(self.low, o.low), max(self.high, o.high)
+        self.kmv = np.unique(np.concatenate([self.kmv, o.kmv]))[:KMV_K]
+        self.dtypes |= o.dtypes
+        self.exact = self.exact and o.exact
+        if self.numeric:
+            self.sketch.merge(o.sketch)
+            self.values, self.counts = _merge_counts(self.values, self.counts, o.values, o.counts)
+            if len(self.values) > EXACT_VALUES or not self.exact:
+                self.exact = False
+                self.values, self.counts = _top(self.values, self.counts)
+            return
+        merged = pd.concat([self.values, o.values]).groupby(level=0, sort=False).sum() if len(self.values) else o.values
+        if len(merged) > EXACT_VALUES or not self.exact:
+            self.exact = False
+            merged = merged.sort_values(ascending=False, kind="stable").head(TOP_KEEP)
+        self.values = merged
+
+    def __getstate__(self) -> dict:  # the KLL sketch travels as its own bytes
+        state = dict(self.__dict__)
+        if self.numeric:
+            state["sketch"] = self.sketch.serialize()
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        if state["numeric"]:
+            from datasketches import kll_doubles_sketch
+
+            state["sketch"] = kll_doubles_sketch.deserialize(state["sketch"])
+        self.__dict__.update(state)
 
     def finish(self) -> None:
         """Numeric value counts in ascending order of value (what quantiles and the top value read)."""
@@ -262,124 +292,6 @@ def summary_row(c: ColumnScan, planned: str, special: str | None) -> dict[str, A
     return row
 
 
-class TableScan:
-    """Every column's :class:`ColumnScan`, the missing-value patterns, the row hashes (spilled), memory."""
-
-    def __init__(self, plan: pd.DataFrame, special: dict[str, str], total_rows: int, spill: str):
-        self.plan = {c: str(t) for c, t in plan.dtypes.items()}
-        self.special = special
-        self.columns = {c: ColumnScan(c, _scans_as_numbers(plan[c])) for c in plan.columns}
-        self.rows = 0
-        self.memory = 0
-        self.patterns: dict[Any, int] = {}
-        self.bits = max(0, math.ceil(math.log2(max(1, total_rows) / BUCKET_ROWS)))
-        self.spill = Path(spill)
-
-    def add(self, frame: pd.DataFrame) -> None:
-        frame = conform(frame, self.plan, self.special)
-        masks = parallel_map(lambda c: self.columns[c].add(frame[c]), list(self.columns), heavy=len(frame) >= 50_000)
-        self.rows += len(frame)
-        self.memory += int(frame.memory_usage(deep=True, index=False).sum())
-        self._count_patterns(masks)
-        hashed = pd.util.hash_pandas_object(frame, index=False).to_numpy()
-        bucket = (hashed >> np.uint64(64 - self.bits)).astype(np.int64) if self.bits else np.zeros(len(hashed), int)
-        for b in np.unique(bucket):
-            with open(self.spill / f"rows-{b}.u64", "ab") as f:
-                f.write(hashed[bucket == b].tobytes())
-
-    def _count_patterns(self, masks: list[np.ndarray]) -> None:
-        if len(masks) <= 62:
-            keys: Any = np.zeros(len(masks[0]), dtype=np.int64)
-            for j, m in enumerate(masks):
-                keys |= m.astype(np.int64) << j
-        else:
-            keys = np.array([b.tobytes() for b in np.packbits(np.column_stack(masks), axis=1)], dtype=object)
-        codes, uniq = pd.factorize(keys)
-        for key, n in zip(uniq, np.bincount(codes)):
-            self.patterns[key] = self.patterns.get(key, 0) + int(n)
-
-    def duplicate_rows(self) -> int:
-        dup = 0
-        for f in sorted(self.spill.glob("rows-*.u64")):
-            h = np.fromfile(f, dtype=np.uint64)
-            dup += len(h) - len(np.unique(h))
-        return dup
-
-    def missing_patterns(self, top: int = 10) -> pd.DataFrame:
-        """As :func:`missing_patterns` gives them in memory (ties in order of first appearance)."""
-        names = list(self.columns)
-        if not any(c.missing for c in self.columns.values()):
-            return pd.DataFrame(columns=["missing columns", "rows", "fraction"])
-        order = sorted(self.patterns.items(), key=lambda kv: -kv[1])[:top]  # sorted() is stable
-        rows = []
-        for key, n in order:
-            if isinstance(key, bytes):
-                bits = np.unpackbits(np.frombuffer(key, dtype=np.uint8))[: len(names)]
-                cols = [c for c, b in zip(names, bits) if b]
-            else:
-                cols = [c for j, c in enumerate(names) if int(key) >> j & 1]
-            rows.append({"missing columns": ", ".join(cols) if cols else "(none)", "rows": n, "fraction": n / self.rows})
-        return pd.DataFrame(rows)
-
-
 def _scans_as_numbers(s: pd.Series) -> bool:
     return (pd.api.types.is_numeric_dtype(s.dtype) and not pd.api.types.is_bool_dtype(s.dtype)) \
         or pd.api.types.is_datetime64_any_dtype(s.dtype)
-
-
-def conform(frame: pd.DataFrame, plan: dict[str, str], special: dict[str, str]) -> pd.DataFrame:
-    """A batch typed as ``prepare_frame`` typed the sample ``plan`` came from (same kinds in every batch)."""
-    out, _, _ = prepare_frame(frame)
-    for c, dtype in plan.items():
-        s = out[c]
-        if dtype.startswith("datetime64") and not pd.api.types.is_datetime64_any_dtype(s.dtype):
-            out[c] = pd.to_datetime(s, format="ISO8601", errors="coerce", utc=True).dt.tz_convert(None)
-        elif c in special and s.dtype != object:
-            out[c] = s.astype(object).where(s.isna(), s.astype(str))
-        elif (dtype.startswith(("int", "float", "Int", "Float"))) and not pd.api.types.is_numeric_dtype(s.dtype):
-            out[c] = pd.to_numeric(s, errors="coerce")
-        elif not dtype.startswith("datetime64") and pd.api.types.is_datetime64_any_dtype(s.dtype) \
-                and plan[c] == "object":
-            out[c] = frame[c]  # read as text in the sample: keep the text
-    return out
-
-
-@dataclass
-class ScanResult:
-    """What one pass gives: the summary and its extras as ``column_summary`` gives them, the overview, the
-    missing-value patterns, the columns whose quantiles come from a sketch (their rank error), and each
-    column's value counts (``Series`` value -> rows; the ``TOP_KEEP`` most frequent where not exact)."""
-
-    summary: pd.DataFrame
-    extras: dict[str, dict]
-    overview: dict[str, Any]
-    patterns: pd.DataFrame
-    approx: dict[str, float]
-    counts: dict[str, pd.Series]
-
-
-def scan_batches(batches: Any, plan: pd.DataFrame, special: dict[str, str], total_rows: int) -> ScanResult:
-    """The :class:`ScanResult` of every row of ``batches`` (pandas frames), typed as ``plan`` (a prepared
-    frame with the table's columns) is: what the in-memory path computes, see the module docstring."""
-    with tempfile.TemporaryDirectory(prefix="workbench-scan-") as spill:
-        scan = TableScan(plan, special, total_rows, spill)
-        for frame in batches:
-            scan.add(frame)
-        duplicates = scan.duplicate_rows()
-    for c in scan.columns.values():
-        c.finish()
-    rows = [summary_row(c, scan.plan[name], special.get(name)) for name, c in scan.columns.items()]
-    extras = {key: {r["column"]: r.pop(f"_{key}") for r in rows if f"_{key}" in r}
-              for key in ("deciles", "quantiles", "factorized", "hist")}
-    extras.update(missing={}, order={})
-    summary = pd.DataFrame(rows).reindex(columns=SUMMARY_COLUMNS).set_index("column")
-    n, k = scan.rows, len(scan.columns)
-    missing = int(summary["missing"].sum())
-    overview = {"rows": n, "columns": k, "memory_mb": scan.memory / 2 ** 20, "duplicate_rows": duplicates,
-                "duplicate_fraction": duplicates / n if n else 0.0, "missing_cells": missing,
-                "missing_fraction": missing / (n * k) if n and k else 0.0,
-                "kinds": summary["kind"].value_counts().to_dict(),
-                "dtypes": {str(t): int(c) for t, c in summary["dtype"].value_counts().items()}}
-    approx = {c: s.rank_error for c, s in scan.columns.items() if not s.exact}
-    counts = {c: pd.Series(s.counts, index=s.values) if s.numeric else s.values for c, s in scan.columns.items()}
-    return ScanResult(summary, extras, overview, scan.missing_patterns(), approx, counts)

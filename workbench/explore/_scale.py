@@ -10,6 +10,7 @@ of more than ``max_rows`` rows and reads anything else into memory. Bad input fa
 
 from __future__ import annotations
 
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
@@ -19,8 +20,9 @@ import numpy as np
 import pandas as pd
 
 from ..batch._partitions import Partition, find_partitions
+from ..core.parallel import cpu_count
 from ..data._profile import SampleInfo, as_float, prepare_frame
-from ..data._scan import ScanResult, conform, scan_batches
+from ..data._scan_table import ScanResult, TableScan, conform, finish
 from ..errors import DatasetError, WorkbenchError
 from ._relations import TargetInfo, bin_codes, bin_labels, rate_table, target_vector
 
@@ -28,7 +30,7 @@ ENGINES = ("auto", "pandas", "dask", "sketch")
 BATCH_ROWS = 262_144
 
 
-def _frames(parts: list[Partition], columns: list[str] | None = None, batch_rows: int = BATCH_ROWS
+def _frames(parts: list[Partition], columns: list[str] | None = None, batch_rows: int | None = None
             ) -> Iterator[pd.DataFrame]:
     """Record batches of the partitions as frames, hive keys (``key=value`` folders) as trailing text columns."""
     import pyarrow.parquet as pq
@@ -36,7 +38,7 @@ def _frames(parts: list[Partition], columns: list[str] | None = None, batch_rows
     for p in parts:
         f = pq.ParquetFile(p.path)
         own = None if columns is None else [c for c in columns if c in f.schema_arrow.names]
-        for batch in f.iter_batches(batch_size=batch_rows, columns=own):
+        for batch in f.iter_batches(batch_size=batch_rows or BATCH_ROWS, columns=own):
             frame = batch.to_pandas()
             for k, v in p.keys.items():
                 if k not in frame.columns and (columns is None or k in columns):
@@ -64,8 +66,9 @@ class Scaled:
 
     def describe(self) -> str:
         approx = self.scan.approx
+        workers = " by parallel worker processes" if self.engine == "dask" else ""
         text = (f"Out of core (engine {self.engine}): {len(self.files):,} Parquet file(s) read in batches of "
-                f"{BATCH_ROWS:,} rows; counts, missing values, moments, category frequencies, missing patterns, "
+                f"{BATCH_ROWS:,} rows{workers}; counts, missing values, moments, category frequencies, missing patterns, "
                 "duplicate rows and target rates are exact over all rows")
         if approx:
             text += (f"; quantiles and histograms of {', '.join(approx)} (more than 50,000 distinct values) come from "
@@ -211,19 +214,39 @@ def scan_dataset(files: list[Partition], target: str | None, engine: str, sample
                            "set target to one of them, or to '' for none")
     if rows == 0:
         raise DatasetError(f"the dataset of {files[0].path!r} ({len(files)} files) has no rows: nothing to explore")
-    first = next(_frames(files[:1], batch_rows=min(BATCH_ROWS, 10_000)))
+    first = next(_frames(files, batch_rows=10_000))  # the types every batch gets: those of the first rows
     plan, special, notes = prepare_frame(first)
     share = min(1.0, sample_rows / rows)
-    rng = np.random.default_rng(seed)
-    kept: list[pd.DataFrame] = []
+    jobs = min(cpu_count(), len(files)) if engine == "dask" else 1
+    cuts = [round(i * len(files) / jobs) for i in range(jobs + 1)]
+    with tempfile.TemporaryDirectory(prefix="workbench-scan-") as spill:
+        calls = [(files[a:b], a, plan, special, rows, spill, share, seed, 1 if jobs > 1 else None)
+                 for a, b in zip(cuts[:-1], cuts[1:])]
+        if jobs > 1:  # consecutive files per local worker process; the parts merge in row order
+            import dask
 
-    def batches() -> Iterator[pd.DataFrame]:
-        for frame in _frames(files):
-            pick = rng.random(len(frame)) < share
-            kept.append(frame[pick])
-            yield frame
-
-    scan = scan_batches(batches(), plan, special, rows)
+            parts = dask.compute(*[dask.delayed(scan_files)(*c) for c in calls], scheduler="processes",
+                                 num_workers=jobs)
+        else:
+            parts = [scan_files(*calls[0])]
+        scan = parts[0][0]
+        for other, _ in parts[1:]:
+            scan.merge(other)
+        result = finish(scan)
     typed = {c: str(t) for c, t in plan.dtypes.items()}
-    sample = conform(pd.concat(kept, ignore_index=True), typed, special)
-    return Scaled(files, engine, scan, sample, SampleInfo(rows, len(sample), seed), special, notes, typed)
+    sample = conform(pd.concat([p[1] for p in parts], ignore_index=True), typed, special)
+    return Scaled(files, engine, result, sample, SampleInfo(rows, len(sample), seed), special, notes, typed)
+
+
+def scan_files(files: list[Partition], start: int, plan: pd.DataFrame, special: dict[str, str], rows: int,
+               spill: str, share: float, seed: int, threads: int | None) -> tuple[TableScan, pd.DataFrame]:
+    """The scan of some consecutive files, and the rows each keeps with probability ``share`` (the seeded
+    sample: a generator per file, seeded by ``seed`` and the file's position, whoever scans it)."""
+    scan = TableScan(plan, special, rows, spill, threads)
+    kept = []
+    for i, part in enumerate(files):
+        rng = np.random.default_rng([seed, start + i])
+        for frame in _frames([part]):
+            kept.append(frame[rng.random(len(frame)) < share])
+            scan.add(frame)
+    return scan, pd.concat(kept, ignore_index=True)

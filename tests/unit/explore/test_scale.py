@@ -11,6 +11,7 @@ import pyarrow.parquet as pq
 import pytest
 
 import workbench.data._scan as scan_module
+import workbench.data._scan_table as table_module
 import workbench.explore._scale as scale_module
 from workbench.data import load_dataset
 from workbench.errors import DatasetError, ParameterError
@@ -41,7 +42,7 @@ def pair(folder):
     """The same dataset in memory and out of core, read in batches of 700 rows, row hashes in 8 buckets."""
     mp = pytest.MonkeyPatch()
     mp.setattr(scale_module, "BATCH_ROWS", 700)
-    mp.setattr(scan_module, "BUCKET_ROWS", 1000)
+    mp.setattr(table_module, "BUCKET_ROWS", 1000)
     try:
         mem = Exploration(str(folder), target="churn", engine="pandas")
         big = Exploration(str(folder), target="churn", engine="sketch", max_rows_for_heavy_stats=3000, seed=3)
@@ -93,7 +94,7 @@ def test_heavy_statistics_use_the_stated_seeded_sample(pair):
 
 def test_columns_beyond_exact_counts_are_within_the_sketch_rank_error(folder, telco, monkeypatch):
     monkeypatch.setattr(scan_module, "EXACT_VALUES", 100)  # monthly and total charges, rownames: sketched
-    big = Exploration(str(folder), target="churn", engine="dask")
+    big = Exploration(str(folder), target="churn", engine="sketch")
     s, approx = big.summary_table, big.scale.scan.approx
     assert {"monthly_charges", "total_charges", "rownames"} <= set(approx) and "tenure" not in approx
     for c in ("monthly_charges", "total_charges", "leak"):
@@ -110,6 +111,18 @@ def test_columns_beyond_exact_counts_are_within_the_sketch_rank_error(folder, te
     assert "KLL sketch" in big.overview().parts[-1].text
 
 
+def test_engine_dask_scans_files_in_worker_processes_with_the_same_result(pair, folder, monkeypatch):
+    monkeypatch.setattr(scale_module, "cpu_count", lambda: 2)
+    _, big = pair
+    dask = Exploration(str(folder), target="churn", engine="dask", max_rows_for_heavy_stats=3000, seed=3)
+    pd.testing.assert_frame_equal(big.summary_table, dask.summary_table, rtol=1e-12)
+    a, b = dask.overview_stats(), big.overview_stats()
+    assert {**a, "memory_mb": 0} == {**b, "memory_mb": 0} and a["memory_mb"] == pytest.approx(b["memory_mb"], rel=1e-3)
+    assert dask.missing().parts[-1].equals(big.missing().parts[-1])  # batches of 700 rows there, whole files here
+    pd.testing.assert_frame_equal(big.sample[0], dask.sample[0])  # seeded per file, whoever reads it
+    assert "by parallel worker processes" in dask.overview().parts[-1].text
+
+
 def test_engine_auto_goes_out_of_core_above_max_rows(folder):
     assert Exploration(str(folder), target="churn", max_rows=5000).scale is not None
     assert Exploration(str(folder), target="churn").scale is None
@@ -120,7 +133,7 @@ def test_bad_input_fails_in_one_line_before_the_scan(folder, tmp_path, monkeypat
     def no_scan(*a, **k):
         raise AssertionError("scanned")
 
-    monkeypatch.setattr(scale_module, "scan_batches", no_scan)
+    monkeypatch.setattr(scale_module, "scan_files", no_scan)
     with pytest.raises(ParameterError, match="engine must be one of auto, pandas, dask, sketch \\(engine='spark'\\)"):
         Exploration(str(folder), target="churn", engine="spark")
     with pytest.raises(DatasetError, match="target column 'churned' not in the table; columns: rownames, churn, "):
