@@ -207,8 +207,17 @@ def scan_dataset(files: list[Partition], target: str | None, engine: str, sample
     """Check the schema (the target), then scan every row of ``files`` and draw the seeded sample."""
     import pyarrow.parquet as pq
 
-    names = pq.read_schema(files[0].path).names
-    names += [k for k in files[0].keys if k not in names]
+    def columns(p: Partition) -> list[str]:
+        own = pq.read_schema(p.path).names
+        return own + [k for k in p.keys if k not in own]
+
+    names = columns(files[0])
+    for p in files[1:]:  # footers only: a file of another table fails now, not half-way through the scan
+        other = columns(p)
+        if set(other) != set(names):
+            lost, extra = [c for c in names if c not in other], [c for c in other if c not in names]
+            raise DatasetError(f"{p.path!r} has other columns than {files[0].path!r} (missing: {', '.join(lost) or '-'};"
+                               f" extra: {', '.join(extra) or '-'}): give the files of one table")
     if target and target not in names:
         raise DatasetError(f"target column {target!r} not in the table; columns: {', '.join(names)}; "
                            "set target to one of them, or to '' for none")

@@ -143,6 +143,12 @@ def test_bad_input_fails_in_one_line_before_the_scan(folder, tmp_path, monkeypat
     (tmp_path / "empty").mkdir()
     with pytest.raises(DatasetError, match="holds no .parquet or .csv files"):
         Exploration(str(tmp_path / "empty"), engine="sketch")
+    mixed = tmp_path / "mixed"
+    mixed.mkdir()
+    telco.iloc[:10].to_parquet(mixed / "a.parquet")
+    telco.iloc[:10].drop(columns=["tenure"]).to_parquet(mixed / "b.parquet")
+    with pytest.raises(DatasetError, match="b.parquet' has other columns than .*a.parquet' \\(missing: tenure; extra: -\\)"):
+        Exploration(str(mixed), engine="sketch")
     with pytest.raises(ParameterError, match="engine 'sketch' takes a Parquet dataset"):
         Exploration(telco, engine="sketch")
     with pytest.raises(ParameterError, match="max_rows must be an int >= 0"):
