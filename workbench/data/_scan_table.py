@@ -79,7 +79,8 @@ class TableScan:
             parts = sorted(self.spill.glob(f"rows-{b}-*.u64"))
             if parts:
                 h = np.concatenate([np.fromfile(f, dtype=np.uint64) for f in parts])
-                dup += len(h) - len(np.unique(h))
+                h.sort()  # in place: faster than a hash table on random 64-bit keys
+                dup += int(np.count_nonzero(h[1:] == h[:-1]))
         return dup
 
     def missing_patterns(self, top: int = 10) -> pd.DataFrame:

@@ -28,6 +28,7 @@ from ._relations import TargetInfo, bin_codes, bin_labels, rate_table, target_ve
 
 ENGINES = ("auto", "pandas", "dask", "sketch")
 BATCH_ROWS = 262_144
+MAX_WORKERS = 6  # engine dask: each worker holds a batch and its imports (~0.5 GB), so at most ~3 GB in all
 
 
 def _frames(parts: list[Partition], columns: list[str] | None = None, batch_rows: int | None = None
@@ -226,7 +227,7 @@ def scan_dataset(files: list[Partition], target: str | None, engine: str, sample
     first = next(_frames(files, batch_rows=10_000))  # the types every batch gets: those of the first rows
     plan, special, notes = prepare_frame(first)
     share = min(1.0, sample_rows / rows)
-    jobs = min(cpu_count(), len(files)) if engine == "dask" else 1
+    jobs = min(cpu_count(), len(files), MAX_WORKERS) if engine == "dask" else 1
     cuts = [round(i * len(files) / jobs) for i in range(jobs + 1)]
     with tempfile.TemporaryDirectory(prefix="workbench-scan-") as spill:
         calls = [(files[a:b], a, plan, special, rows, spill, share, seed, 1 if jobs > 1 else None)
