@@ -11,6 +11,7 @@ of more than ``max_rows`` rows and reads anything else into memory. Bad input fa
 from __future__ import annotations
 
 import tempfile
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
@@ -60,6 +61,7 @@ class Scaled:
     notes: list[str]
     plan: dict[str, str]
     tables: dict[str, pd.DataFrame] = field(default_factory=dict)
+    lock: Any = field(default_factory=threading.Lock, repr=False)  # one target pass, whoever asks first
 
     @property
     def rows(self) -> int:
@@ -80,10 +82,11 @@ class Scaled:
     def target_tables(self, columns: list[str], kinds: dict[str, str], target: str, info: TargetInfo
                       ) -> dict[str, pd.DataFrame]:
         """Target rate (or mean) by group of each of ``columns`` over every row, in one more pass."""
-        todo = [c for c in columns if c not in self.tables]
-        if todo:
-            self.tables.update(_target_pass(self, todo, kinds, target, info))
-        return {c: self.tables[c] for c in columns}
+        with self.lock:
+            todo = [c for c in columns if c not in self.tables]
+            if todo:
+                self.tables.update(_target_pass(self, todo, kinds, target, info))
+            return {c: self.tables[c] for c in columns}
 
 
 def _groups(scaled: Scaled, column: str, kind: str) -> tuple[Any, list[str]]:
