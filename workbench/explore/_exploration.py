@@ -47,7 +47,8 @@ class Exploration:
         a .csv/.tsv/.parquet file, or a Parquet dataset (a folder, hive-partitioned folders, or a glob).
     target : the target column; ``""`` for none; ``None`` takes the Dataset's target, if any.
     max_rows_for_heavy_stats : above this many rows, correlations, associations and leakage checks
-        use a seeded random sample of this size (``0``: always all rows).
+        use a seeded random sample of this size (``0``: always all rows; out of core, where a sample is
+        always drawn, about this many rows, ``0`` meaning ``max_rows``).
     seed : seed of that sample and of the leakage check's split.
     thresholds : when alerts fire (:class:`AlertThresholds`).
     max_plot_columns : most columns drawn in the small-multiple figures and the explorer.
