@@ -16,7 +16,12 @@ tree with psutil polling every 0.2 s (the peak of the summed RSS of the process 
   arrays and through frames, alternately (3 rounds), for each model above: rows per CPU-second (process time),
   the figure per core that a loaded machine bends least;
 - ``drift``: ``DriftReport(ref, cur, engine="dask")`` column table (out of core: KLL + exact counts);
-- ``profile``: ``profile_dataset`` of one dataset (the aggregates exploration would use).
+- ``profile``: ``profile_dataset`` of one dataset (the drift aggregates);
+- ``explore``: ``Exploration(ref, target="paperless_billing", engine="sketch")`` and every section of the
+  explore notebook but the column explorer (overview, alerts, summaries, missing, distributions, correlations,
+  associations, target analysis): one scan over every row, the target pass, heavy statistics on a 100,000-row
+  sample; ``explore-dask``: the same with ``engine="dask"`` (the files scanned by one worker process per core,
+  merged).
 
 Prints wall time, rows/s, peak memory and CPU seconds of the process tree per command, with the load
 average. ``--repeat`` runs each command that many times (medians; the commands alternate within each
@@ -109,6 +114,11 @@ FRAMES = ("from workbench.batch import score_dataset; r = score_dataset({model!r
 
 MODELS = {"predict": "logistic_regression", "predict-catboost": "catboost"}
 
+EXPLORE = ("from workbench.explore import Exploration; e = Exploration({data!r}, target='paperless_billing', "
+           "engine={engine!r}, max_rows_for_heavy_stats=100000); "
+           "[getattr(e, s)() for s in ('overview', 'alerts', 'summaries', 'missing', 'distributions', 'correlations', "
+           "'associations', 'target_analysis')]; print(e.headline(), e.scale.info.describe())")
+
 
 def commands(tmp: Path, names: list[str], jobs: int) -> dict[str, list[str]]:
     py, ref, cur = sys.executable, str(tmp / "ref"), str(tmp / "cur")
@@ -129,6 +139,8 @@ def commands(tmp: Path, names: list[str], jobs: int) -> dict[str, list[str]]:
             out[name] = [py, "-c", code]
         elif name == "drift":
             out[name] = [py, "-c", drift]
+        elif name in ("explore", "explore-dask"):
+            out[name] = [py, "-c", EXPLORE.format(data=ref, engine="dask" if name == "explore-dask" else "sketch")]
         elif name == "profile":
             out[name] = [py, "-c", f"from workbench.data._aggregates import profile_dataset; profile_dataset({ref!r})"]
     return out

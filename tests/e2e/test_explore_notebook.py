@@ -22,7 +22,7 @@ def test_notebook_is_committed_clean_with_a_parameters_signature():
     assert "parameters" in code[0].metadata.get("tags", [])
     proc = run_cli("params", str(NOTEBOOK), cwd=REPO, timeout=60)
     assert proc.returncode == 0, proc.stderr
-    for name in ("dataset", "target", "max_rows_for_heavy_stats", "seed"):
+    for name in ("dataset", "target", "max_rows_for_heavy_stats", "seed", "engine", "max_rows"):
         assert name in proc.stdout
 
 
@@ -90,6 +90,35 @@ def test_csv_with_awkward_columns_and_multiclass_target(tmp_path):
     for text in ("3 classes, not 2", "all missing", "constant", "similar name", "parsed as datetimes", "id-like"):
         assert text in dom, text
     assert dom.count('class="main-svg"') >= 10 and "wb-note-error" not in dom
+
+
+@pytest.mark.slow
+def test_partitioned_parquet_dataset_out_of_core_gives_the_in_memory_headline(tmp_path):
+    """A hive-partitioned Parquet dataset through the notebook with engine sketch: the same headline values as
+    the registered table in memory (the Telco run above), every section drawn, the sample stated."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from workbench.data import load_dataset
+
+    pq.write_to_dataset(pa.Table.from_pandas(load_dataset("telco_churn").frame, preserve_index=False),
+                        tmp_path / "telco", partition_cols=["contract"])
+    proc = run_cli("run", str(NOTEBOOK), "-p", "dataset", str(tmp_path / "telco"), "-p", "target", "churn",
+                   "-p", "engine", "sketch", "-p", "max_rows_for_heavy_stats", "3000", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    d = only_run(tmp_path, "explore")
+    m = json.loads((d / "run.json").read_text())["metrics"]
+    assert (m["rows"], m["columns"], m["duplicate_rows"], m["alerts"]) == (7043, 21, 0, 1)
+    assert m["target_rate"] == pytest.approx(1869 / 7043, rel=1e-12)
+    html = (d / "report.html").read_text()
+    assert "Out of core (engine sketch)" in html and "of 7,043 rows" in html and "Traceback" not in html
+
+
+@pytest.mark.slow
+def test_unknown_engine_fails_in_one_line(tmp_path):
+    proc = run_cli("run", str(NOTEBOOK), "-p", "engine", "spark", cwd=tmp_path)
+    assert proc.returncode == 1
+    assert "engine must be one of auto, pandas, dask, sketch (engine='spark')" in proc.stderr
 
 
 @pytest.mark.slow

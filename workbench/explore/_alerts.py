@@ -65,7 +65,7 @@ def duplicate_columns(df: pd.DataFrame, summary: pd.DataFrame) -> list[tuple[str
     return pairs
 
 
-def compute_alerts(df: pd.DataFrame, summary: pd.DataFrame, *, target: str | None = None,
+def compute_alerts(df: pd.DataFrame, summary: pd.DataFrame, *, rows: int | None = None, target: str | None = None,
                    target_info: TargetInfo | None = None, heavy: pd.DataFrame | None = None, seed: int = 0,
                    thresholds: AlertThresholds | None = None, reuse: dict[str, dict] | None = None) -> pd.DataFrame:
     """Alerts as a table (column, alert, severity, detail), warnings first.
@@ -75,7 +75,7 @@ def compute_alerts(df: pd.DataFrame, summary: pd.DataFrame, *, target: str | Non
     ``reuse`` = bin ``edges``, ``factorized`` columns, sort ``orders`` (see :func:`single_column_scores`).
     """
     t = thresholds or AlertThresholds()
-    n = len(df)
+    n = len(df) if rows is None else rows  # rows: of the whole table when ``df`` is a sample of it
     rows: list[dict] = []
     for c, r in summary.iterrows():
         kind, nu, miss = r["kind"], int(r["n_unique"]), float(r["missing_fraction"])

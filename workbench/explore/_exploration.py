@@ -6,10 +6,13 @@ something a notebook cell displays (a table, a plotly figure, or a :class:`Panel
 A section that cannot apply to the table (no numeric columns, a non-binary target, ...) returns a
 clear :class:`Note` instead of raising. Cheap statistics use all rows; correlations, Cramér's V and
 the leakage check use a seeded sample above ``max_rows_for_heavy_stats`` rows, stated in the report.
+A Parquet dataset above ``max_rows`` rows (or any, with ``engine`` "dask" or "sketch") is explored out of
+core (:mod:`._scale`): the same sections from aggregates over every row, the heavy statistics on the sample.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
@@ -32,6 +35,7 @@ from ._figures import (
     target_figure,
 )
 from ._relations import TargetInfo, cramers_v_matrix, numeric_correlation, target_by_group, target_info, target_vector
+from ._scale import open_data
 
 
 class Exploration:
@@ -39,27 +43,41 @@ class Exploration:
 
     Parameters
     ----------
-    data : a :class:`workbench.data.Dataset` or a ``pandas.DataFrame``.
+    data : a :class:`workbench.data.Dataset`, a ``pandas.DataFrame``, a registered dataset name or a path:
+        a .csv/.tsv/.parquet file, or a Parquet dataset (a folder, hive-partitioned folders, or a glob).
     target : the target column; ``""`` for none; ``None`` takes the Dataset's target, if any.
     max_rows_for_heavy_stats : above this many rows, correlations, associations and leakage checks
-        use a seeded random sample of this size (``0``: always all rows).
+        use a seeded random sample of this size (``0``: always all rows; out of core, where a sample is
+        always drawn, about this many rows, ``0`` meaning ``max_rows``).
     seed : seed of that sample and of the leakage check's split.
     thresholds : when alerts fire (:class:`AlertThresholds`).
     max_plot_columns : most columns drawn in the small-multiple figures and the explorer.
+    engine : "auto": a Parquet dataset of more than ``max_rows`` rows is explored out of core, anything
+        else in memory; "dask" or "sketch": out of core always (Parquet datasets only); "pandas": in memory.
+    max_rows : the row count above which "auto" goes out of core.
     """
 
     def __init__(self, data: Any, target: str | None = None, *, max_rows_for_heavy_stats: int = 100_000,
-                 seed: int = 0, thresholds: AlertThresholds | None = None, max_plot_columns: int = 30):
-        frame = getattr(data, "frame", data)
+                 seed: int = 0, thresholds: AlertThresholds | None = None, max_plot_columns: int = 30,
+                 engine: str = "auto", max_rows: int = 1_000_000):
+        if not isinstance(max_rows_for_heavy_stats, (int, np.integer)) or max_rows_for_heavy_stats < 0:
+            raise DatasetError(f"max_rows_for_heavy_stats must be an int >= 0, got {max_rows_for_heavy_stats!r}")
+        loaded, self.scale = open_data(data, target, engine, max_rows, int(max_rows_for_heavy_stats), int(seed))
+        name = Path(str(data).rstrip("/")).name if isinstance(data, (str, Path)) else "table"
+        origin = str(data) if isinstance(data, (str, Path)) else "a DataFrame"
+        data = data if self.scale else loaded
+        frame = self.scale.sample if self.scale else getattr(data, "frame", data)
         if not isinstance(frame, pd.DataFrame):
             raise DatasetError(f"Exploration needs a Dataset or a pandas DataFrame, got {type(data).__name__}")
         if frame.shape[1] == 0 or frame.shape[0] == 0:
             raise DatasetError(f"the table is empty ({frame.shape[0]} rows, {frame.shape[1]} columns): "
                                "nothing to explore; check the file or filter")
-        if not isinstance(max_rows_for_heavy_stats, (int, np.integer)) or max_rows_for_heavy_stats < 0:
-            raise DatasetError(f"max_rows_for_heavy_stats must be an int >= 0, got {max_rows_for_heavy_stats!r}")
-        self.name = getattr(data, "name", "table")
+        self.name = getattr(data, "name", name)
+        self._source = {k: v for k, v in getattr(data, "summary", lambda: {"name": self.name, "source": origin})().items()
+                        if k not in ("rows", "columns", "target")}
         self.df, self._special, self.notes = prepare_frame(frame)
+        if self.scale:
+            self.df, self._special, self.notes = self.scale.sample, self.scale.special, self.scale.notes
         if target is None:  # a Dataset loaded with a target brings it along; "" means none
             target = getattr(data, "target", None)
         target = target or None
@@ -86,6 +104,9 @@ class Exploration:
     @property
     def summary_table(self) -> pd.DataFrame:
         """Per-column statistics (all rows)."""
+        if self.scale:
+            self._extras.update(self.scale.scan.extras)
+            return self.scale.scan.summary
         return self._cached("summary", lambda: column_summary(self.df, self._special, extras=self._extras,
                                                               keep_order=not self._sampled))
 
@@ -96,7 +117,7 @@ class Exploration:
     def _all_rows(self, key: str, sample: pd.DataFrame) -> dict | None:
         """What the summary kept for ``key`` (factorized columns, sort orders): only for all rows."""
         _ = self.summary_table
-        return self._extras[key] if sample is self.df else None
+        return self._extras[key] if sample is self.df and self.scale is None else None
 
     def _factorized(self, column: str) -> tuple | None:
         _ = self.summary_table  # computing the summary fills the extras
@@ -118,6 +139,8 @@ class Exploration:
     @property
     def sample(self) -> tuple[pd.DataFrame, SampleInfo]:
         """The rows the heavy statistics use, and how they were drawn."""
+        if self.scale:
+            return self.df, self.scale.info
         return self._cached("sample", lambda: heavy_sample(self.df, self.max_rows_for_heavy_stats, self.seed))
 
     @property
@@ -125,10 +148,13 @@ class Exploration:
         """The target's kind (binary, multiclass, numeric, constant, empty), or None without a target."""
         if self.target is None:
             return None
-        return self._cached("target", lambda: target_info(self.df[self.target]))
+        counts = self.scale.scan.counts[self.target] if self.scale else None
+        return self._cached("target", lambda: target_info(self.df[self.target], counts))
 
     def overview_stats(self) -> dict[str, Any]:
         """Rows, columns, memory, duplicate rows, missing cells, kinds and dtypes as a dict."""
+        if self.scale:
+            return self.scale.scan.overview
         return self._cached("overview", lambda: overview(self.df, self.summary_table, self._extras["factorized"]))
 
     def alerts_table(self) -> pd.DataFrame:
@@ -136,7 +162,8 @@ class Exploration:
         heavy = self.sample[0]
         summary = self.summary_table  # fills the extras: 2% quantiles of all rows, factorized columns
         return self._cached("alerts", lambda: compute_alerts(
-            self.df, summary, target=self.target, target_info=self.target_info, heavy=heavy, seed=self.seed,
+            self.df, summary, rows=self.scale.rows if self.scale else None, target=self.target, target_info=self.target_info,
+            heavy=heavy, seed=self.seed,
             thresholds=self.thresholds, reuse=dict(edges=self._extras["quantiles"],
                                                    factorized=self._all_rows("factorized", heavy),
                                                    orders=self._all_rows("order", heavy))))
@@ -150,6 +177,14 @@ class Exploration:
         return cols[: self.max_plot_columns], Note(
             f"showing the first {self.max_plot_columns} of {len(cols)} columns; raise max_plot_columns to see more")
 
+    def provenance(self) -> dict[str, Any]:
+        """Where the table came from: name, source, rows, columns, target, and how it was read."""
+        if self.scale:
+            return {**self._source, "rows": self.scale.rows, "columns": len(self.df.columns), "target": self.target,
+                    "files": len(self.scale.files), "engine": f"out of core ({self.scale.engine})"}
+        return {**self._source, "rows": len(self.df), "columns": len(self.df.columns), "target": self.target,
+                "engine": "in memory (pandas)"}
+
     # ------------------------------------------------------------------ headline values
 
     def headline(self) -> dict[str, Any]:
@@ -161,8 +196,7 @@ class Exploration:
                                "duplicate_rows": o["duplicate_rows"], "alerts": int(len(self.alerts_table()))}
         info = self.target_info
         if info is not None and info.kind == "binary":
-            y = target_vector(self.df[self.target], info)
-            out["target_rate"] = float(np.nanmean(y))
+            out["target_rate"] = self._overall()
         return out
 
     # ------------------------------------------------------------------ sections
@@ -186,7 +220,8 @@ class Exploration:
             notes.append(Note("a single row: distributions, correlations and target rates say little", "warning"))
         if info is not None and info.message:
             notes.append(Note(info.message, "warning" if info.kind != "numeric" else "info"))
-        return Panel(table, *notes, Note(self.sample[1].describe()))
+        scale = Note(self.scale.describe()) if self.scale else None
+        return Panel(table, *notes, Note(self.sample[1].describe()), scale)
 
     @section("alerts")
     def alerts(self) -> Any:
@@ -222,7 +257,7 @@ class Exploration:
         if m.empty:
             return Note("no missing values")
         return Panel(missing_figure(m), Note("most frequent combinations of missing columns:"),
-                     missing_patterns(self.df, masks=self._extras["missing"]))
+                     self.scale.scan.patterns if self.scale else missing_patterns(self.df, masks=self._extras["missing"]))
 
     @section("distributions")
     def distributions(self) -> Any:
@@ -271,12 +306,20 @@ class Exploration:
     def _target_table(self, column: str) -> pd.DataFrame:
         """Target rate or mean by group of one column (once: the section and the explorer share it)."""
         info = self.target_info
+        if self.scale:
+            feats = [c for c in self._features() if self.kinds[c] != "empty"]
+            return self.scale.target_tables(feats, self.kinds, self.target, info)[column]
         y = self._cached("y", lambda: target_vector(self.df[self.target], info))
         return self._cached(f"target by {column}", lambda: target_by_group(
             self.df[column], self.kinds[column], y, info.kind, edges=self._deciles(column),
             factorized=self._factorized(column), order=self._extras["order"].get(column)))
 
     def _overall(self) -> float:
+        if self.scale:  # the positive share (or the mean) of the target over every row, from the scan
+            info, counts = self.target_info, self.scale.scan.counts[self.target]
+            if info.kind == "binary":
+                return float(counts.get(info.positive, 0) / counts.sum())
+            return float(self.summary_table.loc[self.target, "mean"])
         return float(np.nanmean(self._cached("y", lambda: target_vector(self.df[self.target], self.target_info))))
 
     @section("target analysis")
@@ -288,11 +331,15 @@ class Exploration:
         if info.kind in ("empty", "constant"):
             return Note(info.message, "warning")
         if info.kind == "multiclass":
-            return Panel(Note(info.message, "warning"), class_figure(self.df[self.target]))
+            counts = self.scale.scan.counts[self.target] if self.scale else None
+            factorized = None if counts is None else (None, np.asarray(counts.index, dtype=object), counts.to_numpy())
+            return Panel(Note(info.message, "warning"), class_figure(self.df[self.target], factorized))
         feats = [c for c in self._features() if self.kinds[c] != "empty"]
         self._overall()  # the target vector, once, before the columns run in threads
         if not feats:
             return Note("no columns besides the target: target analysis skipped")
+        if self.scale:  # every feature's table in one pass over the rows, before the threads ask for them
+            self._target_table(feats[0])
         cols, more = self._plot_columns(feats)
         tables = dict(zip(cols, parallel_map(self._target_table, cols, heavy=len(self.df) >= 50_000)))
         binary = info.kind == "binary"

@@ -202,8 +202,8 @@ def missing_figure(missing: pd.Series) -> go.Figure:
                                 "yaxis": dict(autorange="reversed"), "height": max(260, 22 * len(missing) + 120)})
 
 
-def class_figure(s: pd.Series) -> go.Figure:
-    """Class counts of a (non-binary) target."""
-    d = distribution_data(s, "categorical", top=30)
+def class_figure(s: pd.Series, factorized: tuple | None = None) -> go.Figure:
+    """Class counts of a (non-binary) target (``factorized``: (codes, values, counts) of all rows)."""
+    d = distribution_data(s, "categorical", top=30, factorized=factorized)
     return build_figure([_bar(d)], {**_LAYOUT, "title": dict(text=f"Classes of {s.name!r}"), "height": 340,
                                     "yaxis": dict(title=dict(text="rows"))})

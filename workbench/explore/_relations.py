@@ -31,10 +31,12 @@ class TargetInfo:
 _POSITIVE = ("yes", "y", "true", "1", "1.0", "positive", "pos", "churn", "churned", "default", "fraud", "t")
 
 
-def target_info(s: pd.Series) -> TargetInfo:
-    """Classify a target column; for a binary one pick the positive label (1, True, "Yes", else the rarer)."""
+def target_info(s: pd.Series, counts: pd.Series | None = None) -> TargetInfo:
+    """Classify a target column; for a binary one pick the positive label (1, True, "Yes", else the rarer).
+    ``counts`` (value -> rows, of all rows when ``s`` is a sample) replaces ``s.value_counts()``."""
     name = str(s.name)
-    vc = s.value_counts(dropna=True)
+    vc = s.value_counts(dropna=True) if counts is None else counts[counts > 0].sort_values(ascending=False,
+                                                                                         kind="stable")
     if vc.empty:
         return TargetInfo(name, "empty", message=f"target {name!r} is all missing: target analysis skipped")
     if len(vc) == 1:
@@ -100,6 +102,15 @@ def sorted_bin_codes(v: np.ndarray, edges: np.ndarray, order: np.ndarray) -> np.
     return codes
 
 
+def bin_labels(edges: np.ndarray, kind: str) -> list[str]:
+    """Labels of the bins between sorted unique ``edges`` (``[a, b)``, the last ``[a, b]``)."""
+    fmt = (lambda x: str(pd.Timestamp(int(x)).date())) if kind == "datetime" else (lambda x: f"{x:.4g}")
+    if len(edges) == 1:
+        return [fmt(edges[0])]
+    return [f"[{fmt(a)}, {fmt(b)}{']' if i == len(edges) - 2 else ')'}"
+            for i, (a, b) in enumerate(zip(edges[:-1], edges[1:]))]
+
+
 def group_codes(s: pd.Series, kind: str, bins: int = 10, top: int = 15, edges: np.ndarray | None = None,
                 factorized: tuple | None = None, order: np.ndarray | None = None) -> tuple[np.ndarray, list[str]]:
     """Integer group per row and the group labels: quantile bins for numbers (or the given bin
@@ -115,12 +126,7 @@ def group_codes(s: pd.Series, kind: str, bins: int = 10, top: int = 15, edges: n
         edges = np.unique(edges)
         many = order is not None and len(edges) > 17  # a few comparisons beat writing every row back in order
         codes = sorted_bin_codes(v, edges, order) if many else bin_codes(v, edges)
-        fmt = (lambda x: str(pd.Timestamp(int(x)).date())) if kind == "datetime" else (lambda x: f"{x:.4g}")
-        if len(edges) == 1:
-            labels = [fmt(edges[0])]
-        else:
-            labels = [f"[{fmt(a)}, {fmt(b)}{']' if i == len(edges) - 2 else ')'}"
-                      for i, (a, b) in enumerate(zip(edges[:-1], edges[1:]))]
+        labels = bin_labels(edges, kind)
         missing = np.isnan(v)
         if missing.any():
             codes[missing] = len(labels)
@@ -153,13 +159,19 @@ def target_by_group(s: pd.Series, kind: str, y: np.ndarray, target_kind: str, bi
     k = len(labels)
     n = np.bincount(codes, minlength=k).astype(float)
     total = np.bincount(codes, weights=yv, minlength=k)
+    squares = np.bincount(codes, weights=yv * yv, minlength=k) if target_kind != "binary" else None
+    return rate_table(labels, n, total, squares, target_kind)
+
+
+def rate_table(labels: list[str], n: np.ndarray, total: np.ndarray, squares: np.ndarray | None,
+               target_kind: str) -> pd.DataFrame:
+    """The table of :func:`target_by_group` from per-group rows ``n``, target sums and sums of squares."""
     with np.errstate(invalid="ignore", divide="ignore"):
         rate = total / n
         if target_kind == "binary":
             lo, hi = wilson_interval(total, n)
         else:
-            sq = np.bincount(codes, weights=yv * yv, minlength=k)
-            var = np.maximum(sq / n - rate ** 2, 0) * n / np.maximum(n - 1, 1)
+            var = np.maximum(squares / n - rate ** 2, 0) * n / np.maximum(n - 1, 1)
             half = 1.96 * np.sqrt(var / n)
             lo, hi = rate - half, rate + half
     out = pd.DataFrame({"group": labels, "rows": n.astype(int), "rate": rate, "low": lo, "high": hi})
