@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import atexit
 import functools
 import os
+import sys
 import threading
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
@@ -52,10 +54,19 @@ def _start_worker(folder: str, threads: int) -> None:
 
     pa.set_cpu_count(threads)
     lean_skops()
+    atexit.register(_quick_exit)  # last registered, first run: before the interpreter's own teardown
     try:
         _model(folder)
     except ModelLoadError:  # every call of this worker raises it; the parent stops the run at the first
         pass
+
+
+def _quick_exit() -> None:
+    """A worker's end once the pool has sent it home (its results are written and sent): skip tearing down
+    scikit-learn, SciPy, pandas and Arrow module by module, a second or more of every run."""
+    for stream in (sys.stdout, sys.stderr):
+        stream.flush()
+    os._exit(0)
 
 
 def _batches(path: str, rows: int, columns: list[str] | None = None, encoded: list[str] | None = None) -> Iterator[Any]:
