@@ -19,7 +19,6 @@ _MODELS: dict[str, Any] = {}  # folder -> predictor, one load per worker process
 _FAILED: dict[str, BaseException] = {}  # folder -> why this worker could not load it (raised by every call)
 _LOCK = threading.Lock()
 _LOADS = [0]  # model loads in this process (BatchResult.loads: per worker)
-THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 
 
 class ModelLoadError(ModelError):
@@ -46,12 +45,12 @@ def _model(folder: str) -> Any:
 def _start_worker(folder: str, threads: int) -> None:
     """A local worker's start: BLAS and Arrow at ``threads`` threads (the cores shared out among the workers),
     skops without scikit-learn's estimator walk, and the model loaded once, before the first partition."""
-    for var in THREAD_VARS:  # read when numpy first loads BLAS, which happens below
-        os.environ.setdefault(var, str(threads))
     import pyarrow as pa
+    from threadpoolctl import threadpool_limits
 
     from ..models._skops_import import lean_skops
 
+    threadpool_limits(threads)  # BLAS and OpenMP
     pa.set_cpu_count(threads)
     lean_skops()
     atexit.register(_quick_exit)  # last registered, first run: before the interpreter's own teardown
@@ -220,9 +219,13 @@ def _local(calls: list[tuple], jobs: int, done: Done) -> None:
     import multiprocessing as mp
 
     workers = min(jobs, len(calls))
-    # workers of our own, started once (spawn: no inherited threads or locks) and kept for every partition;
-    # each loads the model in its initializer, so the first read waits for nothing else
-    pool = ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn"), initializer=_start_worker,
+    # workers of our own, started once and kept for every partition, each loading the model in its initializer;
+    # forked from a server that imported Arrow, scikit-learn and skops once, before any thread (no inherited
+    # locks; spawned where there is no forkserver)
+    ctx = mp.get_context("forkserver" if "forkserver" in mp.get_all_start_methods() else "spawn")
+    if ctx.get_start_method() == "forkserver":
+        ctx.set_forkserver_preload(["workbench.batch._preload"])
+    pool = ProcessPoolExecutor(workers, mp_context=ctx, initializer=_start_worker,
                                initargs=(calls[0][0], max(1, (os.cpu_count() or 1) // workers)))
     try:
         pending = {pool.submit(_work, *call): i for i, call in enumerate(calls)}
