@@ -126,6 +126,33 @@ def _writer(path: Path, schema: Any) -> Any:
     return pq.ParquetWriter(path, schema, compression="snappy", use_dictionary=text or False)
 
 
+def _widens(old: Any, new: Any) -> bool:
+    """Whether a column the file holds as all-missing (``error`` while no row failed) has values in ``new``."""
+    import pyarrow as pa
+
+    return any(pa.types.is_null(f.type) and not pa.types.is_null(new.field(f.name).type)
+               for f in old if f.name in new.names)
+
+
+def _rewrite(writer: Any, tmp: Path, schema: Any) -> tuple[Any, Path]:
+    """The rows written so far copied, row group by row group, into a new temporary file whose all-missing
+    columns take the types ``schema`` gives them (the first reason in ``error`` after batches without one);
+    its writer, open for the next batches, and its path."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    writer.close()
+    wider = pa.schema([schema.field(f.name) if pa.types.is_null(f.type) and f.name in schema.names else f
+                       for f in writer.schema], metadata=writer.schema.metadata)
+    copy = tmp.with_name(tmp.name + ".wide")
+    new = _writer(copy, wider)
+    done = pq.ParquetFile(tmp)
+    for i in range(done.num_row_groups):
+        new.write_table(done.read_row_group(i).cast(wider))
+    tmp.unlink()
+    return new, copy
+
+
 def _read_plan(model: Any, src: str, arrays: bool) -> tuple[list[str] | None, list[str]]:
     """The columns to read and the text columns to read as dictionaries (``Predictor.arrow_columns``)."""
     if not arrays or src.lower().endswith((".csv", ".tsv")):
@@ -146,14 +173,16 @@ def score_partition(folder: str, src: str, dst: str, keys: dict[str, str], rows:
     columns, encoded = _read_plan(model, src, arrays)
     tmp = Path(dst).with_name(f".{Path(dst).name}.{os.getpid()}.tmp")
     tmp.parent.mkdir(parents=True, exist_ok=True)
-    writer, n = None, 0
+    writer, n, path = None, 0, tmp
     try:
         for batch in _batches(src, rows, columns, encoded):
             out = model.predict_arrow(batch, encoded) if arrays else Predictor.predict_arrow(model, batch)
             table = _with_keys(out, keys)
             if writer is None:
-                writer = _writer(tmp, table.schema)
-            elif table.schema != writer.schema:
+                writer = _writer(path, table.schema)
+            elif _widens(writer.schema, table.schema):
+                writer, path = _rewrite(writer, path, table.schema)
+            if table.schema != writer.schema:
                 table = table.cast(writer.schema)
             writer.write_table(table)
             n += batch.num_rows
@@ -161,11 +190,12 @@ def score_partition(folder: str, src: str, dst: str, keys: dict[str, str], rows:
             raise WorkbenchError(f"{src} has no rows")
         writer.close()
         writer = None
-        os.replace(tmp, dst)
+        os.replace(path, dst)
     finally:
         if writer is not None:
             writer.close()
-        tmp.unlink(missing_ok=True)
+        for p in (tmp, path):
+            p.unlink(missing_ok=True)
     return n
 
 
