@@ -184,7 +184,7 @@ def test_a_model_the_workers_cannot_load_stops_the_run(telco, model_dir, tmp_pat
         assert not [p for p in (tmp_path / f"out{jobs}").rglob("*") if p.is_file()]
 
 
-def test_text_features_read_as_dictionaries_give_the_frame_path_values(telco, model_dir, tmp_path):
+def test_text_features_read_as_dictionaries_give_the_frame_path_values(telco, model_dir, tmp_path, monkeypatch):
     """Only the model's columns are read and its text features as dictionaries; a batch the whole-array path
     declines (an infinite number) goes through the frame with the text decoded, and every output matches
     ``predict`` on the file's frame (a column the model does not use changes nothing)."""
@@ -196,9 +196,14 @@ def test_text_features_read_as_dictionaries_give_the_frame_path_values(telco, mo
     predictor = load(model_dir)
     columns, encoded = predictor.arrow_columns(pq.read_schema(tmp_path / "data" / "p.parquet"))
     assert "notes" not in columns and encoded and set(encoded) <= set(predictor.model.categorical)
+    from workbench.tabular._persist import TabularPredictor
+
+    seen, frames = [], TabularPredictor.predict
+    monkeypatch.setattr(TabularPredictor, "predict", lambda self, df: seen.append(df.dtypes) or frames(self, df))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         result = score_dataset(model_dir, tmp_path / "data", tmp_path / "out", partition_rows=100, progress=False)
+        assert len(seen) == 1 and not any(isinstance(t, pd.CategoricalDtype) for t in seen[0])  # text, decoded
         want = pa.Table.from_pandas(predictor.predict(frame), preserve_index=False).to_pandas()  # as a file holds it
     assert result.rows == 300 and not result.failed
     got = pd.read_parquet(tmp_path / "out" / "p.parquet")
