@@ -61,8 +61,9 @@ def _start_worker(folder: str, threads: int) -> None:
 
 
 def _quick_exit() -> None:
-    """A worker's end once the pool has sent it home (its results are written and sent): skip tearing down
-    scikit-learn, SciPy, pandas and Arrow module by module, a second or more of every run."""
+    """A spawned worker's end once the pool has sent it home (its results are written and sent): skip tearing
+    down scikit-learn, SciPy, pandas and Arrow module by module, a second or more of every run (a worker
+    forked by the forkserver ends with ``os._exit`` already)."""
     for stream in (sys.stdout, sys.stderr):
         stream.flush()
     os._exit(0)
