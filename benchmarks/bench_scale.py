@@ -92,12 +92,13 @@ def _subreaper() -> None:
         ctypes.CDLL(None, use_errno=True).prctl(36, 1, 0, 0, 0)  # PR_SET_CHILD_SUBREAPER
 
 
-def _reap_orphans() -> None:
-    while True:
+def _reap_orphans(seen: set[int]) -> None:
+    """Wait for the processes of the command's tree that became children of this one (only those)."""
+    for pid in seen:
         try:
-            os.waitpid(-1, 0)
-        except ChildProcessError:
-            return
+            os.waitpid(pid, 0)
+        except ChildProcessError:  # reaped by its own parent already, or never ours
+            pass
 
 
 def measure(cmd: list[str], cwd: Path = ROOT) -> tuple[float, float, int, float]:
@@ -109,16 +110,17 @@ def measure(cmd: list[str], cwd: Path = ROOT) -> tuple[float, float, int, float]
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     proc = subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    root, peak = psutil.Process(proc.pid), 0.0
+    root, peak, seen = psutil.Process(proc.pid), 0.0, set()
     while proc.poll() is None:
         try:
             tree = [root, *root.children(recursive=True)]
+            seen.update(p.pid for p in tree[1:])
             peak = max(peak, sum(p.memory_info().rss for p in tree if p.is_running()) / 2**20)
         except psutil.Error:
             pass
         time.sleep(0.2)
     wall = time.perf_counter() - start
-    _reap_orphans()
+    _reap_orphans(seen)
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     return wall, peak, proc.returncode, cpu
