@@ -25,7 +25,9 @@ tree with psutil polling every 0.2 s (the peak of the summed RSS of the process 
 
 Prints wall time, rows/s, peak memory and CPU seconds of the process tree per command, with the load
 average. ``--repeat`` runs each command that many times (medians; the commands alternate within each
-round). ``--commands`` picks some (e.g. ``predict,score-arrays,score-frames,predict-catboost``).
+round). ``--commands`` picks some (e.g. ``predict,score-arrays,score-frames,predict-catboost``). ``--baseline
+EXE`` also runs each ``predict`` command with another checkout's ``workbench`` (``NAME@baseline``), alternating.
+CPU seconds include orphans (a forkserver the command leaves behind), reaped here as their subreaper.
 Usage: ``python benchmarks/bench_scale.py --rows 5000000``.
 """
 
@@ -86,23 +88,44 @@ def telco_model(folder: Path, name: str = "logistic_regression") -> Path:
     return save_model(model, folder)
 
 
-def measure(cmd: list[str]) -> tuple[float, float, int, float]:
+def _subreaper() -> None:
+    """Become the parent of the command's orphans (Linux): a multiprocessing forkserver outlives the command
+    for a moment and is nobody's waited child; once reaped here, its CPU (and its workers') counts too."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(36, 1, 0, 0, 0)  # PR_SET_CHILD_SUBREAPER
+
+
+def _reap_orphans(seen: set[int]) -> None:
+    """Wait for the processes of the command's tree that became children of this one (only those)."""
+    for pid in seen:
+        try:
+            os.waitpid(pid, 0)
+        except ChildProcessError:  # reaped by its own parent already, or never ours
+            pass
+
+
+def measure(cmd: list[str], cwd: Path = ROOT) -> tuple[float, float, int, float]:
     """Wall seconds, peak summed RSS (MiB) of the process tree, exit status, CPU seconds of the whole tree
-    (user + system of the command and every process it waited for: a figure a busy machine bends less)."""
+    (user + system of the command and every process below it, orphans included: a figure a busy machine
+    bends less)."""
     import resource
 
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
-    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    root, peak = psutil.Process(proc.pid), 0.0
+    proc = subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    root, peak, seen = psutil.Process(proc.pid), 0.0, set()
     while proc.poll() is None:
         try:
             tree = [root, *root.children(recursive=True)]
+            seen.update(p.pid for p in tree[1:])
             peak = max(peak, sum(p.memory_info().rss for p in tree if p.is_running()) / 2**20)
         except psutil.Error:
             pass
         time.sleep(0.2)
     wall = time.perf_counter() - start
+    _reap_orphans(seen)
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     return wall, peak, proc.returncode, cpu
@@ -120,7 +143,7 @@ EXPLORE = ("from workbench.explore import Exploration; e = Exploration({data!r},
            "'associations', 'target_analysis')]; print(e.headline(), e.scale.info.describe())")
 
 
-def commands(tmp: Path, names: list[str], jobs: int) -> dict[str, list[str]]:
+def commands(tmp: Path, names: list[str], jobs: int, baseline: str | None = None) -> dict[str, list[str]]:
     py, ref, cur = sys.executable, str(tmp / "ref"), str(tmp / "cur")
     drift = ("from workbench.drift import DriftReport; r = DriftReport({ref!r}, {cur!r}, engine='dask', "
              "max_rows=200000, domain_rows=20000); t = r.table(); "
@@ -131,6 +154,9 @@ def commands(tmp: Path, names: list[str], jobs: int) -> dict[str, list[str]]:
             model = telco_model(tmp / name, MODELS[name])
             out[name] = [py, "-m", "workbench.cli", "predict", str(model), ref, "-o", str(tmp / f"out-{name}"),
                          "--jobs", str(jobs), "--force"]
+            if baseline:  # the same command with another checkout's workbench (e.g. main's), alternating
+                out[f"{name}@baseline"] = [baseline, *out[name][3:6], "-o", str(tmp / f"out-{name}-baseline"),
+                                           *out[name][8:]]
         elif name in ("score-arrays", "score-frames", "catboost-frames"):
             kind = "predict-catboost" if name == "catboost-frames" else "predict"
             model = tmp / kind if (tmp / kind).exists() else telco_model(tmp / kind, MODELS[kind])
@@ -173,6 +199,8 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=1)
     ap.add_argument("--commands", default="predict,score-arrays,score-frames,predict-catboost,catboost-frames,drift,profile")
     ap.add_argument("--quick", action="store_true", help="--rows 1000000 --repeat 1")
+    ap.add_argument("--baseline", help="another checkout's workbench executable (e.g. /work/main/.venv/bin/workbench): "
+                    "each predict command also runs with it, alternating, with the ratios")
     a = ap.parse_args()
     rows = 1_000_000 if a.quick else a.rows
     names = [n.strip() for n in a.commands.split(",") if n.strip()]
@@ -188,7 +216,8 @@ def main() -> None:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 per_core(tmp)
-        cmds = commands(tmp, names, a.jobs)
+        _subreaper()
+        cmds = commands(tmp, names, a.jobs, a.baseline)
         runs: dict[str, list] = {n: [] for n in cmds}
         for _ in range(a.repeat):  # each round runs every command once: A B A B
             for name, cmd in cmds.items():
@@ -200,10 +229,12 @@ def main() -> None:
             walls[name] = wall = statistics.median(r[0] for r in got)
             n = rows * (2 if name == "drift" else 1)
             cpu = statistics.median(r[3] for r in got)
-            print(f"{name:17s} wall {wall:7.1f} s  {n / wall:12,.0f} rows/s  peak {max(r[1] for r in got):7.0f} MiB  "
+            print(f"{name:26s} wall {wall:7.1f} s  {n / wall:12,.0f} rows/s  peak {max(r[1] for r in got):7.0f} MiB  "
                   f"cpu {cpu:7.1f} s ({n / cpu:10,.0f} rows per CPU-s)  rc {got[-1][2]}  load {os.getloadavg()[0]:.2f}",
                   flush=True)
-        for new, old in (("score-arrays", "score-frames"), ("predict-catboost", "catboost-frames")):
+        pairs = [("score-arrays", "score-frames"), ("predict-catboost", "catboost-frames"),
+                 ("predict", "predict@baseline"), ("predict-catboost", "predict-catboost@baseline")]
+        for new, old in pairs:
             if new in walls and old in walls:
                 cpu = {k: statistics.median(r[3] for r in runs[k]) for k in (new, old)}
                 print(f"{new} vs {old}: {walls[old] / walls[new]:.1f}x faster end to end, {cpu[old] / cpu[new]:.1f}x "

@@ -36,12 +36,25 @@ class Predictor:
     def predict_files(self, paths: Sequence[str]):  # pragma: no cover - abstract
         raise NotImplementedError
 
-    def predict_arrow(self, batch: Any):
+    def predict_arrow(self, batch: Any, encoded: Sequence[str] = ()):
         """Predictions for an Arrow table or record batch, as an Arrow table: ``pa.Table.from_pandas`` of
-        :meth:`predict` on its rows (the batch scoring of a dataset). Kinds with a whole-array path override it."""
+        :meth:`predict` on its rows (the batch scoring of a dataset). Kinds with a whole-array path override it.
+        ``encoded``: text columns the reader read as dictionaries (:meth:`arrow_columns`), decoded to text
+        before any DataFrame sees them (pandas would read a dictionary as a Categorical)."""
         import pyarrow as pa
 
-        return pa.Table.from_pandas(self.predict(batch.to_pandas()), preserve_index=False)
+        table = batch if isinstance(batch, pa.Table) else pa.Table.from_batches([batch])
+        for name in encoded:
+            if name in table.column_names and pa.types.is_dictionary(table.schema.field(name).type):
+                i = table.column_names.index(name)
+                table = table.set_column(i, name, table.column(i).cast(table.schema.field(name).type.value_type))
+        return pa.Table.from_pandas(self.predict(table.to_pandas()), preserve_index=False)
+
+    def arrow_columns(self, schema: Any) -> tuple[list[str] | None, list[str]]:
+        """What a dataset reader needs of a file with this Arrow ``schema``: the columns :meth:`predict_arrow`
+        reads (None: all) and the text columns it takes as dictionaries (read so, never decoded: pass them
+        as ``encoded``). By default all columns, as text."""
+        return None, []
 
     def predict_records(self, records: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
         """Predictions for rows given as dicts (column -> value), one plain dict per row with the common

@@ -38,6 +38,7 @@ def _lazy(target: str) -> Loader:
         return getattr(importlib.import_module(module), attr)(folder, card)
 
     load.__qualname__ = f"load[{target}]"
+    load.module = module  # type: ignore[attr-defined]  # what a process about to load this kind may import early
     return load
 
 

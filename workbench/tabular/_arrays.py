@@ -225,41 +225,39 @@ class ArrayScorer(_Scorer):
         return np.asarray(self.final.predict(self.matrix(num, codes)), dtype=float).ravel()
 
 class CatBoostArrays(_Scorer):
-    """The whole-batch scorer of a CatBoost model: its own batch predict on a ``FeaturesData`` pool (numbers
-    as float32, as CatBoost reads a frame; each category as the text ``coerce_frame`` gives, missing as
-    ``__missing__``, as UTF-8 bytes), built from Arrow without a DataFrame."""
+    """The whole-batch scorer of a CatBoost model: its own batch predict on a pool of numbers as float32 (as
+    CatBoost reads a frame) and each category as a pandas Categorical of the texts ``coerce_frame`` gives
+    (missing as ``__missing__``), built from Arrow's distinct values and per-row codes: no text per row."""
 
     def __init__(self, model: TabularModel, est: Any, order: list[int]):
         super().__init__(model, order)
         self.est = est
         native = list(est.model_.classes_) if not model.regression else []
         self.native = [native.index(c) for c in est.classes_] if not model.regression else []
-        self.missing = MISSING.encode()
 
     def outputs(self, table: pa.Table) -> tuple[np.ndarray, dict[str, int]] | None:
-        from catboost import FeaturesData, Pool
+        from catboost import Pool
 
-        m, n = self.model, table.num_rows
-        num = np.empty((n, len(m.numeric)), dtype=np.float32)
-        for j, c in enumerate(m.numeric):
+        m = self.model
+        data: dict[str, Any] = {}
+        for c in m.numeric:
             v = _numbers(table.column(c))
             if v is None or np.isinf(v).any():
                 return None
-            num[:, j] = v
-        cat = np.empty((n, len(m.categorical)), dtype=object)
+            data[c] = v.astype(np.float32)
         unseen = {}
-        for j, c in enumerate(m.categorical):
+        for c in m.categorical:
             got = _distinct(table.column(c))
             if got is None:
                 return None
             idx, values = got
-            text = np.array([v.encode() if isinstance(v, str) else self.missing for v in values] + [self.missing],
-                            dtype=object)
-            cat[:, j] = text[idx]
+            # a pandas Categorical: CatBoost hashes each category once, not each row's text
+            text = [v if isinstance(v, str) else MISSING for v in values] + [MISSING]
+            categories = list(dict.fromkeys(text))
+            where = {v: i for i, v in enumerate(categories)}
+            data[c] = pd.Categorical.from_codes(np.array([where[v] for v in text])[idx], categories=categories)
             unseen[c] = _unseen(values, idx, self.seen.get(c))
-        data = FeaturesData(num_feature_data=num if m.numeric else None, cat_feature_data=cat if m.categorical else None,
-                            num_feature_names=list(m.numeric) or None, cat_feature_names=list(m.categorical) or None)
-        pool = Pool(data)
+        pool = Pool(pd.DataFrame(data, columns=[*m.numeric, *m.categorical]), cat_features=list(m.categorical) or None)
         if m.regression:
             return np.asarray(self.est.model_.predict(pool), dtype=float).ravel(), unseen
         proba = np.asarray(self.est.model_.predict_proba(pool), dtype=float)[:, self.native]

@@ -237,15 +237,32 @@ class TabularPredictor(Predictor):
         df = inputs if isinstance(inputs, pd.DataFrame) else pd.DataFrame(list(inputs))
         return score_frame(self.model, df)
 
-    def predict_arrow(self, batch: Any) -> Any:
+    def predict_arrow(self, batch: Any, encoded: Sequence[str] = ()) -> Any:
         """:meth:`predict` on an Arrow batch, as an Arrow table, scored on whole arrays when the model compiles
         (see ``_arrays``; the same columns and values), else through the DataFrame."""
+        out = self._compiled().table(batch) if self._compiled() else None
+        return out if out is not None else super().predict_arrow(batch, encoded)
+
+    def _compiled(self) -> Any:
         if self._arrays is None:
             from ._arrays import compile_arrays
 
             self._arrays = compile_arrays(self.model) or False
-        out = self._arrays.table(batch) if self._arrays else None
-        return out if out is not None else super().predict_arrow(batch)
+        return self._arrays
+
+    def arrow_columns(self, schema: Any) -> tuple[list[str] | None, list[str]]:
+        """The model's features and ID columns (all columns when a feature is missing: the error lists them),
+        and, when the model scores whole arrays, its text categorical features as dictionaries (each distinct
+        value converted once, never decoded per row)."""
+        import pyarrow as pa
+
+        m, names = self.model, list(schema.names)
+        if any(c not in names for c in m.features):
+            return None, []
+        wanted = set(m.features) | set(m.id_columns)
+        text = [c for c in m.categorical if c not in m.id_columns
+                and (pa.types.is_string(schema.field(c).type) or pa.types.is_large_string(schema.field(c).type))]
+        return [c for c in names if c in wanted], text if self._compiled() else []
 
     def predict_records(self, records: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
         """Predictions for records (dicts) as plain dicts: ID columns present, ``prediction``,

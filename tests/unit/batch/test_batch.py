@@ -133,3 +133,80 @@ def test_tabular_partitions_are_scored_on_whole_arrays(telco, model_dir, tmp_pat
     for region in parts:
         got = pd.read_parquet(tmp_path / "out" / f"region={region}" / "part-0.parquet")
         pd.testing.assert_frame_equal(got.drop(columns="region"), want[region], check_dtype=False, rtol=0, atol=1e-12)
+
+
+def _files(telco: pd.DataFrame, root, n: int) -> None:
+    """``n`` partitions of 100 rows each."""
+    root.mkdir()
+    for i in range(n):
+        frame = telco.iloc[i * 100:(i + 1) * 100].drop(columns=["churn"])
+        pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), root / f"p{i}.parquet")
+
+
+def test_each_worker_loads_the_model_once_and_the_parent_not_at_all(telco, model_dir, tmp_path):
+    """Workers stay warm across partitions: with 2 jobs and 6 partitions, at most two processes (neither of them
+    this one) each loaded the model exactly once; with 1 job this process loads it once for the run (the
+    check and the scoring share that load)."""
+    import os
+
+    from workbench.batch import _score
+
+    _files(telco, tmp_path / "data", 6)
+    before = _score._LOADS[0]
+    result = score_dataset(model_dir, tmp_path / "data", tmp_path / "out", jobs=2, progress=False)
+    assert result.rows == 600 and not result.failed
+    assert 1 <= len(result.loads) <= 2 and os.getpid() not in result.loads
+    assert set(result.loads.values()) == {1}
+    assert _score._LOADS[0] == before
+    local = score_dataset(model_dir, tmp_path / "data", tmp_path / "out1", jobs=1, progress=False)
+    assert local.loads == {os.getpid(): before + 1}
+    for i in range(6):
+        assert pq.read_table(tmp_path / "out" / f"p{i}.parquet").equals(pq.read_table(tmp_path / "out1" / f"p{i}.parquet"))
+
+
+def test_a_model_the_workers_cannot_load_stops_the_run(telco, model_dir, tmp_path):
+    """A model file whose hash matches its card (the parent only checks hashes when workers score) but that
+    does not load: the run stops with one error naming the file, nothing is written, no partition is tried."""
+    import shutil
+
+    from workbench.errors import ModelError
+    from workbench.models import read_card, save_card
+
+    broken = tmp_path / "model"
+    shutil.copytree(model_dir, broken)
+    (broken / "model.skops").write_bytes(b"PK\x03\x04 not a zip archive")
+    save_card(broken, read_card(broken))  # the hashes recorded for the damaged file
+    _files(telco, tmp_path / "data", 3)
+    for jobs in (2, 1):
+        with pytest.raises(ModelError, match="model.skops") as info:
+            score_dataset(broken, tmp_path / "data", tmp_path / f"out{jobs}", jobs=jobs, progress=False)
+        assert len(str(info.value).splitlines()) == 1
+        assert not [p for p in (tmp_path / f"out{jobs}").rglob("*") if p.is_file()]
+
+
+def test_text_features_read_as_dictionaries_give_the_frame_path_values(telco, model_dir, tmp_path, monkeypatch):
+    """Only the model's columns are read and its text features as dictionaries; a batch the whole-array path
+    declines (an infinite number) goes through the frame with the text decoded, and every output matches
+    ``predict`` on the file's frame (a column the model does not use changes nothing)."""
+    frame = telco.iloc[:300].drop(columns=["churn"]).reset_index(drop=True)
+    frame["notes"] = "free text the model never reads"
+    frame.loc[150, "monthly_charges"] = np.inf
+    (tmp_path / "data").mkdir()
+    pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), tmp_path / "data" / "p.parquet", row_group_size=70)
+    predictor = load(model_dir)
+    columns, encoded = predictor.arrow_columns(pq.read_schema(tmp_path / "data" / "p.parquet"))
+    assert "notes" not in columns and encoded and set(encoded) <= set(predictor.model.categorical)
+    from workbench.tabular._persist import TabularPredictor
+
+    seen, frames = [], TabularPredictor.predict
+    monkeypatch.setattr(TabularPredictor, "predict", lambda self, df: seen.append(df.dtypes) or frames(self, df))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        result = score_dataset(model_dir, tmp_path / "data", tmp_path / "out", partition_rows=100, progress=False)
+        assert len(seen) == 1 and not any(isinstance(t, pd.CategoricalDtype) for t in seen[0])  # text, decoded
+        want = pa.Table.from_pandas(predictor.predict(frame), preserve_index=False).to_pandas()  # as a file holds it
+    assert result.rows == 300 and not result.failed
+    got = pd.read_parquet(tmp_path / "out" / "p.parquet")
+    assert got["error"].notna().sum() == 1
+    pd.testing.assert_frame_equal(got, want, check_dtype=False, rtol=0, atol=1e-12)
+    assert pq.ParquetFile(tmp_path / "out" / "p.parquet").metadata.num_row_groups == 3  # 100 rows per batch

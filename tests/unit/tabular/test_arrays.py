@@ -7,6 +7,7 @@ import warnings
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pytest
 
 import workbench
@@ -121,8 +122,8 @@ def test_ames_regression_scores_as_the_frame_path(tmp_path, name):
 
 
 def test_catboost_scores_as_the_frame_path(telco, tmp_path):
-    """CatBoost on whole arrays (its own batch predict on a FeaturesData pool): classifier on Telco with
-    awkward cells, regressor on Ames."""
+    """CatBoost on whole arrays (its own batch predict on a pool of Categoricals): classifier on Telco with
+    awkward cells, regressor on Ames; text read as dictionaries (the batch reader's way) scores the same."""
     df = telco.iloc[:1500].copy()
     df.loc[::7, "monthly_charges"] = np.nan
     df.loc[::11, "contract"] = None
@@ -133,6 +134,12 @@ def test_catboost_scores_as_the_frame_path(telco, tmp_path):
     predictor.predict_arrow(batch.slice(0, 2))
     assert type(predictor._arrays).__name__ == "CatBoostArrays"
     _same(predictor, batch)
+    _, encoded = predictor.arrow_columns(batch.schema)
+    assert "contract" in encoded
+    as_read = batch
+    for c in encoded:
+        as_read = as_read.set_column(as_read.column_names.index(c), c, pc.dictionary_encode(as_read.column(c)))
+    assert predictor._arrays.table(as_read).equals(predictor._arrays.table(batch))
     ames = workbench.load_dataset("ames").frame.iloc[:1500]
     predictor, rows = _fit(ames, "log10_sale_price", "catboost", tmp_path / "cbr", task_kind="regression")
     batch = pa.Table.from_pandas(rows, preserve_index=False)
