@@ -5,6 +5,7 @@ from __future__ import annotations
 import glob
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import unquote
 
 from ..errors import WorkbenchError
 
@@ -30,8 +31,8 @@ def _hive_keys(relative: Path) -> dict[str, str]:
     for part in relative.parent.parts:
         if "=" in part:
             k, _, v = part.partition("=")
-            if k:
-                keys[k] = v
+            if k:  # pyarrow writes values URI-encoded (contract=Two%20year)
+                keys[unquote(k)] = unquote(v)
     return keys
 
 

@@ -15,7 +15,6 @@ import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
-from urllib.parse import unquote
 
 import numpy as np
 import pandas as pd
@@ -44,7 +43,7 @@ def _frames(parts: list[Partition], columns: list[str] | None = None, batch_rows
             frame = batch.to_pandas()
             for k, v in p.keys.items():
                 if k not in frame.columns and (columns is None or k in columns):
-                    frame[k] = pd.Series([unquote(v)] * len(frame), dtype=object)  # as pyarrow writes them
+                    frame[k] = pd.Series([v] * len(frame), dtype=object)
             yield frame
 
 

@@ -98,6 +98,10 @@ def test_find_partitions_glob_keeps_hive_names(tmp_path):
     (tmp_path / "d" / "day=1" / "x.parquet").write_bytes(b"")
     parts = find_partitions(str(tmp_path / "d" / "*" / "*.parquet"))
     assert [(p.name, p.keys) for p in parts] == [("day=1/x.parquet", {"day": "1"})]
+    (tmp_path / "e" / "contract=Two%20year").mkdir(parents=True)  # as pyarrow writes a value with a space
+    (tmp_path / "e" / "contract=Two%20year" / "x.parquet").write_bytes(b"")
+    assert [(p.name, p.keys) for p in find_partitions(tmp_path / "e")] == [
+        ("contract=Two%20year/x.parquet", {"contract": "Two year"})]
 
 
 def test_dask_local_cluster_gives_identical_outputs(telco, model_dir, tmp_path):
