@@ -106,15 +106,16 @@ def _reap_orphans(seen: set[int]) -> None:
             pass
 
 
-def measure(cmd: list[str], cwd: Path = ROOT) -> tuple[float, float, int, float]:
+def measure(cmd: list[str], cwd: Path = ROOT) -> tuple[float, float, int, float, str]:
     """Wall seconds, peak summed RSS (MiB) of the process tree, exit status, CPU seconds of the whole tree
     (user + system of the command and every process below it, orphans included: a figure a busy machine
-    bends less)."""
+    bends less), and the last line the command printed (drift's drifted columns, exploration's headline)."""
     import resource
 
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
-    proc = subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    out = tempfile.TemporaryFile(mode="w+")
+    proc = subprocess.Popen(cmd, cwd=cwd, stdout=out, stderr=subprocess.DEVNULL)
     root, peak, seen = psutil.Process(proc.pid), 0.0, set()
     while proc.poll() is None:
         try:
@@ -128,7 +129,10 @@ def measure(cmd: list[str], cwd: Path = ROOT) -> tuple[float, float, int, float]
     _reap_orphans(seen)
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    return wall, peak, proc.returncode, cpu
+    out.seek(0)
+    lines = [line.strip() for line in out.read().splitlines() if line.strip()]
+    out.close()
+    return wall, peak, proc.returncode, cpu, lines[-1] if lines else ""
 
 
 FRAMES = ("from workbench.batch import score_dataset; r = score_dataset({model!r}, {data!r}, {out!r}, jobs={jobs}, "
@@ -222,8 +226,9 @@ def main() -> None:
         for _ in range(a.repeat):  # each round runs every command once: A B A B
             for name, cmd in cmds.items():
                 runs[name].append(measure(cmd))
-                print(f"  {name}: {runs[name][-1][0]:.1f} s, cpu {runs[name][-1][3]:.1f} s, load {os.getloadavg()[0]:.2f}",
-                      flush=True)
+                said = f" -> {runs[name][-1][4][:300]}" if name in ("drift", "explore", "explore-dask") else ""
+                print(f"  {name}: {runs[name][-1][0]:.1f} s, cpu {runs[name][-1][3]:.1f} s, load {os.getloadavg()[0]:.2f}"
+                      + said, flush=True)
         walls = {}
         for name, got in runs.items():
             walls[name] = wall = statistics.median(r[0] for r in got)
