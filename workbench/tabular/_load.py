@@ -14,9 +14,10 @@ import threading
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
-from ..models import ModelCard, Predictor, TableInput
+from ..models import ModelCard, Predictor, TableInput, flavors
 from ._compiled import compiled_file, read_compiled
 from ._records import RecordScorer
+from ._skops_types import SKOPS_ALLOWED
 
 
 class CompiledPredictor(Predictor):
@@ -82,4 +83,8 @@ def load_predictor(folder: Path, card: ModelCard) -> Predictor:
         from ._persist import TabularPredictor
 
         return TabularPredictor(folder, card)
-    return CompiledPredictor(folder, card, read_compiled(folder / name, card))
+    scorer = read_compiled(folder / name, card)
+    # the skops file is still checked node by node now (from its schema: skops is not imported), so a folder is
+    # refused at load whichever path will answer; trees and the pipeline are checked when it is loaded
+    flavors.check_skops(folder / next(f for f in card.files if f != name), SKOPS_ALLOWED)
+    return CompiledPredictor(folder, card, scorer)
