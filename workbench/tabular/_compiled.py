@@ -3,14 +3,14 @@
 A logistic regression on our preprocessing (:func:`~._prep.make_preprocessor`) is, once fitted, a few arrays:
 the numerics' fill values, means and scales, the one-hot categories, the coefficients and intercepts.
 :func:`write_compiled` stores them as float64 tensors in a safetensors file whose one metadata entry,
-``workbench``, is a small JSON object (format, model, the columns and categories, the class order); the card
+``workbench``, is a small JSON object (format, model, the columns and categories, the estimator's classes); the card
 lists the file with its sha256 and names it in ``details.compiled``. :func:`read_compiled` builds the same
 :class:`~._scorer.LinearScorer` ``predict_records`` uses from those arrays alone: serving such a folder imports
 neither scikit-learn nor skops (about 2 s of a cold start).
 
 The file is untrusted input like the rest of the folder: its size is bounded before it is opened, the JSON has
-an exact key set and types, it must name the card's numeric and categorical columns in the card's order and one
-entry of the class order per card class, the tensors must be exactly the expected names, dtype (F64) and shapes
+an exact key set and types, it must name the card's numeric and categorical columns in the card's order and exactly
+the card's classes, the tensors must be exactly the expected names, dtype (F64) and shapes
 (derived from the JSON, within :data:`MAX_WIDTH`), every number finite and every scale non-zero; anything else
 is refused with one line naming the problem. Other models (trees, boosting, CatBoost, ensembles, regressions)
 compile to nothing and keep the skops path, as do folders saved before.
@@ -36,7 +36,7 @@ MAX_BYTES = 256 << 20
 MAX_WIDTH = 1 << 20
 """At most this many features after one-hot encoding (and classes: :data:`MAX_CLASSES`)."""
 MAX_CLASSES = 1000
-_SPEC_KEYS = {"format", "model", "numeric", "categorical", "categories", "order", "center", "scale"}
+_SPEC_KEYS = {"format", "model", "numeric", "categorical", "categories", "classes", "center", "scale"}
 _FIX = "fix: re-save the model (tabular.save), or delete the file and its details.compiled entry from model.json"
 
 
@@ -61,10 +61,8 @@ def compile_linear(model: Any) -> tuple[dict[str, np.ndarray], dict[str, Any]] |
     final = steps[1]
     if prep is None or getattr(final, "n_features_in_", None) != prep.width or prep.width > MAX_WIDTH:
         return None
-    try:
-        native = list(final.classes_)
-        order = [native.index(c) for c in model.classes]
-    except ValueError:
+    native = [c.item() if isinstance(c, np.generic) else c for c in final.classes_]
+    if not all(type(c) in (str, int, bool) for c in native) or not all(c in native for c in model.classes):
         return None
     tensors = {"fill": np.asarray(prep.fill, dtype=np.float64), "coef": np.asarray(final.coef_, dtype=np.float64),
                "intercept": np.asarray(final.intercept_, dtype=np.float64)}
@@ -75,7 +73,7 @@ def compile_linear(model: Any) -> tuple[dict[str, np.ndarray], dict[str, Any]] |
     if not all(np.isfinite(a).all() for a in tensors.values()) or ("scale" in tensors and (tensors["scale"] == 0).any()):
         return None
     spec = {"format": FORMAT, "model": "logistic", "numeric": list(prep.numeric), "categorical": list(prep.categorical),
-            "categories": [list(c) for c in prep.categories], "order": order,
+            "categories": [list(c) for c in prep.categories], "classes": native,
             "center": prep.mean is not None, "scale": prep.scale is not None}
     return {k: np.ascontiguousarray(v) for k, v in tensors.items()}, spec
 
@@ -130,10 +128,9 @@ def _spec(meta: dict[str, str] | None, card: ModelCard, where: Any) -> dict[str,
     cats = spec["categories"]
     if not isinstance(cats, list) or len(cats) != len(spec["categorical"]) or not all(_names(c) for c in cats):
         raise _refuse(where, "categories must be one list of distinct strings per categorical column")
-    k = len(card.classes)
-    order = spec["order"]
-    if not isinstance(order, list) or sorted(order) != list(range(k)) or not all(type(j) is int for j in order):
-        raise _refuse(where, f"order must be a permutation of 0..{k - 1} (one entry per class of the card)")
+    native = spec["classes"]
+    if not isinstance(native, list) or not all(type(c) in (str, int, bool) for c in native) or len(native) > MAX_CLASSES:
+        raise _refuse(where, "classes must be a list of the estimator's class labels (text, integers or booleans)")
     if type(spec["center"]) is not bool or type(spec["scale"]) is not bool:
         raise _refuse(where, "center and scale must be true or false")
     return spec
@@ -175,5 +172,14 @@ def read_compiled(path: Path, card: ModelCard) -> LinearScorer:
         raise _refuse(where, f"non-finite numbers in {', '.join(bad) or 'scale'} (or a zero scale)")
     prep = Preprocessor(spec["numeric"], arrays["fill"], arrays.get("mean"), arrays.get("scale"), spec["categorical"],
                         [{v: j for j, v in enumerate(c)} for c in spec["categories"]])
-    return LinearScorer(prep, arrays["coef"], arrays["intercept"], spec["order"])
+    return LinearScorer(prep, arrays["coef"], arrays["intercept"], _order(spec["classes"], card, path))
+
+
+def _order(native: list, card: ModelCard, path: Path) -> list[int]:
+    """The position of each of the card's classes among the estimator's (the card's must be exactly those)."""
+    own = list(card.classes)
+    if len(own) != len(native) or not all(any(c == o and type(c) is type(o) for o in native) for c in own):
+        raise ModelError(f"{path.parent / 'model.json'}: the card's classes {own} disagree with the estimator's "
+                         f"{native}; refusing the model")
+    return [next(j for j, o in enumerate(native) if c == o and type(c) is type(o)) for c in own]
 
