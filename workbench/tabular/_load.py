@@ -3,9 +3,10 @@ without scikit-learn, skops or pandas; any other folder loads its skops or CatBo
 
 :class:`CompiledPredictor` answers ``predict_records`` (the server's path) from the compiled arrays with the
 rows ``TabularPredictor.predict_records`` gives (the same :class:`~._records.RecordScorer` on the same
-numbers). Everything else (``predict`` on a DataFrame, files, Arrow batches, explanations) goes to the full
-predictor, loaded on first use after the folder's hashes are verified again: ``?explain=`` imports
-scikit-learn on the first explained request only.
+numbers), and ``predict``/``predict_files`` (``workbench predict``) through ``score_frame`` with the compiled
+arrays as the estimator (pandas, no scikit-learn). Arrow batches and explanations go to the full predictor,
+loaded on first use after the folder's hashes are verified again: ``?explain=`` imports scikit-learn on the
+first explained request only.
 """
 
 from __future__ import annotations
@@ -54,10 +55,35 @@ class CompiledPredictor(Predictor):
         return self.records.rows(records) if records else self.full.predict_records(records)
 
     def predict(self, inputs: Any) -> Any:
-        return self.full.predict(inputs)
+        """``TabularPredictor.predict`` (``score_frame``: column checks, unseen-category warning, infinite values)
+        on a ``TabularModel`` whose estimator is the compiled scorer: pandas, no scikit-learn."""
+        import pandas as pd
+
+        from ._fitted import score_frame
+
+        df = inputs if isinstance(inputs, pd.DataFrame) else pd.DataFrame(list(inputs))
+        return score_frame(self._frame_model(), df)
 
     def predict_files(self, paths: Sequence[str]) -> Any:
-        return self.full.predict_files(paths)
+        import pandas as pd
+
+        from ..data import load_dataset
+
+        frames = [load_dataset(p).frame for p in paths]
+        return self.predict(frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True))
+
+    def _frame_model(self) -> Any:
+        """The ``TabularModel`` ``model_from_card`` builds, with :class:`FrameScorer` as its estimator."""
+        from ._fitted import TabularModel
+
+        card, table = self.card, self.card.input_schema
+        meta = {**card.metrics, **card.provenance, "categories": table.categories, "dtypes": table.dtypes,
+                **card.details}
+        return TabularModel(name=card.name, estimator=FrameScorer(self.scorer, list(card.classes)),
+                            numeric=table.numeric, categorical=table.categorical, classes=list(card.classes),
+                            positive_label=card.positive_label, threshold=self.records.threshold,
+                            threshold_rule=card.threshold_rule, id_columns=list(table.id_columns), meta=meta,
+                            task=card.task)
 
     def predict_arrow(self, batch: Any) -> Any:
         return self.full.predict_arrow(batch)
@@ -74,6 +100,35 @@ class CompiledPredictor(Predictor):
 
     def explain(self, inputs: Any, k: int) -> Any:
         return self.full.explain(inputs, k)
+
+
+class FrameScorer:
+    """The estimator of a compiled model's ``TabularModel``: ``predict_proba`` on the frame ``coerce_frame`` gives
+    (numerics as float64 with NaN, categories as text or NaN), columns in the card's class order."""
+
+    def __init__(self, scorer: Any, classes: list):
+        self.scorer, self.classes_ = scorer, classes
+
+    def predict_proba(self, X: Any) -> Any:
+        import numpy as np
+
+        from ._scorer import codes
+
+        prep = self.scorer.prep
+        num = X[prep.numeric].to_numpy(dtype=float) if prep.numeric else np.zeros((len(X), 0))
+        num = np.where(np.isnan(num), prep.fill, num)
+        if prep.mean is not None:
+            num = num - prep.mean
+        if prep.scale is not None:
+            num = num / prep.scale
+        matrix = np.zeros((len(X), prep.width))
+        matrix[:, : len(prep.numeric)] = num
+        rows = np.arange(len(X))
+        for (column, index, offset, missing) in prep._cat:
+            values = X[column].tolist()
+            at = np.array(codes(values, index, missing), dtype=np.int64)
+            matrix[rows[at >= 0], offset + at[at >= 0]] = 1.0
+        return self.scorer._logistic(matrix)[:, self.scorer.order]
 
 
 def load_predictor(folder: Path, card: ModelCard) -> Predictor:

@@ -67,6 +67,31 @@ def test_compiled_predictions_equal_the_skops_pipeline(logreg, telco):
         compiled.predict_records([{k: v for k, v in records[0].items() if k != "tenure"}])
 
 
+def test_compiled_frames_and_files_equal_the_skops_pipeline(logreg, telco, tmp_path):
+    """``predict`` (a DataFrame: missing values, an unseen category, an infinite number, numbers as text) and
+    ``predict_files`` (``workbench predict``) give the skops pipeline's frame: columns, labels, errors exactly,
+    probabilities to 1e-12, the same unseen-category warning."""
+    compiled = load(logreg)
+    full = TabularPredictor(logreg, compiled.card)
+    df = telco.drop(columns=["churn"]).copy()
+    df["tenure"] = df["tenure"].astype(object)
+    df.loc[::7, "monthly_charges"] = np.nan
+    df.loc[::11, "contract"] = None
+    df.loc[5, "payment_method"], df.loc[6, "total_charges"], df.loc[8, "tenure"] = "Barter", np.inf, "12"
+    with pytest.warns(UserWarning, match="payment_method: 1 row") as got_warn:
+        got = compiled.predict(df)
+    with pytest.warns(UserWarning) as want_warn:
+        want = full.predict(df)
+    assert [str(w.message) for w in got_warn] == [str(w.message) for w in want_warn]
+    pd.testing.assert_frame_equal(got, want, check_exact=False, rtol=0, atol=1e-12)
+    assert got.loc[6, "error"].startswith("no prediction: numeric value too large") and got["error"].notna().sum() == 1
+    path = tmp_path / "rows.csv"
+    telco.head(40).to_csv(path, index=False)
+    pd.testing.assert_frame_equal(compiled.predict_files([str(path)]), full.predict_files([str(path)]),
+                                  check_exact=False, rtol=0, atol=1e-12)
+    assert compiled._full is None  # answered from the compiled arrays, the skops pipeline never loaded
+
+
 def test_multiclass_logistic_regression_compiles(tmp_path):
     from sklearn.datasets import load_iris
 
@@ -104,12 +129,16 @@ def test_the_demos_best_model_and_older_folders_keep_the_skops_path(logreg, telc
 
 
 def test_loading_a_compiled_folder_imports_no_scikit_learn_skops_or_pandas(logreg):
+    """Loading and scoring records import none of them; ``workbench predict`` on a CSV imports pandas only."""
     code = ("import sys, json; from workbench.models import load; p = load(sys.argv[1]); "
             "row = p.predict_records([dict.fromkeys(p.card.input_schema.features)])[0]; assert row['error'] is None; "
-            "print(json.dumps([type(p).__name__, sorted(m for m in ('sklearn', 'skops', 'pandas', 'scipy') "
-            "if m in sys.modules)]))")
-    out = subprocess.run([sys.executable, "-c", code, str(logreg)], capture_output=True, text=True, check=True)
-    assert json.loads(out.stdout) == ["CompiledPredictor", []]
+            "heavy = lambda: sorted(m for m in ('sklearn', 'skops', 'pandas', 'scipy') if m in sys.modules); "
+            "before = heavy(); frame = p.predict_files([sys.argv[2]]); "
+            "print(json.dumps([type(p).__name__, before, heavy(), len(frame)]))")
+    csv = logreg.parent / "rows.csv"
+    workbench.load_dataset("telco_churn").frame.head(30).to_csv(csv, index=False)
+    out = subprocess.run([sys.executable, "-c", code, str(logreg), str(csv)], capture_output=True, text=True, check=True)
+    assert json.loads(out.stdout) == ["CompiledPredictor", [], ["pandas"], 30]
 
 
 # ------------------------------------------------------------------------------------------ crafted files
