@@ -165,6 +165,8 @@ def read_compiled(path: Path, card: ModelCard) -> LinearScorer:
             if got != want:
                 raise _refuse(where, f"tensors must be exactly {want} (float64), got {dict(list(got.items())[:10])}")
             arrays = {name: f.get_tensor(name) for name in shapes}
+    except ModelError:
+        raise
     except (SafetensorError, OSError, ValueError) as e:
         raise _refuse(where, f"not a readable safetensors file ({str(e)[:200]})") from None
     bad = [name for name, a in arrays.items() if not np.isfinite(a).all()]
