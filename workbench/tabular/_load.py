@@ -46,6 +46,11 @@ class CompiledPredictor(Predictor):
         return self._full
 
     @property
+    def explainer(self) -> Any:
+        """The full predictor's ``TabularExplainer`` (loads the skops pipeline)."""
+        return self.full.explainer
+
+    @property
     def model(self) -> Any:
         """The fitted ``TabularModel`` (loads the full predictor)."""
         return self.full.model
