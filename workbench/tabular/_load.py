@@ -15,7 +15,7 @@ import threading
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
-from ..models import ModelCard, Predictor, TableInput, flavors
+from ..models import ModelCard, Predictor, TableInput, flavors, frame_records
 from ._compiled import compiled_file, read_compiled
 from ._records import RecordScorer
 from ._skops_types import SKOPS_ALLOWED
@@ -57,7 +57,7 @@ class CompiledPredictor(Predictor):
 
     def predict_records(self, records: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
         records = list(records)
-        return self.records.rows(records) if records else self.full.predict_records(records)
+        return self.records.rows(records) if records else frame_records(self.predict(records))
 
     def predict(self, inputs: Any) -> Any:
         """``TabularPredictor.predict`` (``score_frame``: column checks, unseen-category warning, infinite values)
