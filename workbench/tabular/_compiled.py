@@ -120,7 +120,7 @@ def _spec(meta: dict[str, str] | None, card: ModelCard, where: Any) -> dict[str,
     if not isinstance(spec, dict) or set(spec) != _SPEC_KEYS:
         got = sorted(spec)[:20] if isinstance(spec, dict) else type(spec).__name__
         raise _refuse(where, f"its spec must have exactly the keys {sorted(_SPEC_KEYS)}, got {got}")
-    if spec["format"] != FORMAT or spec["model"] != "logistic":
+    if type(spec["format"]) is not int or spec["format"] != FORMAT or spec["model"] != "logistic":
         raise _refuse(where, f"unknown format {spec['format']!r} or model {spec['model']!r} (expected {FORMAT}, 'logistic')")
     table = card.input_schema
     if spec["numeric"] != list(table.numeric) or spec["categorical"] != list(table.categorical):

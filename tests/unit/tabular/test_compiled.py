@@ -189,6 +189,7 @@ def _refused(folder: Path, match: str) -> None:
     ("inf intercept", {"tensors": lambda a: {**a, "intercept": np.array([np.inf])}}, "non-finite numbers in intercept"),
     ("zero scale", {"tensors": lambda a: {**a, "scale": np.zeros_like(a["scale"])}}, "zero scale"),
     ("extra spec key", {"spec": lambda s: {**s, "code": "import os"}}, "exactly the keys"),
+    ("format true", {"spec": lambda s: {**s, "format": True}}, "unknown format True"),
     ("extra metadata", {"meta": lambda m: {**m, "other": "x"}}, "exactly the key 'workbench'"),
     ("not JSON", {"meta": lambda m: {"workbench": "{nope"}}, "not JSON"),
     ("columns reordered", {"spec": lambda s: {**s, "numeric": s["numeric"][::-1]}}, "disagree with the card"),
