@@ -5,7 +5,8 @@
 
 All three serve the same scikit-learn pipeline: the Telco churn logistic regression (median imputer +
 scaler on numerics, constant imputer + one-hot on categoricals, LogisticRegression) fitted by
-workbench on the full telco_churn table and saved as a skops file. The minimal app loads that file and
+workbench on the full telco_churn table and saved as a skops file (workbench also writes its compiled form,
+``model.compiled.safetensors``, which ``workbench serve`` answers from without scikit-learn). The minimal app loads that file and
 answers ``{"records": [...]}`` with ``predict_proba`` on a DataFrame (what one writes by hand). MLflow
 pins older pandas than workbench, so it lives in its own venv (``--mlflow-python``, default
 ``.workbench/mlflow-venv/bin/python``, created on first use: ``python -m venv .workbench/mlflow-venv &&

@@ -135,16 +135,23 @@ def untrusted_skops_nodes(path: str | Path, allowed: Iterable[str]) -> list[str]
     return sorted({node for node in skops_nodes(path) if node not in allowed})
 
 
-def load_skops(path: str | Path, allowed: Iterable[str]) -> Any:
-    """A scikit-learn object from a skops file whose every node is on the exact ``allowed`` list, every
-    tree in it checked (:func:`~workbench.models._trees.check_trees`). skops is imported only once the
-    file passed (importing it costs seconds and hundreds of MB)."""
+def check_skops(path: str | Path, allowed: Iterable[str]) -> set[str]:
+    """The nodes of a skops file, each on the exact ``allowed`` list (ModelError naming the others), read from
+    its schema without importing skops (a compiled tabular folder checks its skops file this way at load)."""
     nodes = set(skops_nodes(path))
     bad = sorted(nodes - set(allowed) - SKOPS_DATA_NODES)
     if bad:
         raise ModelError(f"{str(path)!r} contains types outside the allow-list: {', '.join(bad)}; refusing to "
                          "load it (nothing was run); only models saved by workbench's own pipelines load; fix: "
                          "re-create the model with a workbench notebook")
+    return nodes
+
+
+def load_skops(path: str | Path, allowed: Iterable[str]) -> Any:
+    """A scikit-learn object from a skops file whose every node is on the exact ``allowed`` list, every
+    tree in it checked (:func:`~workbench.models._trees.check_trees`). skops is imported only once the
+    file passed (importing it costs seconds and hundreds of MB)."""
+    nodes = check_skops(path, allowed)
     try:
         obj = skops_io().load(path, trusted=sorted({n.partition(" ")[2] for n in nodes}))
     except Exception as e:  # a damaged file: every error becomes one clear message

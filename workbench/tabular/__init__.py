@@ -21,20 +21,37 @@ threshold or interval), ``_diagnostics`` (held-out figures, importance), ``_fitt
 model and its column contract), ``_persist`` (saving and loading through the contract),
 ``_skops_types`` (the loader's allow-list), ``_scorer`` (the compiled scorer of single records),
 ``_explain``/``_explain_figures`` (SHAP explanations of a fitted model, the report's figures), ``_outputs``
-(save, log, record).
+(save, log, record), ``_compiled`` (a linear pipeline's compiled form: served without scikit-learn).
+
+The names below are imported on first use (PEP 562): loading a saved model (``load_predictor``, the kind's
+loader) imports neither scikit-learn nor pandas when its folder holds a compiled form.
 """
 
 from __future__ import annotations
 
-from . import _zoo  # noqa: F401  (registers the built-in models)
-from ._best import BestModel, fit_best
-from ._board import Comparison
-from ._cv import compare_models
-from ._fitted import TabularModel
-from ._outputs import log, record, save
-from ._persist import load_predictor  # noqa: F401  (the ``tabular`` model kind's loader)
+import importlib
+from typing import Any
+
+from . import _zoo  # noqa: F401  (registers the built-in models; imports no scikit-learn)
+from ._load import load_predictor  # noqa: F401  (the ``tabular`` model kind's loader)
 from ._registry import model_names
-from ._task import TabularTask, prepare_task
+
+_LAZY = {"BestModel": "_best", "fit_best": "_best", "Comparison": "_board", "compare_models": "_cv",
+         "TabularModel": "_fitted", "log": "_outputs", "record": "_outputs", "save": "_outputs",
+         "TabularTask": "_task", "prepare_task": "_task"}
 
 __all__ = ["prepare_task", "compare_models", "fit_best", "save", "log", "record", "model_names", "TabularTask",
            "Comparison", "BestModel", "TabularModel"]
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

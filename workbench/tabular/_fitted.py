@@ -15,6 +15,7 @@ import pandas as pd
 from ..errors import ModelError
 from ..models import probability_frame
 from ._features import coerce_frame
+from ._records import missing_columns
 
 
 @dataclass
@@ -54,11 +55,9 @@ class TabularModel:
 
     def check_columns(self, df: pd.DataFrame) -> None:
         """Raise :class:`ModelError` naming every required column ``df`` lacks."""
-        missing = [c for c in self.features if c not in df.columns]
-        if missing:
-            raise ModelError(f"the data lacks {len(missing)} column(s) the model needs: {', '.join(missing)}; "
-                             f"expected all of: {', '.join(self.features)}; got: {', '.join(map(str, df.columns))}; "
-                             "fix: add those columns (values may be empty)")
+        error = missing_columns(self.features, list(df.columns))
+        if error is not None:
+            raise error
 
     def unseen_categories(self, df: pd.DataFrame) -> dict[str, int]:
         """Per categorical column, how many rows hold a category not seen in training."""

@@ -20,12 +20,12 @@ import pandas as pd
 from ..errors import ModelError
 from ..models import ModelCard, Predictor, TableInput, flavors, frame_records, provenance, save_card
 from ._catboost import CatBoostFrameClassifier, CatBoostFrameRegressor, _CatBoostFrame
+from ._compiled import COMPILED, compiled_file, write_compiled
 from ._ensemble import Ensemble
 from ._fitted import TabularModel, score_frame
-from ._scorer import FEW_ROWS, compile_scorer
+from ._records import RecordScorer
+from ._scorer import compile_scorer
 from ._skops_types import SKOPS_ALLOWED
-
-OVERFLOW = "no prediction: numeric values too large for the model (its arithmetic overflowed)"
 
 
 # ----------------------------------------------------------------------------------------- saving
@@ -99,7 +99,14 @@ def save_model(model: TabularModel, folder: str | Path) -> Path:
             members.append(entry)
         return save_card(folder, model_card(model, {m["file"]: "" for m in members}, "ensemble", members))
     fname, flavor = _save_one(est, folder, "model")
-    return save_card(folder, model_card(model, {fname: ""}, flavor))
+    card = model_card(model, {fname: ""}, flavor)
+    compiled = write_compiled(model, folder) if flavor == "skops" else None
+    if compiled is not None:  # served without scikit-learn (see _compiled)
+        card.files[compiled] = ""
+        card.details["compiled"] = {"file": compiled, "format": 1}
+    elif (folder / COMPILED).exists():  # a model saved before into this folder: its compiled form is stale
+        (folder / COMPILED).unlink()
+    return save_card(folder, card)
 
 
 # ---------------------------------------------------------------------------------------- loading
@@ -208,10 +215,11 @@ def model_from_card(folder: Path, card: ModelCard) -> TabularModel:
     table = _table(card)
     if card.flavor == "ensemble":
         est = _ensemble(folder, card)
-    elif len(card.files) != 1:
-        raise ModelError(f"{folder / 'model.json'}: a tabular model has exactly one model file, got {len(card.files)}")
     else:
-        est = _load_one(folder, next(iter(card.files)), card.flavor, card.details.get("catboost"), regression)
+        files = [f for f in card.files if f != compiled_file(card, folder / "model.json")]
+        if len(files) != 1:
+            raise ModelError(f"{folder / 'model.json'}: a tabular model has exactly one model file, got {len(files)}")
+        est = _load_one(folder, files[0], card.flavor, card.details.get("catboost"), regression)
         _check_classes(est, card, folder / "model.json")
     meta = {**card.metrics, **card.provenance, "categories": table.categories, "dtypes": table.dtypes, **card.details}
     return TabularModel(name=card.name, estimator=est, numeric=table.numeric, categorical=table.categorical,
@@ -267,48 +275,13 @@ class TabularPredictor(Predictor):
     def predict_records(self, records: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
         """Predictions for records (dicts) as plain dicts: ID columns present, ``prediction``,
         ``proba_<class>`` (or the interval bounds of a regression), ``error``. Compiled classifiers score
-        without a DataFrame (see ``_scorer``), with the probabilities of :meth:`predict`; a value is read as
-        in a one-row frame."""
+        without a DataFrame (see ``_scorer``, ``_records``), with the probabilities of :meth:`predict`; a value
+        is read as in a one-row frame."""
         records = list(records)
         m = self.model
         if self.scorer is None or not records:
             return frame_records(self.predict(records))
-        needed = set(m.features)
-        if not all(r.keys() >= needed for r in records):
-            m.check_columns(pd.DataFrame(columns=sorted({str(c) for r in records for c in r})))
-        ids = [c for c in m.id_columns if any(c in r for r in records)]
-        if len(records) > FEW_ROWS:
-            return self._rows(records, ids, self.scorer.proba(records))
-        names = [f"proba_{c}" for c in m.classes]
-        out = []
-        for r, p in zip(records, self.scorer.proba_rows(records)):
-            row = {c: r.get(c) for c in ids}
-            if any(v != v for v in p):
-                out.append({**row, "prediction": None, **dict.fromkeys(names), "error": OVERFLOW})
-                continue
-            if len(p) == 2:
-                row["prediction"] = m.classes[1] if p[1] >= m.threshold else m.classes[0]
-            else:
-                row["prediction"] = m.classes[max(range(len(p)), key=p.__getitem__)]
-            row.update(zip(names, p))
-            row["error"] = None
-            out.append(row)
-        return out
-
-    def _rows(self, records: list, ids: list[str], proba: np.ndarray) -> list[dict[str, Any]]:
-        """The answer rows of many records, built column by column."""
-        m = self.model
-        names = [f"proba_{c}" for c in m.classes]
-        picks = (proba[:, 1] >= m.threshold).astype(int) if len(m.classes) == 2 else np.argmax(proba, axis=1)
-        columns = [[r.get(c) for r in records] for c in ids]
-        columns.append([m.classes[j] for j in picks.tolist()])
-        columns += [proba[:, j].tolist() for j in range(proba.shape[1])]
-        columns.append([None] * len(records))
-        keys = [*ids, "prediction", *names, "error"]
-        out = [dict(zip(keys, values)) for values in zip(*columns)]
-        for i in np.flatnonzero(np.isnan(proba).any(axis=1)).tolist():
-            out[i].update({"prediction": None, **dict.fromkeys(names), "error": OVERFLOW})
-        return out
+        return RecordScorer(self.scorer, m.features, m.classes, m.threshold, m.id_columns).rows(records)
 
     @property
     def explains(self) -> bool:
@@ -372,6 +345,6 @@ def load_model(folder: str | Path) -> TabularModel:
     from ..models import load
 
     predictor = load(folder)
-    if not isinstance(predictor, TabularPredictor):
+    if predictor.kind != "tabular":  # a TabularPredictor, or a CompiledPredictor (its model loaded from skops)
         raise ModelError(f"{str(folder)!r} holds a {predictor.kind} model, not a tabular one")
     return predictor.model

@@ -21,7 +21,6 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-from ._catboost import CatBoostFrameClassifier
 from ._prep import MISSING
 
 FEW_ROWS = 64
@@ -235,33 +234,19 @@ def compile_preprocessor(ct: Any, numeric: list[str], categorical: list[str]) ->
     return Preprocessor(list(numeric), fill, mean, scale, list(categorical), cats)
 
 
-class PipelineScorer:
-    """Class probabilities for records from a compiled preprocessor and the pipeline's final estimator."""
+class LinearScorer:
+    """Class probabilities of a logistic regression on a compiled preprocessor: ``coef`` ``(k, width)`` and
+    ``intercept`` ``(k,)`` (one row: binary), ``order`` the model's classes among the estimator's. No
+    scikit-learn: a compiled model folder is served from these arrays alone (see ``_compiled``)."""
 
-    def __init__(self, prep: Preprocessor, final: Any, order: list[int]):
-        from sklearn.linear_model import LogisticRegression
-
-        self.prep, self.final, self.order = prep, final, order
-        linear = type(final) is LogisticRegression
-        self.coef = np.asarray(final.coef_, dtype=float) if linear else None
-        self.intercept = np.asarray(final.intercept_, dtype=float) if linear else None
-        if linear:
-            self._rows = [(w, b) for w, b in zip(self.coef.tolist(), self.intercept.tolist())]
-        self.single = copy.copy(final)  # for a few rows: one thread (a thread pool costs more than the trees)
-        if "n_jobs" in final.get_params():
-            self.single.n_jobs = 1
+    def __init__(self, prep: Preprocessor, coef: np.ndarray | None, intercept: np.ndarray | None, order: list[int]):
+        self.prep, self.coef, self.intercept, self.order = prep, coef, intercept, order
+        if coef is not None:
+            self._rows = [(w, b) for w, b in zip(coef.tolist(), intercept.tolist())]
 
     def proba(self, records: Sequence[Mapping[str, Any]]) -> np.ndarray:
         """``(n, n_classes)`` probabilities, columns in the model's class order."""
-        X = self.prep.matrix(records)
-        if self.coef is not None:
-            proba = self._logistic(X)
-        elif len(records) <= FEW_ROWS:
-            with one_thread():
-                proba = np.asarray(self.single.predict_proba(X), dtype=float)
-        else:
-            proba = np.asarray(self.final.predict_proba(X), dtype=float)
-        return proba[:, self.order]
+        return self._logistic(self.prep.matrix(records))[:, self.order]
 
     def proba_rows(self, records: Sequence[Mapping[str, Any]]) -> list[list[float]]:
         """:meth:`proba` as lists; a few records through a logistic regression stay in plain Python."""
@@ -276,16 +261,52 @@ class PipelineScorer:
         return out
 
     def _logistic(self, X: np.ndarray) -> np.ndarray:
-        """``LogisticRegression.predict_proba`` on ``X``, the same operations without the validation."""
-        from scipy.special import expit
-        from sklearn.utils.extmath import softmax
-
+        """``LogisticRegression.predict_proba`` on ``X``: the same operations (scipy's ``expit``, scikit-learn's
+        ``softmax``) in numpy, without the validation."""
         with np.errstate(over="ignore", invalid="ignore"):
             scores = X @ self.coef.T + self.intercept
             if self.coef.shape[0] == 1:
                 p = expit(scores.reshape(-1))
                 return np.stack([1 - p, p], axis=1)
-            return softmax(scores, copy=False)
+            return softmax(scores)
+
+
+def expit(x: np.ndarray) -> np.ndarray:
+    """The logistic function as scipy's ``expit`` computes it (``1 / (1 + exp(-x))``, no overflow warning)."""
+    with np.errstate(over="ignore"):
+        return 1.0 / (1.0 + np.exp(-x))
+
+
+def softmax(scores: np.ndarray) -> np.ndarray:
+    """Row-wise softmax as scikit-learn's ``utils.extmath.softmax`` computes it (max subtracted first)."""
+    e = np.exp(scores - scores.max(axis=1, keepdims=True))
+    return e / e.sum(axis=1, keepdims=True)
+
+
+class PipelineScorer(LinearScorer):
+    """Class probabilities for records from a compiled preprocessor and the pipeline's final estimator."""
+
+    def __init__(self, prep: Preprocessor, final: Any, order: list[int]):
+        from sklearn.linear_model import LogisticRegression
+
+        linear = type(final) is LogisticRegression
+        super().__init__(prep, np.asarray(final.coef_, dtype=float) if linear else None,
+                         np.asarray(final.intercept_, dtype=float) if linear else None, order)
+        self.final = final
+        self.single = copy.copy(final)  # for a few rows: one thread (a thread pool costs more than the trees)
+        if "n_jobs" in final.get_params():
+            self.single.n_jobs = 1
+
+    def proba(self, records: Sequence[Mapping[str, Any]]) -> np.ndarray:
+        if self.coef is not None:
+            return super().proba(records)
+        X = self.prep.matrix(records)
+        if len(records) <= FEW_ROWS:
+            with one_thread():
+                proba = np.asarray(self.single.predict_proba(X), dtype=float)
+        else:
+            proba = np.asarray(self.final.predict_proba(X), dtype=float)
+        return proba[:, self.order]
 
 
 _CONTROLLER: list = []
@@ -314,9 +335,9 @@ def _softmax(scores: list[float]) -> list[float]:
 
 
 class CatBoostScorer:
-    """Class probabilities for records from a :class:`CatBoostFrameClassifier`, rows passed as lists."""
+    """Class probabilities for records from a ``CatBoostFrameClassifier``, rows passed as lists."""
 
-    def __init__(self, est: CatBoostFrameClassifier, order: list[int]):
+    def __init__(self, est: Any, order: list[int]):
         self.est, self.order = est, order
         self.columns = [str(c) for c in est.feature_names_in_]
         cats = set(est.cat_features_)
@@ -355,6 +376,8 @@ def compile_scorer(estimator: Any, numeric: list[str], categorical: list[str], c
         order = [estimator_classes.index(c) for c in classes]
     except (AttributeError, ValueError):
         return None
+    from ._catboost import CatBoostFrameClassifier
+
     if type(estimator) is CatBoostFrameClassifier:
         if [str(c) for c in estimator.feature_names_in_] != [*numeric, *categorical]:
             return None

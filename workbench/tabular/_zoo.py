@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-from ._catboost import CatBoostFrameClassifier, CatBoostFrameRegressor
 from ._prep import make_preprocessor
 from ._registry import REGISTRY, ModelSpec
 
@@ -28,6 +27,8 @@ def _sk(factory: Factory, scale: bool = True):
 
 
 def _cb_classifier(numeric, categorical, seed, threads):
+    from ._catboost import CatBoostFrameClassifier  # scikit-learn's base classes: imported when a model is built
+
     return CatBoostFrameClassifier(random_state=seed, thread_count=threads, cat_features=list(categorical))
 
 
@@ -37,6 +38,8 @@ def _cb_regressor(numeric, categorical, seed, threads):
     # Categoricals up to 255 levels one-hot (no target-statistic combinations to build each round), depth 5,
     # 128 bins: a third of the CPU of depth 6 / 254 bins / CTRs above 25 levels at the same CV RMSE
     # (5 folds, 700 rounds at 0.08: ames 0.0521 vs 0.0520, Sacramento 0.1336 vs 0.1342, concrete 4.07 vs 4.09)
+    from ._catboost import CatBoostFrameRegressor
+
     return CatBoostFrameRegressor(random_state=seed, thread_count=threads, cat_features=list(categorical),
                                   iterations=700, learning_rate=0.08, depth=5, border_count=128, one_hot_max_size=255,
                                   early_stopping_rounds=None)

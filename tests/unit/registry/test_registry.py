@@ -32,9 +32,10 @@ def test_register_copies_a_read_only_version_with_its_record(reg, models):
     card = json.loads((models["a"] / "model.json").read_text())
     assert (v.name, v.version, v.aliases) == ("churn", 1, ("champion",))
     assert v.folder == reg.root / "churn" / "versions" / "1" / "model"
-    assert sorted(p.name for p in v.folder.iterdir()) == ["model.json", "model.skops"]
+    assert sorted(p.name for p in v.folder.iterdir()) == ["model.compiled.safetensors", "model.json", "model.skops"]
     assert v.files == {"model.json": file_sha256(models["a"] / "model.json"),
-                       "model.skops": card["files"]["model.skops"]}
+                       "model.skops": card["files"]["model.skops"],
+                       "model.compiled.safetensors": card["files"]["model.compiled.safetensors"]}
     assert v.card == {"kind": "tabular", "task": "binary", "flavor": "skops", "name": "logreg", "classes": ["No", "Yes"]}
     assert v.metrics == card["metrics"] and v.metrics["metric"] == "roc_auc"
     assert v.source == {"path": str(models["a"].resolve())} and v.run_metrics == {}

@@ -32,7 +32,9 @@ def _fit(df: pd.DataFrame, target: str, name: str, folder, task_kind: str = "aut
     model = TabularModel(name=name, estimator=est, numeric=task.numeric, categorical=task.categorical,
                          classes=task.classes, positive_label=task.positive_label, threshold=0.35, id_columns=ids,
                          meta={"categories": task.categories, "dtypes": task.dtypes}, task=task.kind)
-    return load(save_model(model, folder)), df.loc[task.X_test.index].drop(columns=[target])
+    predictor = load(save_model(model, folder))
+    # a compiled folder's predictor hands Arrow batches to the skops pipeline's (``_load.CompiledPredictor.full``)
+    return getattr(predictor, "full", predictor), df.loc[task.X_test.index].drop(columns=[target])
 
 
 def _same(predictor, batch, atol: float = 1e-12) -> pa.Table:

@@ -220,11 +220,13 @@ def fitted(small, tmp_path_factory):
     return out
 
 
-@pytest.mark.parametrize("name, file", [("logreg", "model.skops"), ("catboost", "model.cbm")])
-def test_save_load_round_trip_and_sidecar(fitted, small, name, file):
+@pytest.mark.parametrize("name, files", [("logreg", ["model.skops", "model.compiled.safetensors"]),
+                                         ("catboost", ["model.cbm"])])
+def test_save_load_round_trip_and_sidecar(fitted, small, name, files):
     task, model, folder = fitted[name]
     card = json.loads((folder / "model.json").read_text())
-    assert (folder / file).is_file() and list(card["files"]) == [file] and card["format_version"] == 2
+    assert all((folder / f).is_file() for f in files) and list(card["files"]) == files and card["format_version"] == 2
+    assert card["details"].get("compiled") == ({"file": files[1], "format": 1} if len(files) > 1 else None)
     assert card["kind"] == "tabular" and card["task"] == "binary" and card["name"] == name
     columns = {c["name"]: c for c in card["input_schema"]["columns"]}
     assert list(columns) == task.features and columns["contract"]["categories"]
