@@ -90,8 +90,11 @@ class CompiledPredictor(Predictor):
                             threshold_rule=card.threshold_rule, id_columns=list(table.id_columns), meta=meta,
                             task=card.task)
 
-    def predict_arrow(self, batch: Any) -> Any:
-        return self.full.predict_arrow(batch)
+    def predict_arrow(self, batch: Any, encoded: Sequence[str] = ()) -> Any:
+        return self.full.predict_arrow(batch, encoded)
+
+    def arrow_columns(self, schema: Any) -> tuple[list[str] | None, list[str]]:
+        return self.full.arrow_columns(schema)
 
     @property
     def explains(self) -> bool:
