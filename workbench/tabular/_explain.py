@@ -5,7 +5,8 @@ the rest: CatBoost through its own ``ShapValues``; a pipeline ending in a linear
 the transformed features (the fitted one-hot and scaling steps read as arrays), summed back to each input
 column; scikit-learn's trees, forests and gradient boosting through TreeSHAP; a stacking ensemble (or a
 regression's voting) as its members weighted by the meta-model, when every member has an exact explanation
-of the margin the meta-model combines. The margin is the positive class's log-odds for logistic regression,
+of the margin the meta-model combines; a classifier's soft voting as its members' explanations carried through
+the sigmoid in proportion (:func:`workbench.models._explain.soft_voting`). The margin is the positive class's log-odds for logistic regression,
 boosting and CatBoost, its probability for a single tree or a forest (their raw output), the value for a
 regression; :attr:`Explanation.output` names it. Multiclass models are not explained (yet).
 
@@ -241,14 +242,20 @@ class TabularExplainer:
         return ("tree", frame, None)
 
     def _ensemble(self, est: Ensemble) -> tuple | None:
-        if est.method == "voting" and not self.model.regression:
-            return None  # averaged probabilities are not a weighted sum of the members' margins
-        parts = []
+        soft = est.method == "voting" and not self.model.regression  # the mean of the members' probabilities
+        parts, in_probability = [], []
         for _, member in est.members:
             exact = self._exact_for(member)
-            if exact is None or self._member_output(member) == "probability":
-                return None
+            in_p = self._member_output(member) == "probability"
+            if exact is None or (in_p and not soft):
+                return None  # stacking reads the members' logits: a forest's probability SHAP does not give them
             parts.append(exact)
+            in_probability.append(in_p)
+        if soft:
+            def voting(X: pd.DataFrame) -> engine.Explanation:
+                return engine.soft_voting([p[1](X) for p in parts], in_probability, self.output)
+
+            return ("ensemble", voting, None)
         m = len(parts)
         weights = [1.0 / m] * m if est.method == "voting" else np.ravel(est.coef).tolist()
         intercept = 0.0 if est.method == "voting" else float(np.ravel(est.intercept)[0])

@@ -143,6 +143,35 @@ def test_stacking_is_its_members_weighted(task, tmp_path):
     np.testing.assert_allclose(e.margin, np.log(p / (1 - p)), rtol=0, atol=1e-6)
 
 
+def test_soft_voting_is_its_members_carried_through_the_sigmoid(task, tmp_path):
+    """A classifier's voting (the demo's usual winner): each member's exact explanation (linear, CatBoost, a
+    forest's probability) carried through the sigmoid in proportion and averaged; adds up to the log-odds of the
+    mean probability on every test row. One member alone gives back its own contributions."""
+    from workbench.tabular._ensemble import Ensemble
+
+    members = []
+    for name in ("logreg", "catboost", "random_forest"):
+        est = build_model(name, task.numeric, task.categorical, seed=0, task=task.kind)
+        est.set_params(**({"iterations": 40} if hasattr(est, "iterations") else
+                          {k: v for k, v in SMALL.items() if k in est.get_params()}))
+        members.append((name, est))
+    ens = Ensemble(members, "voting", "binary", list(task.classes))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ens.fit(task.X_train, task.y_train)
+    predictor = _save(task, "voting", tmp_path / "voting", est=ens)
+    assert predictor.explainer.method == "ensemble"
+    e = predictor.explainer.explain(task.X_test)
+    p = predictor.model.predict_proba(task.X_test)[:, 1]
+    assert e.output == "log-odds of 'Yes'" and "soft voting" in e.method
+    np.testing.assert_allclose(e.margin, np.log(p / (1 - p)), rtol=0, atol=1e-6)
+    alone = _save(task, "voting1", tmp_path / "voting1", est=Ensemble(members[:1], "voting", "binary",
+                                                                         list(task.classes)))
+    lr = _save(task, "logreg", tmp_path / "lr", est=members[0][1])
+    np.testing.assert_allclose(alone.explainer.explain(task.X_test).values, lr.explainer.explain(task.X_test).values,
+                               rtol=0, atol=1e-9)
+
+
 def test_predict_adds_the_top_k_columns(task, tmp_path):
     predictor = _save(task, "logreg", tmp_path / "lr")
     out = predictor.explain(task.X_test.iloc[:10], 3)
