@@ -32,12 +32,13 @@ from ._scorer import CatBoostScorer, compile_preprocessor
 
 BACKGROUND_SIZE = 50
 MAX_BACKGROUND = 1000
-LINEAR = {"LogisticRegression", "LinearRegression", "Ridge", "Lasso", "ElasticNet", "HuberRegressor"}
+LINEAR = {"LogisticRegression", "LinearRegression", "Ridge", "Lasso", "ElasticNet", "HuberRegressor", "BayesianRidge",
+          "LinearDiscriminantAnalysis"}  # binary LDA: its log-odds are its decision function, linear too
 TREES_PROBA = {"DecisionTreeClassifier", "RandomForestClassifier", "ExtraTreesClassifier"}
 TREES_LOGIT = {"GradientBoostingClassifier", "HistGradientBoostingClassifier"}
 TREES_VALUE = {"DecisionTreeRegressor", "RandomForestRegressor", "ExtraTreesRegressor", "GradientBoostingRegressor",
                "HistGradientBoostingRegressor"}
-_SKLEARN = ("sklearn.linear_model", "sklearn.tree", "sklearn.ensemble")
+_SKLEARN = ("sklearn.linear_model", "sklearn.tree", "sklearn.ensemble", "sklearn.discriminant_analysis")
 
 
 # ------------------------------------------------------------------------------------------- background

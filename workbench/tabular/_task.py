@@ -128,7 +128,11 @@ def prepare_task(data: Any, target: str, *, positive_label: Any = None, models: 
     task : ``auto`` (regression for a numeric target with fractions or many distinct values, else
         classification), ``classification``, ``binary``, ``multiclass`` or ``regression``.
     class_weight : ``none`` or ``balanced`` (classification: classes weighted inversely to their frequency).
-    sensitive, sensitive_as_feature, gap_threshold, mitigate : fairness settings (``_fairness.fairness_settings``).
+    sensitive : columns whose groups the fairness section compares (binary targets; ``[]``: none).
+    sensitive_as_feature : ``True`` (default): the sensitive columns stay model inputs like any other;
+        ``False``: the models are trained without them (they still define the groups).
+    gap_threshold, mitigate : the warning threshold for a parity difference and the per-group-threshold
+        mitigation (``_fairness.fairness_settings``).
 
     Notes
     -----

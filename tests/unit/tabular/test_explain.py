@@ -70,6 +70,7 @@ def _margin(predictor, X: pd.DataFrame) -> np.ndarray:
     ("catboost", "catboost", "log-odds of 'Yes'"),
     ("hist_gb", "tree", "log-odds of 'Yes'"),
     ("random_forest", "tree", "probability of 'Yes'"),
+    ("lda", "linear", "log-odds of 'Yes'"),  # binary LDA: its decision function is its log-odds, linear
 ])
 def test_exact_explanations_add_up_to_the_margin(task, tmp_path, name, method, output):
     predictor = _save(task, name, tmp_path / name)
@@ -261,7 +262,7 @@ def test_report_sections_explain_the_test_split(task):
 
 
 def test_regressions_and_their_voting_add_up_to_the_value(tmp_path):
-    """Ames (log10 sale price): ridge (linear SHAP), CatBoost, and their voting (the members weighted 1/2)."""
+    """Ames (log10 sale price): ridge and Bayesian ridge (linear SHAP), CatBoost, and a voting (members weighted 1/2)."""
     from workbench.tabular._ensemble import Ensemble
 
     df = workbench.load_dataset("ames").frame.iloc[:800]
@@ -269,6 +270,7 @@ def test_regressions_and_their_voting_add_up_to_the_value(tmp_path):
         warnings.simplefilter("ignore")
         t = tabular.prepare_task(df, "log10_sale_price", folds=2, models=["ridge"])
     ridge = _save(t, "ridge", tmp_path / "ridge")
+    bayes = _save(t, "bayesian_ridge", tmp_path / "bayes")
     cb = _save(t, "catboost", tmp_path / "cb")
     members = [(n, build_model(n, t.numeric, t.categorical, seed=0, task=t.kind)) for n in ("ridge", "catboost")]
     members[1][1].set_params(iterations=40)
@@ -277,7 +279,7 @@ def test_regressions_and_their_voting_add_up_to_the_value(tmp_path):
         warnings.simplefilter("ignore")
         ens.fit(t.X_train, t.y_train)
     voting = _save(t, "voting", tmp_path / "voting", est=ens)
-    for predictor, method in ((ridge, "linear"), (cb, "catboost"), (voting, "ensemble")):
+    for predictor, method in ((ridge, "linear"), (bayes, "linear"), (cb, "catboost"), (voting, "ensemble")):
         e = predictor.explainer.explain(t.X_test)
         assert predictor.explainer.method == method and e.output == "value"
         np.testing.assert_allclose(e.margin, predictor.model.predict(t.X_test), rtol=0, atol=1e-6)
