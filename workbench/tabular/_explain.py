@@ -1,14 +1,15 @@
 """Explaining a tabular model's predictions in its input columns (the engine: :mod:`workbench.models._explain`).
 
 :class:`TabularExplainer` picks the exact method where the model has one and the permutation explainer for
-the rest: CatBoost through its own ``ShapValues``; a pipeline ending in a linear model through linear SHAP in
-the transformed features (the fitted one-hot and scaling steps read as arrays), summed back to each input
-column; scikit-learn's trees, forests and gradient boosting through TreeSHAP; a stacking ensemble (or a
-regression's voting) as its members weighted by the meta-model, when every member has an exact explanation
-of the margin the meta-model combines; a classifier's soft voting as its members' explanations carried through
-the sigmoid in proportion (:func:`workbench.models._explain.soft_voting`). The margin is the positive class's log-odds for logistic regression,
-boosting and CatBoost, its probability for a single tree or a forest (their raw output), the value for a
-regression; :attr:`Explanation.output` names it. Multiclass models are not explained (yet).
+the rest: CatBoost through its own ``ShapValues``; a pipeline ending in a linear model (binary LDA included)
+through linear SHAP in the transformed features (the fitted one-hot and scaling steps read as arrays), summed
+back to each input column; scikit-learn's trees, forests and gradient boosting through TreeSHAP; a stacking
+ensemble (or a regression's voting) as its members weighted by the meta-model, when every member has an exact
+explanation of the margin the meta-model combines; a classifier's soft voting as its members' explanations
+carried through the sigmoid in proportion (:func:`workbench.models._explain.soft_voting`). The margin is the
+positive class's log-odds for logistic regression, boosting and CatBoost, its probability for a single tree or
+a forest (their raw output), the value for a regression; :attr:`Explanation.output` names it. Multiclass models
+are not explained (the contributions would be per class).
 
 The linear and permutation explainers need a background distribution: :func:`background` builds one at
 ``fit_best`` from the training rows' marginals (quantiles of each numeric column, each category in proportion,
