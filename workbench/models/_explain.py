@@ -23,6 +23,7 @@ says which). The ways to get them, each from a loaded model's own parameters (no
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
@@ -114,7 +115,9 @@ def linear(X: np.ndarray, coef: np.ndarray, intercept: float, background_mean: n
 def tree(estimator: Any, X: np.ndarray, G: np.ndarray, features: list[str], output: str, index: int | None) -> Explanation:
     """Exact path-dependent TreeSHAP of a scikit-learn tree model on its transformed input ``X`` (``index``: the
     output column to explain when the model has several, e.g. a forest's positive-class probability)."""
-    import shap
+    with warnings.catch_warnings():  # shap's colour maps call matplotlib setters deprecated since 3.10, on import
+        warnings.simplefilter("ignore", PendingDeprecationWarning)
+        import shap
 
     explainer = shap.TreeExplainer(estimator)
     sv = np.asarray(explainer.shap_values(np.asarray(X, dtype=float), check_additivity=False), dtype=float)

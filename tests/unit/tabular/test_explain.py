@@ -212,6 +212,10 @@ def test_predict_cli_explain(task, tmp_path):
     want = predictor.explain(rows, 2)
     assert pred["explain_1_feature"].tolist() == want["explain_1_feature"].tolist()
     np.testing.assert_allclose(pred["explain_2_value"], want["explain_2_value"].astype(float), rtol=1e-12)
+    # TreeSHAP through shap: no warning from shap's import on the CLI's stderr
+    _save(task, "hist_gb", tmp_path / "hgb")
+    proc = run_cli("predict", str(tmp_path / "hgb"), "new.csv", "-o", "hgb.csv", "--explain", "2", cwd=tmp_path)
+    assert proc.returncode == 0 and "warning" not in proc.stderr, proc.stderr
     for bad in ("0", "x", "-3"):
         proc = run_cli("predict", str(folder), "new.csv", "-o", "bad.csv", "--explain", bad, cwd=tmp_path)
         assert proc.returncode == 2 and "explain must be a positive integer" in proc.stderr, proc.stderr
