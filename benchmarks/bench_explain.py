@@ -1,5 +1,5 @@
-"""Benchmark: SHAP explanations of the 1,409 Telco test rows (the compare notebook's split) with CatBoost and
-logistic regression, against predicting the same rows.
+"""Benchmark: SHAP explanations of the 1,409 Telco test rows (the compare notebook's split) with CatBoost,
+logistic regression and their soft voting with hist_gb, against predicting the same rows.
 
     .venv/bin/python benchmarks/bench_explain.py            # 7 alternating rounds
     .venv/bin/python benchmarks/bench_explain.py --quick    # 3 rounds
@@ -24,7 +24,10 @@ import warnings
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-GOALS = {"catboost": 2.0, "logreg": 0.2}
+GOALS = {"catboost": 2.0, "logreg": 0.2, "voting": None}
+"""Seconds per model (None: no goal; ``voting``, the demo's usual winner, soft voting of logreg, hist_gb and
+CatBoost, explained as its members)."""
+MEMBERS = {"voting": ["logreg", "hist_gb", "catboost"]}
 
 
 def fitted(work: Path) -> tuple[dict, object]:
@@ -39,8 +42,9 @@ def fitted(work: Path) -> tuple[dict, object]:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         for name in GOALS:
-            task = tabular.prepare_task(ds, "churn", positive_label="Yes", models=[name], folds=2)
-            best = tabular.fit_best(task, tabular.compare_models(task, n_jobs=1, verbose=False))
+            task = tabular.prepare_task(ds, "churn", positive_label="Yes", models=MEMBERS.get(name, [name]), folds=2)
+            comparison = tabular.compare_models(task, n_jobs=1, verbose=False, ensemble=name in MEMBERS)
+            best = tabular.fit_best(task, comparison, name if name in MEMBERS else None)
             out[name] = load(save_model(best.model, work / name))
     return out, task.X_test
 
@@ -74,7 +78,8 @@ def main() -> None:
         for name, goal in GOALS.items():
             e, p = statistics.median(times[(name, "explain")]), statistics.median(times[(name, "predict")])
             ratios = [a / b for a, b in zip(times[(name, "explain")], times[(name, "predict")])]
-            print(f"{name:9} explain {e:.3f} s (goal <= {goal} s: {'met' if e <= goal else 'MISSED'}), predict {p:.3f} s, "
+            said = "no goal" if goal is None else f"goal <= {goal} s: {'met' if e <= goal else 'MISSED'}"
+            print(f"{name:9} explain {e:.3f} s ({said}), predict {p:.3f} s, "
                   f"explain/predict {statistics.median(ratios):.1f}x; method: {predictors[name].explainer.method}")
     finally:
         shutil.rmtree(work, ignore_errors=True)

@@ -13,12 +13,17 @@ says which). The ways to get them, each from a loaded model's own parameters (no
   within a stated budget of model evaluations per row (exactly additive by construction: every permutation
   walks from a background row to the explained row);
 - :func:`weighted`: an ensemble whose margin is an affine combination of its members' margins (stacking) as
-  the weighted sum of its members' explanations.
+  the weighted sum of its members' explanations;
+- :func:`soft_voting`: a binary classifier's soft voting (the mean of its members' probabilities) as its
+  members' explanations, each carried through the sigmoid by the proportional ("rescale") rule, averaged, then
+  carried to the log-odds of the mean the same way: exactly additive, each member's part its own exact SHAP
+  values scaled by one factor per row (not the Shapley values of the averaged model, which no exact method gives).
 """
 
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
@@ -110,7 +115,9 @@ def linear(X: np.ndarray, coef: np.ndarray, intercept: float, background_mean: n
 def tree(estimator: Any, X: np.ndarray, G: np.ndarray, features: list[str], output: str, index: int | None) -> Explanation:
     """Exact path-dependent TreeSHAP of a scikit-learn tree model on its transformed input ``X`` (``index``: the
     output column to explain when the model has several, e.g. a forest's positive-class probability)."""
-    import shap
+    with warnings.catch_warnings():  # shap's colour maps call matplotlib setters deprecated since 3.10, on import
+        warnings.simplefilter("ignore", PendingDeprecationWarning)
+        import shap
 
     explainer = shap.TreeExplainer(estimator)
     sv = np.asarray(explainer.shap_values(np.asarray(X, dtype=float), check_additivity=False), dtype=float)
@@ -178,3 +185,41 @@ def weighted(parts: Sequence[Explanation], weights: Sequence[float], intercept: 
     methods = sorted({p.method for p in parts})
     return Explanation(parts[0].features, np.asarray(values, dtype=float), np.asarray(base, dtype=float), output,
                        "weighted members: " + "; ".join(methods))
+
+
+def _rescaled(values: np.ndarray, start: np.ndarray, link: Callable[[np.ndarray], np.ndarray],
+              slope: Callable[[np.ndarray], np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """Contributions ``values`` (from ``start`` per row) carried through ``link`` in proportion: each row's are
+    scaled by ``(link(end) - link(start)) / (end - start)`` (``slope(start)`` where the row barely moves), so they
+    add up to ``link(end) - link(start)`` exactly. Returns the scaled values and ``link(start)``."""
+    delta = values.sum(axis=1)
+    moved = np.abs(delta) > 1e-12
+    gap = link(start + delta) - link(start)
+    ratio = np.where(moved, gap / np.where(moved, delta, 1.0), slope(start))
+    return values * ratio[:, None], link(start)
+
+
+def soft_voting(parts: Sequence[Explanation], in_probability: Sequence[bool], output: str) -> Explanation:
+    """The explanation of ``logit(mean_i p_i)`` (a binary soft voting) from its members' explanations, each of the
+    log-odds ``logit(p_i)`` or, where ``in_probability[i]``, of ``p_i`` itself (a forest's)."""
+    from scipy.special import expit, logit
+
+    def _sig_slope(z: np.ndarray) -> np.ndarray:
+        s = expit(z)
+        return s * (1 - s)
+
+    def _logit_slope(p: np.ndarray) -> np.ndarray:
+        return 1.0 / np.clip(p * (1 - p), 1e-300, None)
+
+    probs, starts = [], []
+    for part, is_p in zip(parts, in_probability):
+        base = np.broadcast_to(np.asarray(part.base, dtype=float), (len(part.values),))
+        v, b = (part.values, base) if is_p else _rescaled(part.values, base, expit, _sig_slope)
+        probs.append(v)
+        starts.append(b)
+    mean_values, mean_base = np.mean(probs, axis=0), np.mean(starts, axis=0)
+    values, base = _rescaled(mean_values, mean_base, logit, _logit_slope)
+    methods = sorted({p.method for p in parts})
+    return Explanation(parts[0].features, values, np.asarray(base, dtype=float), output,
+                       "soft voting of the members (" + "; ".join(methods) + "), each member's contributions "
+                       "carried in proportion through the sigmoid, averaged, then to the log-odds of the mean")

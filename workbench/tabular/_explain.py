@@ -1,13 +1,15 @@
 """Explaining a tabular model's predictions in its input columns (the engine: :mod:`workbench.models._explain`).
 
 :class:`TabularExplainer` picks the exact method where the model has one and the permutation explainer for
-the rest: CatBoost through its own ``ShapValues``; a pipeline ending in a linear model through linear SHAP in
-the transformed features (the fitted one-hot and scaling steps read as arrays), summed back to each input
-column; scikit-learn's trees, forests and gradient boosting through TreeSHAP; a stacking ensemble (or a
-regression's voting) as its members weighted by the meta-model, when every member has an exact explanation
-of the margin the meta-model combines. The margin is the positive class's log-odds for logistic regression,
-boosting and CatBoost, its probability for a single tree or a forest (their raw output), the value for a
-regression; :attr:`Explanation.output` names it. Multiclass models are not explained (yet).
+the rest: CatBoost through its own ``ShapValues``; a pipeline ending in a linear model (binary LDA included)
+through linear SHAP in the transformed features (the fitted one-hot and scaling steps read as arrays), summed
+back to each input column; scikit-learn's trees, forests and gradient boosting through TreeSHAP; a stacking
+ensemble (or a regression's voting) as its members weighted by the meta-model, when every member has an exact
+explanation of the margin the meta-model combines; a classifier's soft voting as its members' explanations
+carried through the sigmoid in proportion (:func:`workbench.models._explain.soft_voting`). The margin is the
+positive class's log-odds for logistic regression, boosting and CatBoost, its probability for a single tree or
+a forest (their raw output), the value for a regression; :attr:`Explanation.output` names it. Multiclass models
+are not explained (the contributions would be per class).
 
 The linear and permutation explainers need a background distribution: :func:`background` builds one at
 ``fit_best`` from the training rows' marginals (quantiles of each numeric column, each category in proportion,
@@ -31,12 +33,13 @@ from ._scorer import CatBoostScorer, compile_preprocessor
 
 BACKGROUND_SIZE = 50
 MAX_BACKGROUND = 1000
-LINEAR = {"LogisticRegression", "LinearRegression", "Ridge", "Lasso", "ElasticNet", "HuberRegressor"}
+LINEAR = {"LogisticRegression", "LinearRegression", "Ridge", "Lasso", "ElasticNet", "HuberRegressor", "BayesianRidge",
+          "LinearDiscriminantAnalysis"}  # binary LDA: its log-odds are its decision function, linear too
 TREES_PROBA = {"DecisionTreeClassifier", "RandomForestClassifier", "ExtraTreesClassifier"}
 TREES_LOGIT = {"GradientBoostingClassifier", "HistGradientBoostingClassifier"}
 TREES_VALUE = {"DecisionTreeRegressor", "RandomForestRegressor", "ExtraTreesRegressor", "GradientBoostingRegressor",
                "HistGradientBoostingRegressor"}
-_SKLEARN = ("sklearn.linear_model", "sklearn.tree", "sklearn.ensemble")
+_SKLEARN = ("sklearn.linear_model", "sklearn.tree", "sklearn.ensemble", "sklearn.discriminant_analysis")
 
 
 # ------------------------------------------------------------------------------------------- background
@@ -241,14 +244,20 @@ class TabularExplainer:
         return ("tree", frame, None)
 
     def _ensemble(self, est: Ensemble) -> tuple | None:
-        if est.method == "voting" and not self.model.regression:
-            return None  # averaged probabilities are not a weighted sum of the members' margins
-        parts = []
+        soft = est.method == "voting" and not self.model.regression  # the mean of the members' probabilities
+        parts, in_probability = [], []
         for _, member in est.members:
             exact = self._exact_for(member)
-            if exact is None or self._member_output(member) == "probability":
-                return None
+            in_p = self._member_output(member) == "probability"
+            if exact is None or (in_p and not soft):
+                return None  # stacking reads the members' logits: a forest's probability SHAP does not give them
             parts.append(exact)
+            in_probability.append(in_p)
+        if soft:
+            def voting(X: pd.DataFrame) -> engine.Explanation:
+                return engine.soft_voting([p[1](X) for p in parts], in_probability, self.output)
+
+            return ("ensemble", voting, None)
         m = len(parts)
         weights = [1.0 / m] * m if est.method == "voting" else np.ravel(est.coef).tolist()
         intercept = 0.0 if est.method == "voting" else float(np.ravel(est.intercept)[0])

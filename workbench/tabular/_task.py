@@ -122,13 +122,13 @@ def prepare_task(data: Any, target: str, *, positive_label: Any = None, models: 
     positive_label : the positive class of a binary target; ``None``/``""`` picks the minority class.
     models : registry names and presets (``all``, ``fast``, ``default``; see :func:`model_names`).
     folds : CV folds on the train split (>= 2); stratified on the classes, or on the target's deciles.
-    seed : seed of the split, the folds and the models.
-    test_size : fraction held out for the final test (0 < test_size < 1).
+    seed, test_size : seed of the split, the folds and the models; fraction held out for the test (0 < test_size < 1).
     metric : ranking metric; ``auto``: ROC-AUC for classification, RMSE for regression.
     task : ``auto`` (regression for a numeric target with fractions or many distinct values, else
         classification), ``classification``, ``binary``, ``multiclass`` or ``regression``.
     class_weight : ``none`` or ``balanced`` (classification: classes weighted inversely to their frequency).
-    sensitive, sensitive_as_feature, gap_threshold, mitigate : fairness settings (``_fairness.fairness_settings``).
+    sensitive, sensitive_as_feature, gap_threshold, mitigate : fairness (``_fairness.fairness_settings``);
+        ``sensitive_as_feature=True`` (default) keeps those columns as inputs, ``False`` trains without them.
 
     Notes
     -----

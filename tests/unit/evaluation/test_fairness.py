@@ -50,8 +50,12 @@ def test_group_rates_equal_fairlearn_metricframe(telco):
     joint = table[table["feature"] == "female × senior_citizen"]
     mf = MetricFrame(metrics=metrics, y_true=y, y_pred=pred, sensitive_features=groups.astype(str))
     assert len(joint) == len(mf.by_group) == 4
+    auc = MetricFrame(metrics=roc_auc_score, y_true=y, y_pred=score, sensitive_features=groups.astype(str))
     for (f, s), row in mf.by_group.iterrows():
-        assert abs(joint.set_index("group").loc[f"{f} × {s}", "tpr"] - row["tpr"]) < 1e-9
+        mine = joint.set_index("group").loc[f"{f} × {s}"]
+        for key in metrics:
+            assert abs(mine[key] - row[key]) < 1e-9, (f, s, key)
+        assert abs(mine["roc_auc"] - auc.by_group.loc[(f, s)]) < 1e-9
 
 
 def test_gaps_equal_fairlearn(telco):

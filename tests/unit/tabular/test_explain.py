@@ -70,6 +70,7 @@ def _margin(predictor, X: pd.DataFrame) -> np.ndarray:
     ("catboost", "catboost", "log-odds of 'Yes'"),
     ("hist_gb", "tree", "log-odds of 'Yes'"),
     ("random_forest", "tree", "probability of 'Yes'"),
+    ("lda", "linear", "log-odds of 'Yes'"),  # binary LDA: its decision function is its log-odds, linear
 ])
 def test_exact_explanations_add_up_to_the_margin(task, tmp_path, name, method, output):
     predictor = _save(task, name, tmp_path / name)
@@ -143,6 +144,35 @@ def test_stacking_is_its_members_weighted(task, tmp_path):
     np.testing.assert_allclose(e.margin, np.log(p / (1 - p)), rtol=0, atol=1e-6)
 
 
+def test_soft_voting_is_its_members_carried_through_the_sigmoid(task, tmp_path):
+    """A classifier's voting (the demo's usual winner): each member's exact explanation (linear, CatBoost, a
+    forest's probability) carried through the sigmoid in proportion and averaged; adds up to the log-odds of the
+    mean probability on every test row. One member alone gives back its own contributions."""
+    from workbench.tabular._ensemble import Ensemble
+
+    members = []
+    for name in ("logreg", "catboost", "random_forest"):
+        est = build_model(name, task.numeric, task.categorical, seed=0, task=task.kind)
+        est.set_params(**({"iterations": 40} if hasattr(est, "iterations") else
+                          {k: v for k, v in SMALL.items() if k in est.get_params()}))
+        members.append((name, est))
+    ens = Ensemble(members, "voting", "binary", list(task.classes))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ens.fit(task.X_train, task.y_train)
+    predictor = _save(task, "voting", tmp_path / "voting", est=ens)
+    assert predictor.explainer.method == "ensemble"
+    e = predictor.explainer.explain(task.X_test)
+    p = predictor.model.predict_proba(task.X_test)[:, 1]
+    assert e.output == "log-odds of 'Yes'" and "soft voting" in e.method
+    np.testing.assert_allclose(e.margin, np.log(p / (1 - p)), rtol=0, atol=1e-6)
+    alone = _save(task, "voting1", tmp_path / "voting1", est=Ensemble(members[:1], "voting", "binary",
+                                                                         list(task.classes)))
+    lr = _save(task, "logreg", tmp_path / "lr", est=members[0][1])
+    np.testing.assert_allclose(alone.explainer.explain(task.X_test).values, lr.explainer.explain(task.X_test).values,
+                               rtol=0, atol=1e-9)
+
+
 def test_predict_adds_the_top_k_columns(task, tmp_path):
     predictor = _save(task, "logreg", tmp_path / "lr")
     out = predictor.explain(task.X_test.iloc[:10], 3)
@@ -182,6 +212,10 @@ def test_predict_cli_explain(task, tmp_path):
     want = predictor.explain(rows, 2)
     assert pred["explain_1_feature"].tolist() == want["explain_1_feature"].tolist()
     np.testing.assert_allclose(pred["explain_2_value"], want["explain_2_value"].astype(float), rtol=1e-12)
+    # TreeSHAP through shap: no warning from shap's import on the CLI's stderr
+    _save(task, "hist_gb", tmp_path / "hgb")
+    proc = run_cli("predict", str(tmp_path / "hgb"), "new.csv", "-o", "hgb.csv", "--explain", "2", cwd=tmp_path)
+    assert proc.returncode == 0 and "warning" not in proc.stderr, proc.stderr
     for bad in ("0", "x", "-3"):
         proc = run_cli("predict", str(folder), "new.csv", "-o", "bad.csv", "--explain", bad, cwd=tmp_path)
         assert proc.returncode == 2 and "explain must be a positive integer" in proc.stderr, proc.stderr
@@ -232,7 +266,7 @@ def test_report_sections_explain_the_test_split(task):
 
 
 def test_regressions_and_their_voting_add_up_to_the_value(tmp_path):
-    """Ames (log10 sale price): ridge (linear SHAP), CatBoost, and their voting (the members weighted 1/2)."""
+    """Ames (log10 sale price): ridge and Bayesian ridge (linear SHAP), CatBoost, and a voting (members weighted 1/2)."""
     from workbench.tabular._ensemble import Ensemble
 
     df = workbench.load_dataset("ames").frame.iloc[:800]
@@ -240,6 +274,7 @@ def test_regressions_and_their_voting_add_up_to_the_value(tmp_path):
         warnings.simplefilter("ignore")
         t = tabular.prepare_task(df, "log10_sale_price", folds=2, models=["ridge"])
     ridge = _save(t, "ridge", tmp_path / "ridge")
+    bayes = _save(t, "bayesian_ridge", tmp_path / "bayes")
     cb = _save(t, "catboost", tmp_path / "cb")
     members = [(n, build_model(n, t.numeric, t.categorical, seed=0, task=t.kind)) for n in ("ridge", "catboost")]
     members[1][1].set_params(iterations=40)
@@ -248,7 +283,7 @@ def test_regressions_and_their_voting_add_up_to_the_value(tmp_path):
         warnings.simplefilter("ignore")
         ens.fit(t.X_train, t.y_train)
     voting = _save(t, "voting", tmp_path / "voting", est=ens)
-    for predictor, method in ((ridge, "linear"), (cb, "catboost"), (voting, "ensemble")):
+    for predictor, method in ((ridge, "linear"), (bayes, "linear"), (cb, "catboost"), (voting, "ensemble")):
         e = predictor.explainer.explain(t.X_test)
         assert predictor.explainer.method == method and e.output == "value"
         np.testing.assert_allclose(e.margin, predictor.model.predict(t.X_test), rtol=0, atol=1e-6)
