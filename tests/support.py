@@ -203,3 +203,15 @@ class Answering:
     def __exit__(self, *exc):
         self.server.shutdown()
         self.server.server_close()
+
+
+def telco_with_holes(seed: int = 0):
+    """Telco churn with holes: 5% missing in monthly_charges, tenure, contract and payment_method, 3% in the
+    target; the generator is returned to draw more from (the explore tests add their own columns)."""
+    from workbench.data import load_dataset
+
+    df = load_dataset("telco_churn").frame.copy()
+    rng = np.random.default_rng(seed)
+    for c in ("monthly_charges", "tenure", "contract", "payment_method", "churn"):
+        df.loc[rng.random(len(df)) < (0.03 if c == "churn" else 0.05), c] = None
+    return df, rng

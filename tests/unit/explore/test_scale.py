@@ -9,11 +9,11 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from support import telco_with_holes
 
 import workbench.data._scan as scan_module
 import workbench.data._scan_table as table_module
 import workbench.explore._scale as scale_module
-from workbench.data import load_dataset
 from workbench.errors import DatasetError, ParameterError
 from workbench.explore import Exploration
 
@@ -21,10 +21,7 @@ from workbench.explore import Exploration
 @pytest.fixture(scope="module")
 def telco() -> pd.DataFrame:
     """Telco churn with holes, a date column, duplicated rows and a leaking column."""
-    df = load_dataset("telco_churn").frame.copy()
-    rng = np.random.default_rng(0)
-    for c in ("monthly_charges", "tenure", "contract", "payment_method", "churn"):
-        df.loc[rng.random(len(df)) < (0.03 if c == "churn" else 0.05), c] = None
+    df, rng = telco_with_holes()
     df["signup"] = (pd.Timestamp("2020-01-01") + pd.to_timedelta(rng.integers(0, 900, len(df)), "D")).strftime("%Y-%m-%d")
     df["leak"] = np.where(df["churn"] == "Yes", 1.0, 0.0) + rng.normal(0, 0.2, len(df))
     return pd.concat([df, df.iloc[:25]], ignore_index=True)  # 25 duplicated rows

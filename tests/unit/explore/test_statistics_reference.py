@@ -11,8 +11,9 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 import pytest
+from support import telco_with_holes
 
-from workbench.data import load_dataset, missing_patterns, overview
+from workbench.data import missing_patterns, overview
 from workbench.evaluation import rank_auc
 from workbench.explore import Exploration
 from workbench.explore._relations import (
@@ -31,10 +32,7 @@ from workbench.explore._relations import (
 @pytest.fixture(scope="module")
 def telco() -> pd.DataFrame:
     """Telco churn with holes: 5% missing in several columns, 3% missing target, a constant-ish column."""
-    df = load_dataset("telco_churn").frame.copy()
-    rng = np.random.default_rng(0)
-    for c in ("monthly_charges", "tenure", "contract", "payment_method", "churn"):
-        df.loc[rng.random(len(df)) < (0.03 if c == "churn" else 0.05), c] = None
+    df, rng = telco_with_holes()
     df["charges_copy"] = df["monthly_charges"] * 2 + 1                      # perfectly correlated
     df["leak"] = np.where(df["churn"] == "Yes", 1.0, 0.0) + rng.normal(0, 0.2, len(df))
     return df
