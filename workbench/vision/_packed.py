@@ -100,9 +100,9 @@ def decode_delta(packed: bytes, old: np.ndarray, where: str) -> np.ndarray:
     except lzma.LZMAError as e:
         raise ModelError(f"{where}: the delta is not a readable LZMA2 stream ({e}); fix: re-save the model") from None
     if len(raw) != n or not dec.eof or dec.unused_data:
-        state = "holds more" if len(raw) == n else f"holds {len(raw)}"
-        raise ModelError(f"{where}: the delta {state} bytes than the {n} its tensor {tuple(old.shape)} needs; "
-                         "refusing it (a damaged file or a decompression bomb); fix: re-save the model")
+        got = "more than" if len(raw) == n else f"{len(raw)} bytes, not"
+        raise ModelError(f"{where}: the delta decompresses to {got} the {n} bytes its tensor {tuple(old.shape)} "
+                         "needs; refusing it (a damaged file or a decompression bomb); fix: re-save the model")
     z = np.frombuffer(raw, np.uint8).reshape(4, -1)[::-1].T.copy().view("<u4").reshape(-1)
     d = ((z >> 1).astype(np.int32)) ^ -((z & 1).astype(np.int32))
     return (np.ascontiguousarray(old, np.float32).reshape(-1).view(np.int32) + d).view(np.float32).reshape(old.shape)
@@ -112,8 +112,8 @@ def decode_delta(packed: bytes, old: np.ndarray, where: str) -> np.ndarray:
 
 def pack(state: dict[str, torch.Tensor], base: dict[str, torch.Tensor], backbone: str
          ) -> tuple[dict[str, torch.Tensor], dict[str, str] | None]:
-    """``(tensors for model.safetensors, details.weights)``; ``(state, None)`` when nothing comes from the
-    base (every tensor differs too much, or the backbone has no packaged weights)."""
+    """``(tensors for model.safetensors, details.weights)``; ``(state, None)`` when the base saves under 10%
+    (the weights moved too far from it, or were never trained from it) or the backbone has no packaged one."""
     path = base_file(backbone)
     out: dict[str, torch.Tensor] = {}
     for k, t in state.items():
@@ -127,10 +127,14 @@ def pack(state: dict[str, torch.Tensor], base: dict[str, torch.Tensor], backbone
                 out[k] = t
             else:
                 out[k + DELTA] = torch.frombuffer(bytearray(packed), dtype=torch.uint8)
-    if path is None or len(out) == len(state) and not any(k.endswith(DELTA) for k in out):
+    if path is None or _nbytes(out) > 0.9 * _nbytes(state):  # not worth depending on the base
         return dict(state), None
     return out, {"codec": CODEC, "base_file": path.name, "base_sha256": _file_sha256(path),
                  "state_sha256": state_sha256(state)}
+
+
+def _nbytes(tensors: dict[str, torch.Tensor]) -> int:
+    return sum(t.numel() * t.element_size() for t in tensors.values())
 
 
 def check_info(info: Any) -> dict[str, str]:
