@@ -53,7 +53,7 @@ class ColumnAggregate:
             if len(finite):
                 self.count += len(finite)
                 self.total += float(finite.sum())
-                self.squares += float(np.dot(finite, finite))
+                self.squares += float((finite * finite).sum())  # not np.dot: BLAS rounds by thread count
                 self.low, self.high = min(self.low, float(finite.min())), max(self.high, float(finite.max()))
                 self.sketch.update(finite)
             return
