@@ -16,7 +16,6 @@ from workbench.drift import DriftReport
 from workbench.errors import ParameterError
 
 
-
 def _table(n: int, seed: int, shifted: bool) -> pd.DataFrame:
     rng = np.random.default_rng(seed)
     frame = pd.DataFrame({
