@@ -23,7 +23,7 @@ def test_notebook_is_committed_clean_with_a_parameters_signature():
     proc = run_cli("params", str(NOTEBOOK), cwd=REPO, timeout=60)
     assert proc.returncode == 0, proc.stderr
     for name in ("reference", "current", "target", "model", "columns", "threshold", "drift_share", "max_rows", "engine",
-                 "seed", "shift", "sensitive"):
+                 "seed", "shift", "sensitive", "scheduler"):
         assert f"\n{name} " in proc.stdout, name
 
 

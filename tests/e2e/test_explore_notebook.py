@@ -22,7 +22,7 @@ def test_notebook_is_committed_clean_with_a_parameters_signature():
     assert "parameters" in code[0].metadata.get("tags", [])
     proc = run_cli("params", str(NOTEBOOK), cwd=REPO, timeout=60)
     assert proc.returncode == 0, proc.stderr
-    for name in ("dataset", "target", "max_rows_for_heavy_stats", "seed", "engine", "max_rows"):
+    for name in ("dataset", "target", "max_rows_for_heavy_stats", "seed", "engine", "max_rows", "scheduler"):
         assert name in proc.stdout
 
 

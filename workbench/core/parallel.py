@@ -23,3 +23,20 @@ def parallel_map(fn: Callable[[Any], Any], items: list, heavy: bool = True, thre
         return [fn(x) for x in items]
     with ThreadPoolExecutor(threads) as pool:
         return list(pool.map(fn, items))
+
+
+def dask_client(address: str, timeout: int = 10) -> Any:
+    """A ``distributed.Client`` of the Dask scheduler at ``address`` (``tcp://HOST:8786``), or a one-line
+    :class:`ParameterError` naming the address and the fix when it is not reachable within ``timeout`` seconds."""
+    from ..errors import ParameterError
+
+    if not isinstance(address, str) or "://" not in address:
+        raise ParameterError(f"scheduler must be a Dask scheduler address like tcp://127.0.0.1:8786, or '' for none "
+                             f"(scheduler={address!r})")
+    from distributed import Client
+
+    try:
+        return Client(address, timeout=f"{timeout}s")
+    except (OSError, TimeoutError, ValueError) as e:
+        raise ParameterError(f"cannot reach the Dask scheduler at {address} ({type(e).__name__}); start one "
+                             "(dask scheduler, dask worker) or set scheduler to '' to run here") from None

@@ -53,7 +53,7 @@ class ColumnAggregate:
             if len(finite):
                 self.count += len(finite)
                 self.total += float(finite.sum())
-                self.squares += float(np.dot(finite, finite))
+                self.squares += float((finite * finite).sum())  # not np.dot: BLAS rounds by thread count
                 self.low, self.high = min(self.low, float(finite.min())), max(self.high, float(finite.max()))
                 self.sketch.update(finite)
             return
@@ -61,6 +61,18 @@ class ColumnAggregate:
         counted = values.drop_null().value_counts()
         for item in counted.to_pylist():
             self.counts[item["values"]] += item["counts"]
+
+    def __getstate__(self) -> dict:  # the KLL sketch does not pickle: it travels (to and from Dask workers) as bytes
+        state = dict(self.__dict__)
+        state["sketch"] = self.sketch.serialize() if self.sketch is not None else None
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        if state.get("sketch") is not None:
+            from datasketches import kll_doubles_sketch
+
+            state = {**state, "sketch": kll_doubles_sketch.deserialize(state["sketch"])}
+        self.__dict__.update(state)
 
     def merge(self, other: ColumnAggregate) -> None:
         self.rows += other.rows
@@ -158,9 +170,33 @@ def dataset_files(data: str | Path) -> list[str]:
     return files
 
 
-def profile_dataset(data: str | Path, columns: list[str] | None = None, batch_rows: int = 262_144) -> TableProfile:
-    """Aggregates of every column of the dataset ``data`` (see :func:`dataset_files`), out of core."""
-    return profile_files(dataset_files(data), columns, batch_rows)
+CHUNKS = 8  # groups of consecutive files profiled apart (here or on Dask workers), then merged in file order
+
+
+def profile_dataset(data: str | Path, columns: list[str] | None = None, batch_rows: int = 262_144,
+                    scheduler: str = "") -> TableProfile:
+    """Aggregates of every column of the dataset ``data`` (see :func:`dataset_files`), out of core.
+
+    The files are profiled in up to ``CHUNKS`` groups of consecutive files, here or (``scheduler``, a Dask
+    scheduler address) on that cluster's workers, which must read the same paths; the groups' profiles
+    merge in file order, so both give the same counts, moments, minima and maxima and value counts. The
+    KLL sketches compact at random (Apache DataSketches draws its own seed), so their quantiles vary from
+    run to run within ``rank_error`` whichever path runs."""
+    files = dataset_files(data)
+    cuts = sorted({round(i * len(files) / min(CHUNKS, len(files))) for i in range(min(CHUNKS, len(files)) + 1)})
+    groups = [files[a:b] for a, b in zip(cuts[:-1], cuts[1:])]
+    if scheduler:
+        from ..core.parallel import dask_client
+
+        with dask_client(scheduler) as client:
+            futures = client.map(profile_files, groups, columns=columns, batch_rows=batch_rows, pure=False)
+            parts = client.gather(futures)
+    else:
+        parts = [profile_files(g, columns, batch_rows) for g in groups]
+    profile = parts[0]
+    for other in parts[1:]:
+        profile.merge(other)
+    return profile
 
 
 def sample_dataset(data: str | Path, rows: int, seed: int = 0) -> Any:

@@ -109,7 +109,8 @@ class ColumnScan:
             mean = float(fin.mean())
             d = fin - mean
             d2 = d * d
-            self.moments = _merge_moments(self.moments, (len(fin), mean, float(d2.sum()), float(np.dot(d2, d))))
+            cube = float((d2 * d).sum())  # not np.dot: BLAS rounds it by its thread count (1 on Dask workers)
+            self.moments = _merge_moments(self.moments, (len(fin), mean, float(d2.sum()), cube))
             self.sketch.update(fin)
         codes, uniq = pd.factorize(x)  # a hash table: no sort (values are sorted once, at the end)
         cnt = np.bincount(codes, minlength=len(uniq))

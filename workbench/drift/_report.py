@@ -66,14 +66,17 @@ class DriftReport:
         (exact counts and moments, KLL sketches for KS and Wasserstein, the sketch's rank error
         subtracted before the KS test; ``ks_error`` in the table) and the rest (schema, domain
         classifier, figures) a seeded sample of ``max_rows``; "dask" (or "sketch"): always so; "pandas": in memory.
+    scheduler : a Dask scheduler address (``tcp://HOST:8786``): out of core, the files are profiled on that
+        cluster's workers (they must read the same paths) with the same results; "" profiles them here.
     """
 
     def __init__(self, reference: Any, current: Any, *, target: str | None = "", model: Any = "",
                  columns: Sequence[str] = (), threshold: Any = None, drift_share: float = 0.5,
                  max_rows: int = 1_000_000, seed: int = 0, shift: dict | None = None, domain_rows: int = 20_000,
-                 sensitive: Sequence[str] = (), engine: str = "auto"):
+                 sensitive: Sequence[str] = (), engine: str = "auto", scheduler: str = ""):
         _check_params(columns, drift_share, max_rows, seed, shift, target)
-        self.profiles, reference, current = out_of_core(reference, current, engine, max_rows, seed, shift)
+        self.profiles, reference, current = out_of_core(reference, current, engine, max_rows, seed, shift,
+                                                                 scheduler)
         self.thresholds = Thresholds.from_mapping(threshold)
         self.drift_share, self.seed, self.max_rows, self.domain_rows = float(drift_share), int(seed), int(max_rows), \
             int(domain_rows)

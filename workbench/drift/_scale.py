@@ -109,14 +109,18 @@ ENGINES = ("auto", "pandas", "dask", "sketch")
 
 
 def out_of_core(reference: Any, current: Any, engine: str, max_rows: int, seed: int,
-                shift: dict | None) -> tuple[tuple[TableProfile, TableProfile] | None, Any, Any]:
-    """``(profiles, reference, current)``: with an out-of-core engine, both datasets' profiles (every row)
-    and a seeded sample of ``max_rows`` of each in place of the table; else ``(None, reference, current)``."""
+                shift: dict | None, scheduler: str = "") -> tuple[tuple[TableProfile, TableProfile] | None, Any, Any]:
+    """``(profiles, reference, current)``: with an out-of-core engine, both datasets' profiles (every row;
+    on the Dask cluster at ``scheduler`` when given, see ``profile_dataset``) and a seeded sample of
+    ``max_rows`` of each in place of the table; else ``(None, reference, current)``."""
     from ..data._aggregates import dataset_rows, profile_dataset, sample_dataset
     from ..errors import ParameterError
 
     if engine not in ENGINES:
         raise ParameterError(f"engine must be one of {', '.join(ENGINES)} (engine={engine!r})")
+    if scheduler and engine == "pandas":
+        raise ParameterError("scheduler profiles Parquet datasets out of core: use engine 'auto', 'dask' or 'sketch', "
+                             "or set scheduler to ''")
     paths = all(isinstance(s, (str, Path)) for s in (reference, current))
     rows = [dataset_rows(s) if paths else None for s in (reference, current)]
     if engine == "pandas" or (engine == "auto" and not (None not in rows and max_rows and max(rows) > max_rows)):  # type: ignore[type-var]
@@ -126,7 +130,7 @@ def out_of_core(reference: Any, current: Any, engine: str, max_rows: int, seed: 
                              "current; give paths, or engine 'pandas'")
     if shift:
         raise ParameterError("shift (what-if) needs the table in memory; use engine 'pandas' or leave shift empty")
-    profiles = (profile_dataset(reference), profile_dataset(current))
+    profiles = (profile_dataset(reference, scheduler=scheduler), profile_dataset(current, scheduler=scheduler))
     size = max_rows or 1_000_000
     return profiles, sample_dataset(reference, size, seed), sample_dataset(current, size, seed + 1)
 

@@ -55,14 +55,17 @@ class Exploration:
     engine : "auto": a Parquet dataset of more than ``max_rows`` rows is explored out of core, anything
         else in memory; "dask" or "sketch": out of core always (Parquet datasets only); "pandas": in memory.
     max_rows : the row count above which "auto" goes out of core.
+    scheduler : a Dask scheduler address (``tcp://HOST:8786``): out of core, the scan runs on its workers, with
+        the same results ("" here; they must share the paths and the temp folder: see ``_scale.scan_dataset``).
     """
 
     def __init__(self, data: Any, target: str | None = None, *, max_rows_for_heavy_stats: int = 100_000,
                  seed: int = 0, thresholds: AlertThresholds | None = None, max_plot_columns: int = 30,
-                 engine: str = "auto", max_rows: int = 1_000_000):
+                 engine: str = "auto", max_rows: int = 1_000_000, scheduler: str = ""):
         if not isinstance(max_rows_for_heavy_stats, (int, np.integer)) or max_rows_for_heavy_stats < 0:
             raise DatasetError(f"max_rows_for_heavy_stats must be an int >= 0, got {max_rows_for_heavy_stats!r}")
-        loaded, self.scale = open_data(data, target, engine, max_rows, int(max_rows_for_heavy_stats), int(seed))
+        loaded, self.scale = open_data(data, target, engine, max_rows, int(max_rows_for_heavy_stats), int(seed),
+                                       scheduler)
         name = Path(str(data).rstrip("/")).name if isinstance(data, (str, Path)) else "table"
         origin = str(data) if isinstance(data, (str, Path)) else "a DataFrame"
         data = data if self.scale else loaded

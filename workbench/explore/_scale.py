@@ -175,12 +175,16 @@ def _check_engine(engine: str, max_rows: Any) -> None:
 
 
 def open_data(data: Any, target: str | None, engine: str = "auto", max_rows: int = 1_000_000,
-              heavy_rows: int = 100_000, seed: int = 0) -> tuple[Any, Scaled | None]:
+              heavy_rows: int = 100_000, seed: int = 0, scheduler: str = "") -> tuple[Any, Scaled | None]:
     """``(table, scaled)``: the table in memory (a Dataset or DataFrame) and None, or, out of core, the
-    seeded sample and the :class:`Scaled` scan over every row. Checks everything before reading rows."""
+    seeded sample and the :class:`Scaled` scan over every row (on the Dask cluster at ``scheduler`` when
+    given). Checks everything before reading rows."""
     from ..errors import ParameterError
 
     _check_engine(engine, max_rows)
+    if scheduler and engine == "pandas":
+        raise ParameterError("scheduler scans a Parquet dataset out of core: use engine 'auto', 'dask' or 'sketch', "
+                             "or set scheduler to ''")
     files = _parquet_files(data, engine in ("dask", "sketch") and isinstance(data, (str, Path)))
     if engine in ("dask", "sketch") and files is None:
         raise ParameterError(f"engine {engine!r} takes a Parquet dataset (a file, folder or glob of .parquet files); "
@@ -188,7 +192,7 @@ def open_data(data: Any, target: str | None, engine: str = "auto", max_rows: int
     rows = _footer_rows(files) if files else 0
     if files is None or engine == "pandas" or (engine == "auto" and not (max_rows and rows > max_rows)):
         return _in_memory(data, files, target), None
-    return None, scan_dataset(files, target, engine, heavy_rows or max_rows or 100_000, seed, rows)
+    return None, scan_dataset(files, target, engine, heavy_rows or max_rows or 100_000, seed, rows, scheduler)
 
 
 def _in_memory(data: Any, files: list[Partition] | None, target: str | None) -> Any:
@@ -206,8 +210,11 @@ def _in_memory(data: Any, files: list[Partition] | None, target: str | None) -> 
 
 
 def scan_dataset(files: list[Partition], target: str | None, engine: str, sample_rows: int, seed: int,
-                 rows: int) -> Scaled:
-    """Check the schema (the target), then scan every row of ``files`` and draw the seeded sample."""
+                 rows: int, scheduler: str = "") -> Scaled:
+    """Check the schema (the target), then scan every row of ``files`` and draw the seeded sample: here, or
+    on the Dask cluster at ``scheduler`` (its workers read the same paths and write duplicate-row hashes to
+    this machine's temporary folder, which they must share: a LocalCluster, or ``TMPDIR`` on a shared
+    filesystem)."""
     import pyarrow.parquet as pq
 
     def columns(p: Partition) -> list[str]:
@@ -226,15 +233,38 @@ def scan_dataset(files: list[Partition], target: str | None, engine: str, sample
                            "set target to one of them, or to '' for none")
     if rows == 0:
         raise DatasetError(f"the dataset of {files[0].path!r} ({len(files)} files) has no rows: nothing to explore")
+    with _cluster(scheduler) as client:
+        return _scan(files, engine, sample_rows, seed, rows, client)
+
+
+def _cluster(scheduler: str) -> Any:
+    """The Dask client of ``scheduler`` (checked now: reachable), or a null context for none."""
+    import contextlib
+
+    if not scheduler:
+        return contextlib.nullcontext(None)
+    from ..core.parallel import dask_client
+
+    return dask_client(scheduler)
+
+
+def _scan(files: list[Partition], engine: str, sample_rows: int, seed: int, rows: int, client: Any) -> Scaled:
     first = next(_frames(files, batch_rows=10_000))  # the types every batch gets: those of the first rows
     plan, special, notes = prepare_frame(first)
     share = min(1.0, sample_rows / rows)
-    jobs = min(cpu_count(), len(files), MAX_WORKERS) if engine == "dask" else 1
+    if client is not None:  # as many chunks as the cluster has threads
+        threads = sum(w.get("nthreads", 1) for w in client.scheduler_info()["workers"].values())
+        jobs = max(1, min(len(files), threads))
+    else:
+        jobs = min(cpu_count(), len(files), MAX_WORKERS) if engine == "dask" else 1
     cuts = [round(i * len(files) / jobs) for i in range(jobs + 1)]
     with tempfile.TemporaryDirectory(prefix="workbench-scan-") as spill:
         calls = [(files[a:b], a, plan, special, rows, spill, share, seed, 1 if jobs > 1 else None)
                  for a, b in zip(cuts[:-1], cuts[1:])]
-        if jobs > 1:  # consecutive files per local worker process; the parts merge in row order
+        if client is not None:  # consecutive files per cluster worker; the parts merge in row order
+            _check_spill(client, spill)
+            parts = client.gather(client.map(scan_files, *zip(*calls), pure=False))
+        elif jobs > 1:  # consecutive files per local worker process; the parts merge in row order
             import dask
 
             parts = dask.compute(*[dask.delayed(scan_files)(*c) for c in calls], scheduler="processes",
@@ -248,6 +278,17 @@ def scan_dataset(files: list[Partition], target: str | None, engine: str, sample
     typed = {c: str(t) for c, t in plan.dtypes.items()}
     sample = conform(pd.concat([p[1] for p in parts], ignore_index=True), typed, special)
     return Scaled(files, engine, result, sample, SampleInfo(rows, len(sample), seed), special, notes, typed)
+
+
+def _check_spill(client: Any, spill: str) -> None:
+    """Every worker sees the spill folder (duplicate-row hashes go there), else a one-line error, before the scan."""
+    import os
+
+    blind = [w for w, seen in client.run(os.path.isdir, spill).items() if not seen]
+    if blind:
+        raise DatasetError(f"the Dask worker(s) {', '.join(blind)} cannot see this machine's temporary folder {spill}, "
+                           "where the scan spills duplicate-row hashes: run the workers here (a LocalCluster) or set "
+                           "TMPDIR to a folder every worker shares, or set scheduler to ''")
 
 
 def scan_files(files: list[Partition], start: int, plan: pd.DataFrame, special: dict[str, str], rows: int,
