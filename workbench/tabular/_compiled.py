@@ -115,8 +115,8 @@ def _spec(meta: dict[str, str] | None, card: ModelCard, where: Any) -> dict[str,
         raise _refuse(where, f"its metadata must hold exactly the key 'workbench', got {sorted(meta or {})[:10]}")
     try:
         spec = json.loads(meta["workbench"])
-    except ValueError as e:
-        raise _refuse(where, f"its metadata is not JSON ({e})") from None
+    except (ValueError, RecursionError) as e:  # nested a million deep: not JSON we read
+        raise _refuse(where, f"its metadata is not JSON ({type(e).__name__}: {str(e)[:100]})") from None
     if not isinstance(spec, dict) or set(spec) != _SPEC_KEYS:
         got = sorted(spec)[:20] if isinstance(spec, dict) else type(spec).__name__
         raise _refuse(where, f"its spec must have exactly the keys {sorted(_SPEC_KEYS)}, got {got}")

@@ -192,6 +192,7 @@ def _refused(folder: Path, match: str) -> None:
     ("format true", {"spec": lambda s: {**s, "format": True}}, "unknown format True"),
     ("extra metadata", {"meta": lambda m: {**m, "other": "x"}}, "exactly the key 'workbench'"),
     ("not JSON", {"meta": lambda m: {"workbench": "{nope"}}, "not JSON"),
+    ("deeply nested JSON", {"meta": lambda m: {"workbench": "[" * 100_000 + "]" * 100_000}}, "not JSON"),
     ("columns reordered", {"spec": lambda s: {**s, "numeric": s["numeric"][::-1]}}, "disagree with the card"),
     ("category not text", {"spec": lambda s: {**s, "categories": [[1, 2]] + s["categories"][1:]}}, "distinct strings"),
     ("classes", {"spec": lambda s: {**s, "classes": ["No", "Maybe"]}}, r"card's classes \['No', 'Yes'\] disagree"),
